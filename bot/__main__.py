@@ -1,0 +1,119 @@
+"""`ai-signal` command line: run the app, manage the database."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import sys
+import threading
+from collections.abc import Sequence
+from urllib.error import URLError
+
+from bot.config import ConfigError, Settings, database_url_from_env
+
+EXIT_CONFIG = 2
+EXIT_SLACK_SETUP = 3
+
+logger = logging.getLogger("ai_signal")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="ai-signal", description="Slack app for raising AI signals."
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    run = commands.add_parser("run", help="run the app (Socket Mode when SLACK_APP_TOKEN is set)")
+    run.add_argument(
+        "--http",
+        action="store_true",
+        help="serve HTTP at /slack/events even if SLACK_APP_TOKEN is set",
+    )
+    run.add_argument("--port", type=int, help="HTTP port (default: PORT or 3000)")
+    run.add_argument("--host", default="0.0.0.0", help="HTTP bind address (default 0.0.0.0)")
+
+    database = commands.add_parser("db", help="database maintenance")
+    database_commands = database.add_subparsers(dest="db_command", required=True)
+    database_commands.add_parser("upgrade", help="apply migrations up to the newest")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    from dotenv import load_dotenv
+
+    load_dotenv(override=False)
+    args = _parser().parse_args(argv)
+    try:
+        if args.command == "db":
+            return _db_upgrade()
+        return _run(args)
+    except ConfigError as error:
+        print(f"ai-signal: configuration error: {error}", file=sys.stderr)
+        return EXIT_CONFIG
+
+
+def _db_upgrade() -> int:
+    from bot import db
+    from bot.logging_setup import configure_logging
+
+    configure_logging("INFO")
+    db.upgrade(database_url_from_env())
+    print("database is up to date")
+    return 0
+
+
+def _run(args: argparse.Namespace) -> int:
+    settings = Settings.from_env(http=True if args.http else None)
+    from bot.logging_setup import configure_logging
+    from bot.runtime import build_runtime
+    from bot.slack_client import StartupError, check_slack
+
+    configure_logging(settings.log_level)
+    runtime = build_runtime(settings)
+    try:
+        check_slack(runtime.client, settings)
+    except StartupError as error:
+        print(f"ai-signal: {error}", file=sys.stderr)
+        runtime.stop()
+        return EXIT_SLACK_SETUP
+    except (URLError, OSError) as error:
+        logger.warning(
+            "Slack is unreachable at start (%s); signals are stored and posted later",
+            type(error).__name__,
+        )
+
+    requeued = runtime.services.delivery.requeue_failed()
+    if requeued:
+        logger.warning("%d post(s) Slack refused earlier are queued again", requeued)
+    runtime.worker.start()
+
+    stop = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stop.set())
+
+    if settings.socket_mode:
+        from slack_bolt.adapter.socket_mode import SocketModeHandler
+
+        handler = SocketModeHandler(runtime.app, settings.app_token)
+        handler.connect()
+        logger.info("ai-signal running in Socket Mode")
+        stop.wait()
+        handler.close()
+    else:
+        from bot.http import HttpServer, create_wsgi_app
+
+        wsgi = create_wsgi_app(
+            app=runtime.app, engine=runtime.engine, delivery=runtime.services.delivery
+        )
+        server = HttpServer(wsgi, host=args.host, port=args.port or settings.port).start()
+        logger.info("ai-signal listening on http://%s:%d/slack/events", args.host, server.port)
+        stop.wait()
+        server.stop()
+    runtime.stop()
+    logger.info("ai-signal stopped")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,187 @@
+"""Settings read from the environment.
+
+`Settings.from_env()` is the only place that reads configuration. A missing or malformed value
+raises `ConfigError`, which the entry point turns into one line naming the variable and exit code 2.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+DEFAULT_API_URL = "https://slack.com/api/"
+DEFAULT_DATABASE_URL = "sqlite:///ai_signal.db"
+DEFAULT_ANON_DELAY = (300, 1800)
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
+_CHANNEL_ID = re.compile(r"^[CG][A-Z0-9]{2,}$")
+_USER_ID = re.compile(r"^[UW][A-Z0-9]{2,}$")
+_GROUP_ID = re.compile(r"^S[A-Z0-9]{2,}$")
+
+
+class ConfigError(Exception):
+    """A setting is missing or malformed. `variable` names it; str() is one readable line."""
+
+    def __init__(self, variable: str, problem: str) -> None:
+        super().__init__(f"{variable}: {problem}")
+        self.variable = variable
+
+
+@dataclass(frozen=True, kw_only=True)
+class Settings:
+    bot_token: str
+    signing_secret: str | None
+    app_token: str | None
+    api_url: str
+    database_url: str
+    triage_channel: str
+    digest_channel: str
+    leads: tuple[str, ...] = ()
+    lead_group: str | None = None
+    timezone: str = "UTC"
+    anon_delay: tuple[int, int] = DEFAULT_ANON_DELAY
+    code_key: str | None = None
+    log_level: str = "INFO"
+    port: int = 3000
+
+    @property
+    def socket_mode(self) -> bool:
+        return self.app_token is not None
+
+    @property
+    def tzinfo(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    @classmethod
+    def from_env(
+        cls, env: Mapping[str, str] | None = None, *, http: bool | None = None
+    ) -> Settings:
+        """Build settings from `env` (default: os.environ).
+
+        `http` says which connection mode will run: True needs the signing secret, False needs the
+        app-level token; None (the default) picks Socket Mode when SLACK_APP_TOKEN is set.
+        """
+        env = os.environ if env is None else env
+
+        def get(name: str) -> str | None:
+            value = env.get(name, "").strip()
+            return value or None
+
+        def required(name: str) -> str:
+            value = get(name)
+            if value is None:
+                raise ConfigError(name, "is not set (see .env.example)")
+            return value
+
+        bot_token = required("SLACK_BOT_TOKEN")
+        if not bot_token.startswith("xoxb-"):
+            raise ConfigError("SLACK_BOT_TOKEN", "must be a bot token starting with xoxb-")
+        app_token = get("SLACK_APP_TOKEN")
+        if app_token is not None and not app_token.startswith("xapp-"):
+            raise ConfigError("SLACK_APP_TOKEN", "must be an app-level token starting with xapp-")
+        use_http = (app_token is None) if http is None else http
+        if use_http:
+            signing_secret = required("SLACK_SIGNING_SECRET")
+        else:
+            if app_token is None:
+                raise ConfigError("SLACK_APP_TOKEN", "is required for Socket Mode")
+            signing_secret = get("SLACK_SIGNING_SECRET")
+
+        api_url = get("SLACK_API_URL") or DEFAULT_API_URL
+        if not re.match(r"^https?://[^/\s]+", api_url):
+            raise ConfigError("SLACK_API_URL", f"must be an http(s) URL, got {api_url!r}")
+        if not api_url.endswith("/"):
+            api_url += "/"
+
+        triage = required("AI_SIGNAL_TRIAGE_CHANNEL")
+        if not _CHANNEL_ID.match(triage):
+            raise ConfigError(
+                "AI_SIGNAL_TRIAGE_CHANNEL",
+                f"must be a channel id such as C0123ABCD, got {triage!r}",
+            )
+        digest = get("AI_SIGNAL_DIGEST_CHANNEL") or triage
+        if not _CHANNEL_ID.match(digest):
+            raise ConfigError(
+                "AI_SIGNAL_DIGEST_CHANNEL",
+                f"must be a channel id such as C0123ABCD, got {digest!r}",
+            )
+
+        leads = tuple(x.strip() for x in (get("AI_SIGNAL_LEADS") or "").split(",") if x.strip())
+        for lead in leads:
+            if not _USER_ID.match(lead):
+                raise ConfigError(
+                    "AI_SIGNAL_LEADS", f"must be comma-separated user ids (U…), got {lead!r}"
+                )
+        lead_group = get("AI_SIGNAL_LEAD_GROUP")
+        if lead_group is not None and not _GROUP_ID.match(lead_group):
+            raise ConfigError(
+                "AI_SIGNAL_LEAD_GROUP",
+                f"must be a user-group id such as S0123ABCD, got {lead_group!r}",
+            )
+
+        timezone = get("AI_SIGNAL_TIMEZONE") or "UTC"
+        try:
+            ZoneInfo(timezone)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ConfigError(
+                "AI_SIGNAL_TIMEZONE", f"unknown timezone {timezone!r} (use e.g. Europe/Berlin)"
+            ) from None
+
+        anon_delay = parse_delay(get("AI_SIGNAL_ANON_DELAY"))
+
+        log_level = (get("LOG_LEVEL") or "INFO").upper()
+        if log_level not in LOG_LEVELS:
+            raise ConfigError("LOG_LEVEL", f"must be one of {', '.join(LOG_LEVELS)}")
+
+        port_text = get("PORT") or "3000"
+        if not port_text.isdigit() or not 0 < int(port_text) < 65536:
+            raise ConfigError("PORT", f"must be a port number 1-65535, got {port_text!r}")
+
+        database_url = get("DATABASE_URL") or DEFAULT_DATABASE_URL
+        if "://" not in database_url:
+            raise ConfigError(
+                "DATABASE_URL", "must be a SQLAlchemy URL such as sqlite:///ai_signal.db"
+            )
+
+        return cls(
+            bot_token=bot_token,
+            signing_secret=signing_secret,
+            app_token=app_token if not use_http else None,
+            api_url=api_url,
+            database_url=database_url,
+            triage_channel=triage,
+            digest_channel=digest,
+            leads=leads,
+            lead_group=lead_group,
+            timezone=timezone,
+            anon_delay=anon_delay,
+            code_key=get("AI_SIGNAL_CODE_KEY"),
+            log_level=log_level,
+            port=int(port_text),
+        )
+
+
+def parse_delay(text: str | None) -> tuple[int, int]:
+    """`300-1800` -> (300, 1800); `60` -> (60, 60); `0` -> (0, 0); None -> the default range."""
+    if text is None:
+        return DEFAULT_ANON_DELAY
+    match = re.fullmatch(r"\s*(\d+)\s*(?:-\s*(\d+)\s*)?", text)
+    if not match:
+        raise ConfigError(
+            "AI_SIGNAL_ANON_DELAY",
+            f"must be seconds (e.g. 600) or a range (e.g. 300-1800), got {text!r}",
+        )
+    low = int(match.group(1))
+    high = int(match.group(2)) if match.group(2) is not None else low
+    if high < low:
+        raise ConfigError("AI_SIGNAL_ANON_DELAY", f"range {text!r} ends before it starts")
+    return low, high
+
+
+def database_url_from_env(env: Mapping[str, str] | None = None) -> str:
+    """The database URL alone, for commands (db upgrade) that need no Slack settings."""
+    env = os.environ if env is None else env
+    return (env.get("DATABASE_URL") or "").strip() or DEFAULT_DATABASE_URL

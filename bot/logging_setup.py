@@ -1,0 +1,60 @@
+"""Logging that cannot leak who a reporter is.
+
+Every line the app writes goes through `RedactingFormatter`, which removes Slack user, team and
+DM ids, names, e-mail addresses, tokens, response URLs and trigger ids, and blanks request and
+response payloads that slack-bolt and slack-sdk print (bolt logs a whole request body when a
+signature check fails; slack-sdk logs every API call's parameters at DEBUG; Socket Mode logs each
+envelope). It works on the final text, tracebacks included, so no code path can slip past it.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import sys
+from typing import TextIO
+
+_SLACK_LOGGERS = ("slack_bolt", "slack_sdk", "ai_signal.bolt", "waitress")
+
+_PATTERNS: list[tuple[re.Pattern[str], str]] = [
+    (re.compile(r"\bx(?:ox[abposer]|app)-[A-Za-z0-9-]+"), "[token]"),
+    (re.compile(r"https?://hooks\.[^\s\"'&,)]+"), "[response_url]"),
+    (re.compile(r"\b\d{5,}\.\d{5,}\.[0-9a-f]{16,}\b"), "[trigger_id]"),
+    (re.compile(r"[\w.+-]+@[\w-]+\.[\w.-]+"), "[email]"),
+    (
+        re.compile(
+            r"(?i)(\"?(?:user_?name|real_name|display_name|name|email|team_domain|channel_name|"
+            r"response_url|trigger_id|user_id|user|enterprise_name|domain)\"?\s*[=:]\s*)"
+            r"(\"(?:[^\"\\]|\\.)*\"|'[^']*'|[^\s&,}]+)"
+        ),
+        r"\1[redacted]",
+    ),
+    (re.compile(r"\b[UWTDE](?=[A-Z0-9]*\d)[A-Z0-9]{8,}\b"), "[id]"),
+]
+_PAYLOAD = re.compile(r"(?s)(\{.*\}|\bbody\b\s*[:=].*|\bpayload=.*)")
+
+
+def redact(text: str, *, payloads: bool = False) -> str:
+    if payloads:
+        text = _PAYLOAD.sub("[payload redacted]", text)
+    for pattern, replacement in _PATTERNS:
+        text = pattern.sub(replacement, text)
+    return text
+
+
+class RedactingFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        line = super().format(record)
+        return redact(line, payloads=record.name.startswith(_SLACK_LOGGERS))
+
+
+def configure_logging(level: str = "INFO", *, stream: TextIO | None = None) -> logging.Handler:
+    """Route every logger to one redacting handler on `stream` (stderr by default)."""
+    handler = logging.StreamHandler(stream or sys.stderr)
+    handler.setFormatter(RedactingFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger()
+    for old in list(root.handlers):
+        root.removeHandler(old)
+    root.addHandler(handler)
+    root.setLevel(level)
+    return handler

@@ -1,0 +1,104 @@
+"""Wiring: settings -> engine, services, Slack client, Bolt app, delivery worker."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from dataclasses import dataclass
+
+from slack_bolt import App
+from slack_sdk import WebClient
+from sqlalchemy import Engine, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot import db
+from bot.app import create_app
+from bot.clock import Clock, utc_now
+from bot.config import Settings
+from bot.services import Services
+from bot.services.delivery import DeliveryService
+from bot.services.signals import SignalService
+from bot.slack_client import create_web_client
+from bot.worker import DeliveryWorker
+from handlers.blocks import build_triage_message
+from models import Secret
+
+logger = logging.getLogger("ai_signal")
+
+CODE_KEY_NAME = "followup_code_key"
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    engine: Engine
+    sessions: sessionmaker[Session]
+    services: Services
+    client: WebClient
+    app: App
+    worker: DeliveryWorker
+
+    def stop(self) -> None:
+        self.worker.stop()
+        self.engine.dispose()
+
+
+def code_key(settings: Settings, sessions: sessionmaker[Session]) -> bytes:
+    """AI_SIGNAL_CODE_KEY when set; otherwise a key generated once and kept in the database."""
+    if settings.code_key:
+        return settings.code_key.encode()
+    with sessions() as session:
+        value = session.scalar(select(Secret.value).where(Secret.name == CODE_KEY_NAME))
+    if value is None:
+        try:
+            with sessions.begin() as session:
+                session.add(Secret(name=CODE_KEY_NAME, value=secrets.token_hex(32)))
+        except IntegrityError:
+            pass  # another instance created it first
+        with sessions() as session:
+            value = session.scalar(select(Secret.value).where(Secret.name == CODE_KEY_NAME))
+    return value.encode()
+
+
+def build_runtime(
+    settings: Settings,
+    *,
+    clock: Clock = utc_now,
+    client: WebClient | None = None,
+    migrate: bool = True,
+    poll_interval: float = 1.0,
+) -> Runtime:
+    if migrate:
+        db.upgrade(settings.database_url)
+    engine = db.create_db_engine(settings.database_url)
+    sessions = db.create_session_factory(engine)
+    client = client or create_web_client(settings)
+    delivery = DeliveryService(sessions=sessions, clock=clock)
+    worker = DeliveryWorker(
+        delivery=delivery,
+        client=client,
+        render=lambda task: build_triage_message(task.signal),
+        poll_interval=poll_interval,
+    )
+    services = Services(
+        signals=SignalService(
+            sessions=sessions,
+            code_key=code_key(settings, sessions),
+            triage_channel=settings.triage_channel,
+            anon_delay=settings.anon_delay,
+            clock=clock,
+        ),
+        delivery=delivery,
+        wake_delivery=worker.wake,
+    )
+    app = create_app(settings=settings, services=services, client=client)
+    return Runtime(
+        settings=settings,
+        engine=engine,
+        sessions=sessions,
+        services=services,
+        client=client,
+        app=app,
+        worker=worker,
+    )

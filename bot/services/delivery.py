@@ -1,0 +1,129 @@
+"""The outbox: Slack posts stored with what they announce, handed out to workers with a lease.
+
+A worker claims due items, posts them, then records the outcome. The lease lets several
+instances share one database: an item is held by one worker at a time, and an item whose worker
+died becomes claimable again when its lease runs out.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot.clock import Clock, utc_now
+from bot.services.signals import SignalSummary, summarize
+from models import OutboxItem, OutboxState, Signal
+
+LEASE = timedelta(seconds=60)
+MAX_BACKOFF = timedelta(minutes=15)
+
+
+@dataclass(frozen=True, kw_only=True)
+class DeliveryTask:
+    item_id: str
+    purpose: str
+    channel: str
+    attempts: int
+    signal: SignalSummary
+
+
+class DeliveryService:
+    def __init__(self, *, sessions: sessionmaker[Session], clock: Clock = utc_now) -> None:
+        self._sessions = sessions
+        self._clock = clock
+
+    def claim_due(
+        self, *, limit: int = 20, skip_channels: frozenset[str] = frozenset()
+    ) -> list[DeliveryTask]:
+        now = self._clock()
+        claimable = and_(
+            OutboxItem.state == OutboxState.PENDING.value,
+            OutboxItem.due_at <= now,
+            or_(OutboxItem.claimed_until.is_(None), OutboxItem.claimed_until < now),
+        )
+        tasks: list[DeliveryTask] = []
+        with self._sessions.begin() as session:
+            query = select(OutboxItem.id).where(claimable)
+            if skip_channels:
+                query = query.where(OutboxItem.channel.not_in(skip_channels))
+            candidates = session.scalars(query.order_by(OutboxItem.due_at).limit(limit)).all()
+            for item_id in candidates:
+                taken = session.execute(
+                    update(OutboxItem)
+                    .where(OutboxItem.id == item_id, claimable)
+                    .values(claimed_until=now + LEASE, attempts=OutboxItem.attempts + 1)
+                ).rowcount
+                if not taken:
+                    continue  # another instance got there first
+                item = session.get(OutboxItem, item_id)
+                signal = session.get(Signal, item.signal_id)
+                tasks.append(
+                    DeliveryTask(
+                        item_id=item.id,
+                        purpose=item.purpose,
+                        channel=item.channel,
+                        attempts=item.attempts,
+                        signal=summarize(signal),
+                    )
+                )
+        return tasks
+
+    def mark_sent(self, *, item_id: str, channel: str, ts: str) -> None:
+        now = self._clock()
+        with self._sessions.begin() as session:
+            item = session.get(OutboxItem, item_id)
+            item.state = OutboxState.SENT.value
+            item.sent_at = now
+            item.claimed_until = None
+            item.last_error = None
+            signal = session.get(Signal, item.signal_id)
+            if signal.triage_ts is None:
+                signal.triage_channel = channel
+                signal.triage_ts = ts
+                signal.posted_at = now
+
+    def mark_retry(self, *, item_id: str, delay: timedelta, error: str) -> datetime:
+        due = self._clock() + min(delay, MAX_BACKOFF)
+        with self._sessions.begin() as session:
+            session.execute(
+                update(OutboxItem)
+                .where(OutboxItem.id == item_id)
+                .values(due_at=due, claimed_until=None, last_error=error[:500])
+            )
+        return due
+
+    def mark_failed(self, *, item_id: str, error: str) -> None:
+        with self._sessions.begin() as session:
+            session.execute(
+                update(OutboxItem)
+                .where(OutboxItem.id == item_id)
+                .values(state=OutboxState.FAILED.value, claimed_until=None, last_error=error[:500])
+            )
+
+    def requeue_failed(self) -> int:
+        """Give items Slack refused for good another chance (called at start, after a fix)."""
+        now = self._clock()
+        with self._sessions.begin() as session:
+            return session.execute(
+                update(OutboxItem)
+                .where(OutboxItem.state == OutboxState.FAILED.value)
+                .values(state=OutboxState.PENDING.value, due_at=now, attempts=0)
+            ).rowcount
+
+    def counts(self) -> dict[str, int]:
+        with self._sessions() as session:
+            rows = session.execute(
+                select(OutboxItem.state, func.count()).group_by(OutboxItem.state)
+            ).all()
+        return {state: count for state, count in rows}
+
+    def next_due(self) -> datetime | None:
+        with self._sessions() as session:
+            return session.scalar(
+                select(func.min(OutboxItem.due_at)).where(
+                    OutboxItem.state == OutboxState.PENDING.value
+                )
+            )

@@ -1,0 +1,262 @@
+"""Filing and looking up signals. Plain Python: nothing here knows about Slack."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import random
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot.clock import Clock, utc_now
+from bot.services import codes
+from bot.services.errors import EmptyText, NotFound, TextTooLong, UnknownKind
+from bot.services.kinds import kinds_sentence, parse_kind
+from models import Counter, OutboxItem, OutboxPurpose, SeenRequest, Signal, SignalStatus
+
+MAX_TEXT = 3000
+MAX_IMPACT = 1000
+MAX_SYSTEM = 200
+SEEN_REQUEST_TTL = timedelta(minutes=15)  # longer than Slack's 5-minute replay window
+_ANON_REF_FIRST = "ABCDEFGHJKLMNPQRSTUVWXYZ"
+_ANON_REF_REST = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
+
+
+@dataclass(frozen=True, kw_only=True)
+class FiledSignal:
+    ref: str
+    anonymous: bool
+    code: str | None  # the follow-up code, anonymous only; this is the one time it exists
+    duplicate: bool = False  # the same request was already handled: nothing new was filed
+    release_at: datetime | None = None  # when the triage post goes out
+
+
+@dataclass(frozen=True, kw_only=True)
+class SignalSummary:
+    ref: str
+    kind: str
+    system: str | None
+    text: str
+    impact: str | None
+    anonymous: bool
+    reporter_id: str | None
+    status: str
+    created_at: datetime
+    posted: bool
+
+
+def summarize(signal: Signal) -> SignalSummary:
+    return SignalSummary(
+        ref=signal.ref,
+        kind=signal.kind,
+        system=signal.system,
+        text=signal.text,
+        impact=signal.impact,
+        anonymous=signal.anonymous,
+        reporter_id=signal.reporter_id,
+        status=signal.status,
+        created_at=signal.created_at,
+        posted=signal.triage_ts is not None,
+    )
+
+
+def clean_fields(
+    *, kind: str, text: str, system: str | None = None, impact: str | None = None
+) -> tuple[str, str, str | None, str | None]:
+    """Validate what a reporter typed; raise a ServiceError with a friendly sentence."""
+    canonical = parse_kind(kind)
+    if canonical is None:
+        raise UnknownKind(
+            f"I don't know the kind “{kind.strip()[:40]}”. Use one of: {kinds_sentence()}."
+        )
+    text = (text or "").strip()
+    if not text:
+        raise EmptyText("Please say what you observed — the signal text is empty.")
+    if len(text) > MAX_TEXT:
+        raise TextTooLong(
+            f"That is {len(text):,} characters; the limit is {MAX_TEXT:,}. "
+            "Please shorten it (a link to details works well)."
+        )
+    system = (system or "").strip() or None
+    if system is not None and len(system) > MAX_SYSTEM:
+        raise TextTooLong(f"The system name is limited to {MAX_SYSTEM} characters.", field="system")
+    impact = (impact or "").strip() or None
+    if impact is not None and len(impact) > MAX_IMPACT:
+        raise TextTooLong(f"The impact is limited to {MAX_IMPACT:,} characters.", field="impact")
+    return canonical, text, system, impact
+
+
+class SignalService:
+    def __init__(
+        self,
+        *,
+        sessions: sessionmaker[Session],
+        code_key: bytes,
+        triage_channel: str,
+        anon_delay: tuple[int, int],
+        clock: Clock = utc_now,
+        rng: random.Random | None = None,
+    ) -> None:
+        self._sessions = sessions
+        self._code_key = code_key
+        self._triage_channel = triage_channel
+        self._anon_delay = anon_delay
+        self._clock = clock
+        self._rng = rng or random.SystemRandom()
+
+    # -- filing ---------------------------------------------------------------------------
+
+    def file_signal(
+        self,
+        *,
+        kind: str,
+        text: str,
+        system: str | None = None,
+        impact: str | None = None,
+        anonymous: bool,
+        reporter_id: str | None,
+        request_key: str | None = None,
+    ) -> FiledSignal:
+        """Store a signal and its pending triage post in one transaction.
+
+        `reporter_id` is ignored (never stored) when `anonymous` is true. `request_key` is an id
+        Slack gives the request (view id, trigger id): a second call with the same key files
+        nothing and answers `duplicate=True`.
+        """
+        kind, text, system, impact = clean_fields(
+            kind=kind, text=text, system=system, impact=impact
+        )
+        now = self._clock()
+        code = codes.new_code() if anonymous else None
+        with self._sessions.begin() as session:
+            if request_key is not None and not self._first_time(session, request_key, now):
+                return FiledSignal(ref="", anonymous=anonymous, code=None, duplicate=True)
+            if anonymous:
+                ref = self._anonymous_ref(session)
+                stamp = now.replace(minute=0, second=0, microsecond=0)
+                release_at = self._release_time(now)
+            else:
+                ref = f"SIG-{self._next_number(session)}"
+                stamp = now
+                release_at = now
+            signal = Signal(
+                ref=ref,
+                kind=kind,
+                system=system,
+                text=text,
+                impact=impact,
+                anonymous=anonymous,
+                reporter_id=None if anonymous else reporter_id,
+                followup_hash=codes.hash_code(code, key=self._code_key) if code else None,
+                status=SignalStatus.NEW.value,
+                created_at=stamp,
+                updated_at=stamp,
+            )
+            session.add(signal)
+            session.flush()
+            session.add(
+                OutboxItem(
+                    signal_id=signal.id,
+                    purpose=OutboxPurpose.TRIAGE_POST.value,
+                    channel=self._triage_channel,
+                    due_at=release_at,
+                )
+            )
+        return FiledSignal(ref=ref, anonymous=anonymous, code=code, release_at=release_at)
+
+    def _release_time(self, now: datetime) -> datetime:
+        low, high = self._anon_delay
+        if high <= 0:
+            return now
+        delay = self._rng.uniform(low, high)
+        release = now + timedelta(seconds=delay)
+        # Release on whole minutes, so signals filed close together go out as one batch.
+        if release.second or release.microsecond:
+            release = release.replace(second=0, microsecond=0) + timedelta(minutes=1)
+        return release
+
+    def _next_number(self, session: Session) -> int:
+        value = session.execute(
+            update(Counter)
+            .where(Counter.name == "signal_ref")
+            .values(value=Counter.value + 1)
+            .returning(Counter.value)
+        ).scalar_one_or_none()
+        if value is None:
+            session.add(Counter(name="signal_ref", value=1))
+            session.flush()
+            value = 1
+        return value
+
+    def _anonymous_ref(self, session: Session) -> str:
+        # Random, not sequential: a sequence would place the filing between its neighbours.
+        while True:
+            ref = (
+                "SIG-"
+                + secrets.choice(_ANON_REF_FIRST)
+                + "".join(secrets.choice(_ANON_REF_REST) for _ in range(5))
+            )
+            if session.scalar(select(Signal.id).where(Signal.ref == ref)) is None:
+                return ref
+
+    def _first_time(self, session: Session, request_key: str, now: datetime) -> bool:
+        key = hmac.new(self._code_key, request_key.encode(), hashlib.sha256).hexdigest()
+        session.execute(delete(SeenRequest).where(SeenRequest.seen_at < now - SEEN_REQUEST_TTL))
+        try:
+            with session.begin_nested():
+                session.add(SeenRequest(key=key, seen_at=now.replace(second=0, microsecond=0)))
+        except IntegrityError:
+            return False
+        return True
+
+    def first_time(self, request_key: str) -> bool:
+        """Record a request id (e.g. an event_id); False when it was seen in the last minutes."""
+        with self._sessions.begin() as session:
+            return self._first_time(session, request_key, self._clock())
+
+    # -- looking up -------------------------------------------------------------------------
+
+    def own_signal(self, *, ref: str, user_id: str) -> SignalSummary:
+        """A named signal filed by `user_id`; NotFound for anything else (including anonymous)."""
+        with self._sessions() as session:
+            signal = session.scalar(select(Signal).where(Signal.ref == ref.strip().upper()))
+            if signal is None or signal.anonymous or signal.reporter_id != user_id:
+                raise NotFound(
+                    f"I can't find a signal {ref.strip()[:20]} that you filed under your name."
+                )
+            return summarize(signal)
+
+    def signal_by_code(self, *, code: str) -> SignalSummary:
+        """The anonymous signal a follow-up code belongs to; NotFound with one generic answer."""
+        digest = codes.hash_code(code, key=self._code_key)
+        with self._sessions() as session:
+            signal = session.scalar(select(Signal).where(Signal.followup_hash == digest))
+            if signal is None:
+                raise NotFound(GENERIC_CODE_ANSWER)
+            return summarize(signal)
+
+    def recent_own_signals(self, *, user_id: str, limit: int = 10) -> list[SignalSummary]:
+        with self._sessions() as session:
+            rows = session.scalars(
+                select(Signal)
+                .where(Signal.reporter_id == user_id, Signal.anonymous.is_(False))
+                .order_by(Signal.created_at.desc())
+                .limit(limit)
+            )
+            return [summarize(s) for s in rows]
+
+    def get(self, *, ref: str) -> SignalSummary | None:
+        with self._sessions() as session:
+            signal = session.scalar(select(Signal).where(Signal.ref == ref))
+            return summarize(signal) if signal else None
+
+
+GENERIC_CODE_ANSWER = (
+    "That follow-up code doesn't match a signal. Check it was copied in full; "
+    "codes are shown once, when the signal is filed."
+)

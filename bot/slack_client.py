@@ -1,0 +1,82 @@
+"""The Web API client and the start-up checks against it."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+
+from bot.config import Settings
+
+logger = logging.getLogger("ai_signal.startup")
+
+CLIENT_TIMEOUT_SECONDS = 10
+
+
+def create_web_client(settings: Settings) -> WebClient:
+    """Honours SLACK_API_URL for every call. Retries are the outbox's job, not the client's."""
+    return WebClient(
+        token=settings.bot_token, base_url=settings.api_url, timeout=CLIENT_TIMEOUT_SECONDS
+    )
+
+
+class StartupError(Exception):
+    """Something the operator must fix before the app can work; str() says what to do."""
+
+
+@dataclass(frozen=True)
+class Identity:
+    bot_user_id: str
+    team: str
+
+
+def check_slack(client: WebClient, settings: Settings) -> Identity:
+    """auth.test, then make sure the app can post to the triage and digest channels."""
+    try:
+        auth = client.auth_test()
+    except SlackApiError as error:
+        code = error.response.get("error")
+        raise StartupError(
+            f"Slack rejected SLACK_BOT_TOKEN ({code}). Copy the Bot User OAuth Token (xoxb-…) from "
+            "your app's OAuth & Permissions page, and reinstall the app if it was revoked."
+        ) from None
+    identity = Identity(bot_user_id=auth.get("user_id", ""), team=auth.get("team", ""))
+    for variable, channel in (
+        ("AI_SIGNAL_TRIAGE_CHANNEL", settings.triage_channel),
+        ("AI_SIGNAL_DIGEST_CHANNEL", settings.digest_channel),
+    ):
+        ensure_member(client, variable=variable, channel=channel)
+    return identity
+
+
+def ensure_member(client: WebClient, *, variable: str, channel: str) -> None:
+    try:
+        info = client.conversations_info(channel=channel)["channel"]
+    except SlackApiError as error:
+        code = error.response.get("error")
+        if code == "channel_not_found":
+            raise StartupError(
+                f"{variable}={channel}: no such channel visible to the app. Use the channel id "
+                "(channel details → bottom of the About tab); for a private channel, first "
+                "/invite the app there."
+            ) from None
+        raise StartupError(
+            f"{variable}={channel}: Slack answered {code} to conversations.info."
+        ) from None
+    if info.get("is_member"):
+        return
+    if info.get("is_private"):
+        raise StartupError(
+            f"{variable}={channel}: the app is not in this private channel. In Slack, open the "
+            "channel and type /invite @ai-signal, then start again."
+        )
+    try:
+        client.conversations_join(channel=channel)
+        logger.info("joined %s (%s)", channel, variable)
+    except SlackApiError as error:
+        raise StartupError(
+            f"{variable}={channel}: could not join the channel ({error.response.get('error')}). "
+            "Invite the app with /invite @ai-signal."
+        ) from None

@@ -1,0 +1,224 @@
+"""Send requests into the app exactly as Slack does: signed, form-encoded or JSON.
+
+Used by the scenario tests, the demo and the benchmarks. Standard library plus slack-sdk's own
+signature code, so the signing is the same Slack and Bolt use.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlencode
+
+from slack_sdk.signature import SignatureVerifier
+
+
+@dataclass(frozen=True)
+class Reply:
+    status: int
+    body: bytes
+    headers: dict[str, str]
+
+    @property
+    def text(self) -> str:
+        return self.body.decode("utf-8", "replace")
+
+    def json(self) -> Any:
+        return json.loads(self.body) if self.body else None
+
+
+@dataclass(frozen=True, kw_only=True)
+class SlackUser:
+    id: str
+    name: str
+    team_id: str = "TSTANDIN"
+    team_domain: str = "standin"
+
+
+class SlackSender:
+    def __init__(
+        self,
+        *,
+        url: str,
+        signing_secret: str,
+        api_app_id: str = "ASTANDIN",
+        timeout: float = 10.0,
+        trigger_ids: Any = None,
+        response_urls: Any = None,
+    ) -> None:
+        """`url` is the app's /slack/events URL. `trigger_ids` / `response_urls` are callables
+        returning fresh ones (e.g. a stand-in's `issue_trigger_id` / `new_response_url`)."""
+        self.url = url
+        self._verifier = SignatureVerifier(signing_secret)
+        self._api_app_id = api_app_id
+        self._timeout = timeout
+        self._trigger_ids = trigger_ids or (lambda: f"{int(time.time())}.1.{secrets.token_hex(16)}")
+        self._response_urls = response_urls or (lambda: "https://hooks.slack.com/commands/T/1/x")
+
+    # -- raw ---------------------------------------------------------------------------------
+
+    def post(
+        self,
+        body: bytes,
+        *,
+        content_type: str,
+        timestamp: int | None = None,
+        signature: str | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> Reply:
+        ts = int(time.time()) if timestamp is None else timestamp
+        sig = signature or self._verifier.generate_signature(timestamp=str(ts), body=body)
+        request = urllib.request.Request(
+            self.url,
+            data=body,
+            method="POST",
+            headers={
+                "Content-Type": content_type,
+                "X-Slack-Request-Timestamp": str(ts),
+                "X-Slack-Signature": sig,
+                **(headers or {}),
+            },
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=self._timeout) as response:
+                return Reply(response.status, response.read(), dict(response.headers))
+        except urllib.error.HTTPError as error:
+            return Reply(error.code, error.read(), dict(error.headers))
+
+    def post_form(self, fields: dict[str, str], **kwargs: Any) -> Reply:
+        return self.post(
+            urlencode(fields).encode(), content_type="application/x-www-form-urlencoded", **kwargs
+        )
+
+    def post_payload(self, payload: dict[str, Any], **kwargs: Any) -> Reply:
+        return self.post_form({"payload": json.dumps(payload)}, **kwargs)
+
+    # -- what Slack sends -------------------------------------------------------------------
+
+    def command_fields(
+        self,
+        *,
+        user: SlackUser,
+        text: str,
+        channel_id: str,
+        channel_name: str = "general",
+        command: str = "/ai-signal",
+    ) -> dict[str, str]:
+        return {
+            "token": "verification-token-unused",
+            "team_id": user.team_id,
+            "team_domain": user.team_domain,
+            "channel_id": channel_id,
+            "channel_name": channel_name,
+            "user_id": user.id,
+            "user_name": user.name,
+            "command": command,
+            "text": text,
+            "api_app_id": self._api_app_id,
+            "is_enterprise_install": "false",
+            "response_url": self._response_urls(),
+            "trigger_id": self._trigger_ids(),
+        }
+
+    def command(
+        self, *, user: SlackUser, text: str = "", channel_id: str = "CGENERAL01", **kw: Any
+    ) -> Reply:
+        return self.post_form(
+            self.command_fields(user=user, text=text, channel_id=channel_id), **kw
+        )
+
+    def _user(self, user: SlackUser) -> dict[str, str]:
+        return {"id": user.id, "username": user.name, "name": user.name, "team_id": user.team_id}
+
+    def view_submission(
+        self,
+        *,
+        user: SlackUser,
+        view: dict[str, Any],
+        values: dict[str, dict[str, Any]],
+        view_id: str | None = None,
+        **kw: Any,
+    ) -> Reply:
+        """Submit `view` (as the app opened it) with `values` as Slack's state.values."""
+        payload = {
+            "type": "view_submission",
+            "team": {"id": user.team_id, "domain": user.team_domain},
+            "user": self._user(user),
+            "api_app_id": self._api_app_id,
+            "trigger_id": self._trigger_ids(),
+            "view": {
+                **view,
+                "id": view_id or "V" + secrets.token_hex(5).upper(),
+                "team_id": user.team_id,
+                "app_id": self._api_app_id,
+                "hash": secrets.token_hex(8),
+                "private_metadata": view.get("private_metadata", ""),
+                "state": {"values": values},
+            },
+        }
+        return self.post_payload(payload, **kw)
+
+    def block_action(
+        self,
+        *,
+        user: SlackUser,
+        action_id: str,
+        value: str | None = None,
+        block_id: str = "",
+        channel_id: str | None = None,
+        message: dict[str, Any] | None = None,
+        container: dict[str, Any] | None = None,
+        view: dict[str, Any] | None = None,
+        **kw: Any,
+    ) -> Reply:
+        action: dict[str, Any] = {
+            "type": "button",
+            "action_id": action_id,
+            "block_id": block_id,
+            "action_ts": f"{time.time():.6f}",
+        }
+        if value is not None:
+            action["value"] = value
+        payload: dict[str, Any] = {
+            "type": "block_actions",
+            "team": {"id": user.team_id, "domain": user.team_domain},
+            "user": self._user(user),
+            "api_app_id": self._api_app_id,
+            "trigger_id": self._trigger_ids(),
+            "actions": [action],
+            "container": container or {"type": "view"},
+        }
+        if channel_id is not None:
+            payload["channel"] = {"id": channel_id, "name": "triage"}
+            payload["response_url"] = self._response_urls()
+        if message is not None:
+            payload["message"] = message
+        if view is not None:
+            payload["view"] = view
+        return self.post_payload(payload, **kw)
+
+    def event(
+        self,
+        event: dict[str, Any],
+        *,
+        event_id: str | None = None,
+        headers: dict[str, str] | None = None,
+        **kw: Any,
+    ) -> Reply:
+        envelope = {
+            "token": "verification-token-unused",
+            "team_id": "TSTANDIN",
+            "api_app_id": self._api_app_id,
+            "type": "event_callback",
+            "event_id": event_id or "Ev" + secrets.token_hex(5).upper(),
+            "event_time": int(time.time()),
+            "event": event,
+        }
+        return self.post(
+            json.dumps(envelope).encode(), content_type="application/json", headers=headers, **kw
+        )

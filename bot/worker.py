@@ -1,0 +1,180 @@
+"""The delivery worker: posts what the outbox holds, honouring Slack's rate limits.
+
+Runs on one daemon thread per process. Several processes may run against one database; the
+outbox lease makes sure each item is in one worker's hands at a time.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+import time
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+from urllib.error import URLError
+
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+
+from bot.services.delivery import DeliveryService, DeliveryTask
+
+logger = logging.getLogger("ai_signal.delivery")
+
+# Errors that will not go away by themselves: keep the item, report it, stop trying.
+PERMANENT_ERRORS = frozenset(
+    {
+        "channel_not_found",
+        "not_in_channel",
+        "is_archived",
+        "invalid_blocks",
+        "invalid_blocks_format",
+        "msg_too_long",
+        "no_text",
+        "invalid_auth",
+        "not_authed",
+        "account_inactive",
+        "token_revoked",
+        "missing_scope",
+        "restricted_action",
+        "thread_not_found",
+    }
+)
+
+Renderer = Callable[[DeliveryTask], dict[str, Any]]
+
+
+def backoff(attempts: int) -> timedelta:
+    """1, 2, 4 … seconds, capped at five minutes, with jitter so instances don't stampede."""
+    base = min(2 ** max(attempts - 1, 0), 300)
+    return timedelta(seconds=base * random.uniform(0.8, 1.2))
+
+
+class DeliveryWorker:
+    def __init__(
+        self,
+        *,
+        delivery: DeliveryService,
+        client: WebClient,
+        render: Renderer,
+        poll_interval: float = 1.0,
+        batch: int = 20,
+    ) -> None:
+        self._delivery = delivery
+        self._client = client
+        self._render = render
+        self._poll_interval = poll_interval
+        self._batch = batch
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        # After a 429 the whole channel waits, not only the message that got it.
+        self._channel_paused_until: dict[str, float] = {}
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._loop, name="ai-signal-delivery", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            try:
+                worked = self.run_once()
+            except Exception:  # noqa: BLE001 - the loop must survive a database hiccup
+                logger.exception("delivery round failed; retrying shortly")
+                worked = 0
+            if not worked:
+                self._wake.wait(self._poll_interval)
+                self._wake.clear()
+
+    def run_once(self) -> int:
+        """Deliver what is due now; return how many items were handled."""
+        now = time.monotonic()
+        paused = frozenset(c for c, until in self._channel_paused_until.items() if until > now)
+        tasks = self._delivery.claim_due(limit=self._batch, skip_channels=paused)
+        for task in tasks:
+            if self._stop.is_set():
+                # Leave the rest claimed; their lease runs out and they are picked up again.
+                break
+            wait = self._channel_paused_until.get(task.channel, 0) - time.monotonic()
+            if wait > 0:
+                self._delivery.mark_retry(
+                    item_id=task.item_id, delay=timedelta(seconds=wait), error="ratelimited"
+                )
+                continue
+            self._deliver(task)
+        return len(tasks)
+
+    def _deliver(self, task: DeliveryTask) -> None:
+        message = self._render(task)
+        try:
+            response = self._client.chat_postMessage(
+                channel=task.channel, unfurl_links=False, unfurl_media=False, **message
+            )
+        except SlackApiError as error:
+            self._handle_slack_error(task, error)
+            return
+        except (URLError, OSError, TimeoutError) as error:
+            due = self._delivery.mark_retry(
+                item_id=task.item_id, delay=backoff(task.attempts), error=f"connection: {error}"
+            )
+            logger.warning(
+                "%s: Slack unreachable (%s); retry at %s",
+                task.signal.ref,
+                type(error).__name__,
+                due,
+            )
+            return
+        self._delivery.mark_sent(
+            item_id=task.item_id, channel=response["channel"], ts=response["ts"]
+        )
+        logger.info("%s: posted to the triage channel", task.signal.ref)
+
+    def _handle_slack_error(self, task: DeliveryTask, error: SlackApiError) -> None:
+        response = error.response
+        status = response.status_code
+        code = response.get("error") if isinstance(response.data, dict) else None
+        if status == 429 or code == "ratelimited":
+            retry_after = _retry_after(response.headers)
+            self._channel_paused_until[task.channel] = time.monotonic() + retry_after
+            self._delivery.mark_retry(
+                item_id=task.item_id, delay=timedelta(seconds=retry_after), error="ratelimited"
+            )
+            logger.info(
+                "%s: rate limited; waiting %ss as Slack asked", task.signal.ref, retry_after
+            )
+        elif status >= 500 or code not in PERMANENT_ERRORS:
+            due = self._delivery.mark_retry(
+                item_id=task.item_id, delay=backoff(task.attempts), error=f"{status} {code}"
+            )
+            logger.warning(
+                "%s: Slack answered %s %s; retry at %s", task.signal.ref, status, code, due
+            )
+        else:
+            self._delivery.mark_failed(item_id=task.item_id, error=str(code))
+            logger.error(
+                "%s: Slack refused the post to %s with %r. It is kept and will be retried on the "
+                "next start; fix the cause (invite the app, check the channel id).",
+                task.signal.ref,
+                task.channel,
+                code,
+            )
+
+
+def _retry_after(headers: dict[str, Any]) -> float:
+    for key, value in (headers or {}).items():
+        if key.lower() == "retry-after":
+            try:
+                return max(float(value), 1.0)
+            except (TypeError, ValueError):
+                break
+    return 30.0

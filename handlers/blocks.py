@@ -1,0 +1,363 @@
+"""Block Kit builders: pure functions from plain data to Slack payload dicts.
+
+Every piece of user text goes through `escape` (mrkdwn) or `plain` (plain_text) and is cut to
+Slack's limits here, so Slack never rejects a payload and no text can ping or forge a link.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from bot.services.errors import ServiceError
+from bot.services.kinds import KIND_DESCRIPTIONS, KINDS
+from bot.services.signals import MAX_IMPACT, MAX_SYSTEM, MAX_TEXT, FiledSignal, SignalSummary
+from handlers import ids
+from handlers.formatting import escape, fit, plain
+
+SECTION_TEXT_LIMIT = 3000
+FIELD_LIMIT = 2000
+HEADER_LIMIT = 150
+BUTTON_TEXT_LIMIT = 75
+OPTION_TEXT_LIMIT = 75
+NOTIFICATION_TEXT_LIMIT = 300
+
+STATUS_LABELS = {
+    "new": "🆕 New",
+    "acknowledged": "👀 Acknowledged",
+    "investigating": "🔎 Investigating",
+    "resolved": "✅ Resolved",
+    "declined": "🙏 Declined (not a problem)",
+}
+
+ANONYMITY_PROMISE = (
+    "*Anonymous* means your name, user id and the channel you typed in are never stored, logged "
+    "or posted; the post reaches the leads after a delay; you get a one-time follow-up code. "
+    "Honest limits: Slack itself records that you ran a command, and wording can identify you."
+)
+
+Block = dict[str, Any]
+
+
+def _text(text: str, *, kind: str = "mrkdwn") -> dict[str, Any]:
+    return {"type": kind, "text": text}
+
+
+def _section(text: str, **extra: Any) -> Block:
+    return {"type": "section", "text": _text(fit(text, SECTION_TEXT_LIMIT)), **extra}
+
+
+def _context(*texts: str) -> Block:
+    return {"type": "context", "elements": [_text(t) for t in texts[:10]]}
+
+
+def kind_label(kind: str) -> str:
+    return KINDS.get(kind, kind)
+
+
+def status_label(status: str) -> str:
+    return STATUS_LABELS.get(status, status)
+
+
+def quote(text: str) -> str:
+    """Escaped user text as a mrkdwn block quote."""
+    return "\n".join("&gt; " + line if line else "&gt;" for line in escape(text).split("\n"))
+
+
+# -- the triage post --------------------------------------------------------------------------
+
+
+def build_triage_message(signal: SignalSummary) -> dict[str, Any]:
+    """The parent post in the triage channel: what was raised, by whom (or Anonymous), status."""
+    reporter = (
+        "Anonymous" if signal.anonymous or not signal.reporter_id else f"<@{signal.reporter_id}>"
+    )
+    fields = [
+        _text(f"*Kind*\n{escape(kind_label(signal.kind))}"),
+        _text(f"*System*\n{fit(escape(signal.system or '—'), FIELD_LIMIT - 20)}"),
+        _text(f"*Reporter*\n{reporter}"),
+        _text(f"*Status*\n{status_label(signal.status)}"),
+    ]
+    blocks: list[Block] = [
+        {
+            "type": "header",
+            "text": _text(
+                plain(f"{signal.ref} · {kind_label(signal.kind)}", HEADER_LIMIT), kind="plain_text"
+            ),
+        },
+        {"type": "section", "fields": fields},
+        _section(quote(signal.text)),
+    ]
+    if signal.impact:
+        blocks.append(_section(f"*Perceived impact*\n{escape(signal.impact)}"))
+    blocks.append(
+        _context(
+            "Raised with `/ai-signal`. Thank the reporter; look at the system, not the person."
+        )
+    )
+    if signal.status == "new":
+        blocks.append(
+            {
+                "type": "actions",
+                "block_id": ids.TRIAGE_ACTIONS_BLOCK,
+                "elements": [
+                    {
+                        "type": "button",
+                        "action_id": ids.ACKNOWLEDGE_ACTION,
+                        "text": _text("Acknowledge", kind="plain_text"),
+                        "style": "primary",
+                        "value": signal.ref,
+                    }
+                ],
+            }
+        )
+    system = f" on {signal.system}" if signal.system else ""
+    text = plain(
+        f"{signal.ref}: new {kind_label(signal.kind).lower()} signal{system}",
+        NOTIFICATION_TEXT_LIMIT,
+    )
+    return {"text": escape(text), "blocks": blocks}
+
+
+# -- private answers to the reporter ----------------------------------------------------------
+
+
+def build_receipt_text(filed: FiledSignal) -> str:
+    """The private receipt. For anonymous signals it carries the follow-up code, shown once."""
+    if not filed.anonymous:
+        return (
+            f"Thanks — your signal *{filed.ref}* is filed under your name and is on its way to the "
+            f"leads' triage channel. Check on it any time with `/ai-signal status {filed.ref}`."
+        )
+    return (
+        f"Thanks — your signal *{filed.ref}* is filed *anonymously*.\n"
+        f"Your follow-up code: `{filed.code}`\n"
+        "Save it now: it is shown only this once and nobody, including the admins, can look it up. "
+        f"Use `/ai-signal status <code>` to read what the leads ask or decide.\n"
+        "The post reaches the triage channel after a delay, so its timing does not point at you."
+    )
+
+
+def build_receipt_view(filed: FiledSignal) -> dict[str, Any]:
+    return {
+        "type": "modal",
+        "callback_id": ids.SIGNAL_MODAL + "_done",
+        "title": _text("Signal filed", kind="plain_text"),
+        "close": _text("Done", kind="plain_text"),
+        "blocks": [_section(build_receipt_text(filed))],
+    }
+
+
+def build_duplicate_view() -> dict[str, Any]:
+    return {
+        "type": "modal",
+        "title": _text("Already filed", kind="plain_text"),
+        "close": _text("Close", kind="plain_text"),
+        "blocks": [
+            _section(
+                "This form was already submitted, so nothing new was filed. If you did not see "
+                "your receipt, run `/ai-signal` again."
+            )
+        ],
+    }
+
+
+def build_status_text(signal: SignalSummary) -> str:
+    system = f" on *{escape(signal.system)}*" if signal.system else ""
+    posted = "" if signal.posted else "\n_It has not reached the triage channel yet._"
+    return (
+        f"*{signal.ref}* — {escape(kind_label(signal.kind))}{system}\n"
+        f"Status: {status_label(signal.status)}\n{quote(fit(signal.text, 500))}{posted}"
+    )
+
+
+def build_help_text() -> str:
+    kinds = "\n".join(f"• `{kind}` — {desc}" for kind, desc in KIND_DESCRIPTIONS.items())
+    return (
+        "*Raise an early warning about an AI system* — drift, bias, an edge case, a data problem…\n"
+        "• `/ai-signal` — open the form (you choose: your name or anonymous)\n"
+        "• `/ai-signal <kind> <what you saw>` — file under your name at once, e.g. "
+        "`/ai-signal drift fraud-model precision fell to 0.78`\n"
+        "• `/ai-signal anon <kind> <what you saw>` — file anonymously; "
+        "you get a one-time follow-up code\n"
+        "• `/ai-signal status SIG-12` — your named signal; "
+        "`/ai-signal status <code>` — an anonymous one\n"
+        "• `/ai-signal help` — this text\n\n"
+        f"*Kinds*\n{kinds}\n\n{ANONYMITY_PROMISE}"
+    )
+
+
+def build_error_text(error: ServiceError) -> str:
+    return f":warning: {error}"
+
+
+# -- the filing modal -------------------------------------------------------------------------
+
+
+def _option(value: str, label: str) -> dict[str, Any]:
+    return {"text": _text(plain(label, OPTION_TEXT_LIMIT), kind="plain_text"), "value": value}
+
+
+def build_signal_modal(
+    *, kind: str | None = None, text: str = "", system: str = "", anonymous: bool = False
+) -> dict[str, Any]:
+    """The /ai-signal form. Pre-filled values are plain text; nothing about the user is in it."""
+    kind_element: dict[str, Any] = {
+        "type": "static_select",
+        "action_id": ids.KIND_INPUT,
+        "placeholder": _text("What kind of concern?", kind="plain_text"),
+        "options": [_option(k, f"{label}") for k, label in KINDS.items()],
+    }
+    if kind in KINDS:
+        kind_element["initial_option"] = _option(kind, KINDS[kind])
+    text_element: dict[str, Any] = {
+        "type": "plain_text_input",
+        "action_id": ids.TEXT_INPUT,
+        "multiline": True,
+        "max_length": MAX_TEXT,
+        "placeholder": _text(
+            "What did you observe? Numbers, examples, links help.", kind="plain_text"
+        ),
+    }
+    if text:
+        text_element["initial_value"] = text[:MAX_TEXT]
+    system_element: dict[str, Any] = {
+        "type": "plain_text_input",
+        "action_id": ids.SYSTEM_INPUT,
+        "max_length": MAX_SYSTEM,
+        "placeholder": _text("e.g. fraud-model v3, support chatbot", kind="plain_text"),
+    }
+    if system:
+        system_element["initial_value"] = system[:MAX_SYSTEM]
+    named = _option(ids.IDENTITY_NAMED, "Share my name with the leads")
+    anon = _option(ids.IDENTITY_ANONYMOUS, "Stay anonymous")
+    return {
+        "type": "modal",
+        "callback_id": ids.SIGNAL_MODAL,
+        "title": _text("Raise an AI signal", kind="plain_text"),
+        "submit": _text("Raise it", kind="plain_text"),
+        "close": _text("Cancel", kind="plain_text"),
+        "blocks": [
+            {
+                "type": "input",
+                "block_id": ids.KIND_BLOCK,
+                "label": _text("Kind", kind="plain_text"),
+                "element": kind_element,
+            },
+            {
+                "type": "input",
+                "block_id": ids.SYSTEM_BLOCK,
+                "optional": True,
+                "label": _text("AI system or model concerned", kind="plain_text"),
+                "element": system_element,
+            },
+            {
+                "type": "input",
+                "block_id": ids.TEXT_BLOCK,
+                "label": _text("What was observed", kind="plain_text"),
+                "element": text_element,
+            },
+            {
+                "type": "input",
+                "block_id": ids.IMPACT_BLOCK,
+                "optional": True,
+                "label": _text("Perceived impact", kind="plain_text"),
+                "element": {
+                    "type": "plain_text_input",
+                    "action_id": ids.IMPACT_INPUT,
+                    "multiline": True,
+                    "max_length": MAX_IMPACT,
+                    "placeholder": _text(
+                        "Who or what could be affected, and how badly?", kind="plain_text"
+                    ),
+                },
+            },
+            {
+                "type": "input",
+                "block_id": ids.IDENTITY_BLOCK,
+                "label": _text("Your name", kind="plain_text"),
+                "element": {
+                    "type": "radio_buttons",
+                    "action_id": ids.IDENTITY_INPUT,
+                    "options": [named, anon],
+                    "initial_option": anon if anonymous else named,
+                },
+            },
+            _context(ANONYMITY_PROMISE),
+        ],
+    }
+
+
+def parse_signal_submission(view: dict[str, Any]) -> dict[str, Any]:
+    """state.values of the modal -> one flat dict (kind, system, text, impact, anonymous)."""
+    values = view.get("state", {}).get("values", {})
+
+    def value(block: str, action: str) -> str:
+        return (values.get(block, {}).get(action, {}) or {}).get("value") or ""
+
+    def selected(block: str, action: str) -> str:
+        option = (values.get(block, {}).get(action, {}) or {}).get("selected_option") or {}
+        return option.get("value") or ""
+
+    return {
+        "kind": selected(ids.KIND_BLOCK, ids.KIND_INPUT),
+        "system": value(ids.SYSTEM_BLOCK, ids.SYSTEM_INPUT),
+        "text": value(ids.TEXT_BLOCK, ids.TEXT_INPUT),
+        "impact": value(ids.IMPACT_BLOCK, ids.IMPACT_INPUT),
+        "anonymous": selected(ids.IDENTITY_BLOCK, ids.IDENTITY_INPUT) == ids.IDENTITY_ANONYMOUS,
+    }
+
+
+FIELD_BLOCKS = {
+    "kind": ids.KIND_BLOCK,
+    "text": ids.TEXT_BLOCK,
+    "system": ids.SYSTEM_BLOCK,
+    "impact": ids.IMPACT_BLOCK,
+}
+
+
+def build_field_errors(error: ServiceError) -> dict[str, str]:
+    return {FIELD_BLOCKS.get(error.field or "text", ids.TEXT_BLOCK): str(error)[:150]}
+
+
+# -- App Home ---------------------------------------------------------------------------------
+
+
+def build_home_view(*, own_signals: list[SignalSummary]) -> dict[str, Any]:
+    blocks: list[Block] = [
+        {"type": "header", "text": _text("AI signals", kind="plain_text")},
+        _section(
+            "Noticed drift, bias, an edge case or a data problem in an AI system? Raise it early — "
+            "under your name or anonymously."
+        ),
+        {
+            "type": "actions",
+            "elements": [
+                {
+                    "type": "button",
+                    "action_id": ids.HOME_OPEN_MODAL_ACTION,
+                    "text": _text("Raise a signal", kind="plain_text"),
+                    "style": "primary",
+                }
+            ],
+        },
+        {"type": "divider"},
+        {"type": "header", "text": _text("Your named signals", kind="plain_text")},
+    ]
+    if not own_signals:
+        blocks.append(
+            _context("None yet. Anonymous signals are never listed here — use your code.")
+        )
+    for signal in own_signals[:40]:
+        system = f" · {escape(signal.system)}" if signal.system else ""
+        blocks.append(
+            _section(
+                f"*{signal.ref}* · {escape(kind_label(signal.kind))}{system}\n"
+                f"{status_label(signal.status)} — {fit(escape(signal.text), 200)}"
+            )
+        )
+    return {"type": "home", "blocks": blocks[:100]}
+
+
+def metadata_json(data: dict[str, Any]) -> str:
+    return json.dumps(data, separators=(",", ":"))

@@ -1,0 +1,104 @@
+"""`/ai-signal` and its sub-commands. Every answer is private (the ack's ephemeral text)."""
+
+from __future__ import annotations
+
+import logging
+import re
+
+from slack_bolt import Ack, App, Respond
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+
+from bot.services import Services
+from bot.services.errors import EmptyText, ServiceError
+from bot.services.kinds import parse_kind
+from handlers import blocks, ids
+from handlers.formatting import command_text_to_plain
+
+logger = logging.getLogger(__name__)
+
+_REF = re.compile(r"^SIG-[A-Z0-9]{1,10}$", re.IGNORECASE)
+
+
+def register(app: App, services: Services) -> None:
+    def handle_signal_command(ack: Ack, body: dict, client: WebClient, respond: Respond) -> None:
+        text = command_text_to_plain(body.get("text", "")).strip()
+        first, _, rest = text.partition(" ")
+        word = first.lower()
+        rest = rest.strip()
+        try:
+            if not text:
+                ack()
+                open_modal(
+                    client, respond, trigger_id=body["trigger_id"], view=blocks.build_signal_modal()
+                )
+            elif word == "help":
+                private(ack, blocks.build_help_text())
+            elif word == "status":
+                private(ack, status_answer(services, ref_or_code=rest, user_id=body["user_id"]))
+            elif word in ("anon", "anonymous"):
+                file_quick(ack, services, words=rest, anonymous=True, body=body)
+            elif parse_kind(word) is not None:
+                file_quick(ack, services, words=text, anonymous=False, body=body)
+            else:
+                ack()
+                view = blocks.build_signal_modal(text=text)
+                open_modal(client, respond, trigger_id=body["trigger_id"], view=view)
+        except ServiceError as error:
+            private(ack, blocks.build_error_text(error))
+
+    app.command(ids.COMMAND)(handle_signal_command)
+
+
+def private(ack: Ack, text: str) -> None:
+    """Answer the command with a message only the person who ran it sees."""
+    ack(text=text, response_type="ephemeral")
+
+
+def file_quick(ack: Ack, services: Services, *, words: str, anonymous: bool, body: dict) -> None:
+    kind, _, text = words.partition(" ")
+    if not kind:
+        raise EmptyText(
+            "Tell me the kind and what you saw, e.g. `/ai-signal anon bias loan-model rejects more "
+            "applicants over 60` — or run `/ai-signal` alone for the form."
+        )
+    filed = services.signals.file_signal(
+        kind=kind,
+        text=text,
+        anonymous=anonymous,
+        reporter_id=None if anonymous else body["user_id"],
+        request_key="command:" + body.get("trigger_id", ""),
+    )
+    if filed.duplicate:
+        private(ack, "That command was already handled; nothing new was filed.")
+        return
+    private(ack, blocks.build_receipt_text(filed))
+    services.wake_delivery()
+
+
+def status_answer(services: Services, *, ref_or_code: str, user_id: str) -> str:
+    if not ref_or_code:
+        return (
+            "Add your reference or follow-up code: `/ai-signal status SIG-12` "
+            "or `/ai-signal status <code>`."
+        )
+    if _REF.match(ref_or_code):
+        return blocks.build_status_text(
+            services.signals.own_signal(ref=ref_or_code, user_id=user_id)
+        )
+    return blocks.build_status_text(services.signals.signal_by_code(code=ref_or_code))
+
+
+def open_modal(client: WebClient, respond: Respond | None, *, trigger_id: str, view: dict) -> None:
+    try:
+        client.views_open(trigger_id=trigger_id, view=view)
+    except SlackApiError as error:
+        code = error.response.get("error") if error.response is not None else "unknown"
+        logger.warning("views.open failed: %s", code)
+        if respond is None or respond.response_url is None:
+            return
+        respond(
+            text="Sorry — Slack didn't open the form in time. Please run `/ai-signal` again.",
+            response_type="ephemeral",
+            replace_original=False,
+        )

@@ -1,0 +1,32 @@
+"""Events: de-duplication of Slack's retries, and the App Home tab."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from slack_bolt import App, BoltResponse
+from slack_sdk import WebClient
+
+from bot.services import Services
+from handlers import blocks
+
+
+def register(app: App, services: Services) -> None:
+    def skip_repeated_events(
+        body: dict, next: Callable[[], BoltResponse | None]
+    ) -> BoltResponse | None:  # noqa: A002
+        # Slack retries events it thinks were not acknowledged; Bolt does not de-duplicate them.
+        event_id = body.get("event_id") if body.get("type") == "event_callback" else None
+        if event_id and not services.signals.first_time("event:" + event_id):
+            return BoltResponse(status=200, body="")
+        return next()
+
+    def handle_app_home_opened_event(event: dict, client: WebClient) -> None:
+        if event.get("tab") != "home":
+            return
+        user_id = event["user"]
+        own = services.signals.recent_own_signals(user_id=user_id, limit=20)
+        client.views_publish(user_id=user_id, view=blocks.build_home_view(own_signals=own))
+
+    app.middleware(skip_repeated_events)
+    app.event("app_home_opened")(handle_app_home_opened_event)

@@ -1,0 +1,60 @@
+"""Text hygiene for Slack: what users typed can never ping people or forge links.
+
+Signals are stored as the plain text the person meant. Slash-command text arrives with Slack's
+entity escaping and may carry live tokens (`<@U1|ann>`, `<!here>`, `<!subteam^S1>`, `<http://x|y>`):
+`command_text_to_plain` turns those into inert words. `escape` is applied to every piece of user
+text that goes into a message, so nothing becomes a mention or a link again.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+
+_TOKEN = re.compile(r"<([^<>]*)>")
+_CUT_NOTE = "… _(cut: {more:,} more characters)_"
+
+
+def _token_to_plain(match: re.Match[str]) -> str:
+    body = match.group(1)
+    target, _, label = body.partition("|")
+    if target.startswith("@"):  # user mention
+        return "@" + (label or target[1:])
+    if target.startswith("#"):  # channel link
+        return "#" + (label or target[1:])
+    if target.startswith("!subteam^"):
+        return "@" + (label.lstrip("@") or "group")
+    if target.startswith("!"):  # !here, !channel, !everyone, !date^…
+        special = target[1:].split("^", 1)[0]
+        return label or ("@" + special)
+    if label:  # a link with a label: show both, so nothing hides where it goes
+        return f"{label} ({target})"
+    return target
+
+
+def command_text_to_plain(text: str) -> str:
+    """Slash-command text -> what the person typed, with every live token made inert."""
+    return html.unescape(_TOKEN.sub(_token_to_plain, text or ""))
+
+
+def escape(text: str) -> str:
+    """Escape raw user text for mrkdwn / plain_text fields (exactly & < >)."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def fit(text: str, limit: int) -> str:
+    """Cut already-escaped text to `limit` characters with a visible note, never mid-entity."""
+    if len(text) <= limit:
+        return text
+    keep = limit - len(_CUT_NOTE.format(more=len(text))) - 1
+    cut = text[:keep]
+    amp = cut.rfind("&")
+    if amp != -1 and ";" not in cut[amp:]:
+        cut = cut[:amp]  # do not leave half of "&amp;"
+    return cut + _CUT_NOTE.format(more=len(text) - len(cut))
+
+
+def plain(text: str, limit: int) -> str:
+    """For plain_text fields (headers, buttons, options): no markup, hard length limit."""
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"

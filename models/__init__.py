@@ -1,0 +1,18 @@
+"""SQLAlchemy models. Importing this package registers every table on `Base.metadata`."""
+
+from models.app_state import Counter, Secret, SeenRequest
+from models.base import Base
+from models.outbox import OutboxItem, OutboxPurpose, OutboxState
+from models.signal import Signal, SignalStatus
+
+__all__ = [
+    "Base",
+    "Counter",
+    "OutboxItem",
+    "OutboxPurpose",
+    "OutboxState",
+    "Secret",
+    "SeenRequest",
+    "Signal",
+    "SignalStatus",
+]

@@ -1,0 +1,42 @@
+"""Slack posts waiting to be delivered; written in the same transaction as what they announce."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+from sqlalchemy import ForeignKey, Index, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from models.base import Base, UTCDateTime, new_id
+
+
+class OutboxState(StrEnum):
+    PENDING = "pending"
+    SENT = "sent"
+    FAILED = "failed"  # refused for good by Slack; kept, logged, retried on the next start
+
+
+class OutboxPurpose(StrEnum):
+    TRIAGE_POST = "triage_post"
+
+
+class OutboxItem(Base):
+    __tablename__ = "outbox"
+    __table_args__ = (
+        Index("ix_outbox_state_due_at", "state", "due_at"),
+        {"sqlite_with_rowid": False},
+    )
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    signal_id: Mapped[str] = mapped_column(ForeignKey("signals.id", ondelete="CASCADE"))
+    purpose: Mapped[str] = mapped_column(String(32))
+    channel: Mapped[str] = mapped_column(String(32))
+    state: Mapped[str] = mapped_column(String(16), default=OutboxState.PENDING.value)
+    # Earliest moment to try: the anonymous release time, then back-off after failures.
+    due_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    # A worker holds the item until this moment; another instance may take it over afterwards.
+    claimed_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    last_error: Mapped[str | None] = mapped_column(Text)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

@@ -1,0 +1,51 @@
+"""A concern raised with /ai-signal."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+from sqlalchemy import Boolean, Index, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from models.base import Base, UTCDateTime, new_id
+
+
+class SignalStatus(StrEnum):
+    NEW = "new"
+    ACKNOWLEDGED = "acknowledged"
+    INVESTIGATING = "investigating"
+    RESOLVED = "resolved"
+    DECLINED = "declined"
+
+
+class Signal(Base):
+    __tablename__ = "signals"
+    # WITHOUT ROWID: SQLite stores rows in (random) primary-key order, not filing order.
+    __table_args__ = (
+        Index("ix_signals_created_at", "created_at"),
+        Index("ix_signals_status_created_at", "status", "created_at"),
+        Index("ix_signals_reporter_id", "reporter_id"),
+        {"sqlite_with_rowid": False},
+    )
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    ref: Mapped[str] = mapped_column(String(16), unique=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    system: Mapped[str | None] = mapped_column(String(200))
+    text: Mapped[str] = mapped_column(Text)
+    impact: Mapped[str | None] = mapped_column(Text)
+    anonymous: Mapped[bool] = mapped_column(Boolean)
+    # NULL whenever `anonymous` is true: nothing in this table points at an anonymous reporter.
+    reporter_id: Mapped[str | None] = mapped_column(String(32))
+    # Keyed hash of the anonymous reporter's follow-up code; the code itself is never stored.
+    followup_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
+    status: Mapped[str] = mapped_column(String(16), default=SignalStatus.NEW.value)
+    # Coarse (hour) for anonymous signals so the row does not date the moment of filing.
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # When the triage post went out (public in Slack anyway); response times count from here.
+    posted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    triage_channel: Mapped[str | None] = mapped_column(String(32))
+    triage_ts: Mapped[str | None] = mapped_column(String(32))
+    acknowledged_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())

@@ -1,0 +1,155 @@
+"""Shared fixtures: databases (SQLite always, PostgreSQL when reachable), the Slack stand-in, and
+the real app served over HTTP with signed requests going in."""
+
+from __future__ import annotations
+
+import io
+import logging
+import os
+import socket
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from bot.config import Settings
+from bot.http import HttpServer, create_wsgi_app
+from bot.logging_setup import configure_logging
+from bot.runtime import Runtime, build_runtime
+from bot.standin import SlackStandIn
+from bot.standin.sender import SlackSender, SlackUser
+
+SIGNING_SECRET = "test-signing-secret"
+BOT_TOKEN = "xoxb-standin"
+TRIAGE = "CTRIAGE001"
+DIGEST = "CDIGEST001"
+PG_URL = os.environ.get(
+    "AI_SIGNAL_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+)
+
+
+def _pg_reachable() -> str | None:
+    host, port = "127.0.0.1", 5432
+    try:
+        with socket.create_connection((host, port), timeout=1):
+            pass
+    except OSError as error:
+        return f"no PostgreSQL server at {host}:{port} ({error})"
+    try:
+        engine = create_engine(PG_URL)
+        with engine.connect() as connection:
+            connection.execute(text("SELECT 1"))
+        engine.dispose()
+    except Exception as error:  # noqa: BLE001
+        return f"PostgreSQL at {host}:{port} refused the test database ({type(error).__name__})"
+    return None
+
+
+PG_SKIP_REASON = _pg_reachable()
+
+
+def reset_postgres() -> None:
+    engine = create_engine(PG_URL)
+    with engine.begin() as connection:
+        connection.execute(text("DROP SCHEMA public CASCADE"))
+        connection.execute(text("CREATE SCHEMA public"))
+    engine.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """Every test that takes this runs on SQLite and on PostgreSQL (skipped when unreachable)."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'ai_signal.db'}"
+    if PG_SKIP_REASON:
+        if os.environ.get("CI"):
+            pytest.fail(f"CI must have PostgreSQL: {PG_SKIP_REASON}")
+        pytest.skip(PG_SKIP_REASON)
+    reset_postgres()
+    return PG_URL
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'ai_signal.db'}"
+
+
+@pytest.fixture
+def standin() -> Iterator[SlackStandIn]:
+    stand_in = SlackStandIn(bot_token=BOT_TOKEN)
+    stand_in.add_channel(TRIAGE, name="ai-triage", is_member=True)
+    stand_in.add_channel(DIGEST, name="ai-digest", is_member=True)
+    stand_in.add_channel("CGENERAL01", name="general", is_member=False)
+    stand_in.start()
+    yield stand_in
+    stand_in.stop()
+
+
+def make_env(*, api_url: str, database_url: str, **overrides: str) -> dict[str, str]:
+    env = {
+        "SLACK_BOT_TOKEN": BOT_TOKEN,
+        "SLACK_SIGNING_SECRET": SIGNING_SECRET,
+        "SLACK_API_URL": api_url,
+        "DATABASE_URL": database_url,
+        "AI_SIGNAL_TRIAGE_CHANNEL": TRIAGE,
+        "AI_SIGNAL_DIGEST_CHANNEL": DIGEST,
+        "AI_SIGNAL_LEADS": "ULEAD00001",
+        "AI_SIGNAL_ANON_DELAY": "0",
+        "AI_SIGNAL_CODE_KEY": "test-code-key",
+        "LOG_LEVEL": "DEBUG",
+    }
+    env.update(overrides)
+    return env
+
+
+@dataclass
+class RunningApp:
+    runtime: Runtime
+    server: HttpServer
+    sender: SlackSender
+    standin: SlackStandIn
+    log: io.StringIO
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server.port}"
+
+    def stop(self) -> None:
+        self.server.stop()
+        self.runtime.stop()
+
+
+def start_app(standin: SlackStandIn, database_url: str, **env_overrides: str) -> RunningApp:
+    """The real app (migrations, Bolt, waitress, delivery worker) serving on a free port."""
+    log = io.StringIO()
+    settings = Settings.from_env(
+        make_env(api_url=standin.url, database_url=database_url, **env_overrides), http=True
+    )
+    configure_logging("DEBUG", stream=log)
+    runtime = build_runtime(settings, poll_interval=0.05)
+    runtime.worker.start()
+    wsgi = create_wsgi_app(
+        app=runtime.app, engine=runtime.engine, delivery=runtime.services.delivery
+    )
+    server = HttpServer(wsgi, host="127.0.0.1", port=0).start()
+    sender = SlackSender(
+        url=f"http://127.0.0.1:{server.port}/slack/events",
+        signing_secret=SIGNING_SECRET,
+        trigger_ids=standin.issue_trigger_id,
+        response_urls=standin.new_response_url,
+    )
+    return RunningApp(runtime=runtime, server=server, sender=sender, standin=standin, log=log)
+
+
+@pytest.fixture
+def running_app(standin: SlackStandIn, database_url: str) -> Iterator[RunningApp]:
+    app = start_app(standin, database_url)
+    yield app
+    app.stop()
+    logging.getLogger().handlers.clear()
+
+
+ALICE = SlackUser(id="UALICE0001", name="alice.w")
+LEAD = SlackUser(id="ULEAD00001", name="lead.person")
