@@ -2,17 +2,22 @@
 
 from models.app_state import Counter, Secret, SeenRequest
 from models.base import Base
+from models.digest import DigestRun
+from models.event import EventAction, SignalEvent
 from models.outbox import OutboxItem, OutboxPurpose, OutboxState
 from models.signal import Signal, SignalStatus
 
 __all__ = [
     "Base",
     "Counter",
+    "DigestRun",
+    "EventAction",
     "OutboxItem",
     "OutboxPurpose",
     "OutboxState",
     "Secret",
     "SeenRequest",
+    "SignalEvent",
     "Signal",
     "SignalStatus",
 ]

@@ -18,7 +18,10 @@ class OutboxState(StrEnum):
 
 
 class OutboxPurpose(StrEnum):
-    TRIAGE_POST = "triage_post"
+    TRIAGE_POST = "triage_post"  # the parent post in the triage channel
+    THREAD_REPLY = "thread_reply"  # an event of the signal's history, as a reply in its thread
+    PARENT_UPDATE = "parent_update"  # chat.update of the parent post to the current state
+    REPORTER_NOTICE = "reporter_notice"  # a private note to a named reporter (ephemeral)
 
 
 class OutboxItem(Base):
@@ -30,6 +33,7 @@ class OutboxItem(Base):
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
     signal_id: Mapped[str] = mapped_column(ForeignKey("signals.id", ondelete="CASCADE"))
+    event_id: Mapped[str | None] = mapped_column(ForeignKey("signal_events.id", ondelete="CASCADE"))
     purpose: Mapped[str] = mapped_column(String(32))
     channel: Mapped[str] = mapped_column(String(32))
     state: Mapped[str] = mapped_column(String(16), default=OutboxState.PENDING.value)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import Boolean, Index, String, Text
+from sqlalchemy import Boolean, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from models.base import Base, UTCDateTime, new_id
@@ -26,6 +26,8 @@ class Signal(Base):
         Index("ix_signals_created_at", "created_at"),
         Index("ix_signals_status_created_at", "status", "created_at"),
         Index("ix_signals_reporter_id", "reporter_id"),
+        Index("ix_signals_resolved_at", "resolved_at"),
+        Index("ix_signals_posted_at", "posted_at"),
         {"sqlite_with_rowid": False},
     )
 
@@ -49,3 +51,18 @@ class Signal(Base):
     triage_ts: Mapped[str | None] = mapped_column(String(32))
     acknowledged_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+    # Triage (leads only; leads may be named, reporters of anonymous signals never)
+    owner_id: Mapped[str | None] = mapped_column(String(32))
+    confirmed_impact: Mapped[str | None] = mapped_column(String(16))
+    next_step: Mapped[str | None] = mapped_column(Text)
+    decline_reason: Mapped[str | None] = mapped_column(Text)
+    # Blameless review, filled when resolved
+    resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    resolution_done: Mapped[str | None] = mapped_column(Text)
+    failed_assumption: Mapped[str | None] = mapped_column(Text)
+    pattern: Mapped[str | None] = mapped_column(String(32))
+    lesson: Mapped[str | None] = mapped_column(Text)
+    # Reminders for signals nobody acknowledged
+    reminders_sent: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    last_reminded_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

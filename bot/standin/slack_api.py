@@ -1357,6 +1357,8 @@ class SlackStandIn:
             return _err("hash_conflict")
         if self._external_id_taken(view, except_id=current["id"]):
             return _err("duplicate_external_id")
+        if not view.get("external_id") and current["external_id"]:
+            view = {**view, "external_id": current["external_id"]}  # kept across updates
         stored = self._store_view(
             view,
             view_id=current["id"],
