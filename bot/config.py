@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 DEFAULT_API_URL = "https://slack.com/api/"
 DEFAULT_DATABASE_URL = "sqlite:///ai_signal.db"
 DEFAULT_ANON_DELAY = (300, 1800)
+DEFAULT_DIGEST_SCHEDULE = "0 9 * * mon"
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
 _CHANNEL_ID = re.compile(r"^[CG][A-Z0-9]{2,}$")
@@ -44,6 +45,8 @@ class Settings:
     timezone: str = "UTC"
     anon_delay: tuple[int, int] = DEFAULT_ANON_DELAY
     code_key: str | None = None
+    digest_schedule: str = DEFAULT_DIGEST_SCHEDULE
+    ack_reminder_hours: float = 48.0
     log_level: str = "INFO"
     port: int = 3000
 
@@ -132,6 +135,28 @@ class Settings:
 
         anon_delay = parse_delay(get("AI_SIGNAL_ANON_DELAY"))
 
+        digest_schedule = get("AI_SIGNAL_DIGEST_SCHEDULE") or DEFAULT_DIGEST_SCHEDULE
+        try:
+            from apscheduler.triggers.cron import CronTrigger
+
+            CronTrigger.from_crontab(digest_schedule, timezone=timezone)
+        except ValueError as error:
+            raise ConfigError(
+                "AI_SIGNAL_DIGEST_SCHEDULE",
+                f"is not a cron expression ({error}); e.g. '0 9 * * mon' for Mondays 09:00",
+            ) from None
+
+        reminder_text = get("AI_SIGNAL_ACK_REMINDER_HOURS") or "48"
+        try:
+            ack_reminder_hours = float(reminder_text)
+        except ValueError:
+            ack_reminder_hours = -1.0
+        if not ack_reminder_hours > 0:
+            raise ConfigError(
+                "AI_SIGNAL_ACK_REMINDER_HOURS",
+                f"must be a positive number of hours, got {reminder_text!r}",
+            )
+
         log_level = (get("LOG_LEVEL") or "INFO").upper()
         if log_level not in LOG_LEVELS:
             raise ConfigError("LOG_LEVEL", f"must be one of {', '.join(LOG_LEVELS)}")
@@ -159,6 +184,8 @@ class Settings:
             timezone=timezone,
             anon_delay=anon_delay,
             code_key=get("AI_SIGNAL_CODE_KEY"),
+            digest_schedule=digest_schedule,
+            ack_reminder_hours=ack_reminder_hours,
             log_level=log_level,
             port=int(port_text),
         )
