@@ -8,11 +8,14 @@ from slack_bolt import App
 from slack_sdk import WebClient
 
 from bot.config import Settings
+from bot.leads import LeadDirectory
 from bot.services import Services
 from handlers import register
 
 
-def create_app(*, settings: Settings, services: Services, client: WebClient) -> App:
+def create_app(
+    *, settings: Settings, services: Services, client: WebClient, leads: LeadDirectory
+) -> App:
     app = App(
         client=client,
         # Socket Mode requests are not signed; Bolt still wants a value.
@@ -23,5 +26,5 @@ def create_app(*, settings: Settings, services: Services, client: WebClient) -> 
         logger=logging.getLogger("ai_signal.bolt"),
         process_before_response=False,
     )
-    register(app, services)
+    register(app, services, leads=leads)
     return app

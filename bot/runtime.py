@@ -16,12 +16,14 @@ from bot import db
 from bot.app import create_app
 from bot.clock import Clock, utc_now
 from bot.config import Settings
+from bot.leads import LeadDirectory
+from bot.outbox_sender import OutboxSender
 from bot.services import Services
 from bot.services.delivery import DeliveryService
 from bot.services.signals import SignalService
+from bot.services.triage import TriageService
 from bot.slack_client import create_web_client
 from bot.worker import DeliveryWorker
-from handlers.blocks import build_triage_message
 from models import Secret
 
 logger = logging.getLogger("ai_signal")
@@ -38,6 +40,7 @@ class Runtime:
     client: WebClient
     app: App
     worker: DeliveryWorker
+    leads: LeadDirectory
 
     def stop(self) -> None:
         self.worker.stop()
@@ -75,24 +78,33 @@ def build_runtime(
     sessions = db.create_session_factory(engine)
     client = client or create_web_client(settings)
     delivery = DeliveryService(sessions=sessions, clock=clock)
+    leads = LeadDirectory(client=client, leads=settings.leads, group=settings.lead_group)
     worker = DeliveryWorker(
         delivery=delivery,
-        client=client,
-        render=lambda task: build_triage_message(task.signal),
+        send=OutboxSender(client=client, leads=leads),
         poll_interval=poll_interval,
     )
+    key = code_key(settings, sessions)
+    signals = SignalService(
+        sessions=sessions,
+        code_key=key,
+        triage_channel=settings.triage_channel,
+        anon_delay=settings.anon_delay,
+        clock=clock,
+    )
     services = Services(
-        signals=SignalService(
+        signals=signals,
+        delivery=delivery,
+        triage=TriageService(
             sessions=sessions,
-            code_key=code_key(settings, sessions),
+            signals=signals,
+            code_key=key,
             triage_channel=settings.triage_channel,
-            anon_delay=settings.anon_delay,
             clock=clock,
         ),
-        delivery=delivery,
         wake_delivery=worker.wake,
     )
-    app = create_app(settings=settings, services=services, client=client)
+    app = create_app(settings=settings, services=services, client=client, leads=leads)
     return Runtime(
         settings=settings,
         engine=engine,
@@ -101,4 +113,5 @@ def build_runtime(
         client=client,
         app=app,
         worker=worker,
+        leads=leads,
     )

@@ -15,7 +15,6 @@ from datetime import timedelta
 from typing import Any
 from urllib.error import URLError
 
-from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from bot.services.delivery import DeliveryService, DeliveryTask
@@ -39,10 +38,15 @@ PERMANENT_ERRORS = frozenset(
         "missing_scope",
         "restricted_action",
         "thread_not_found",
+        "message_not_found",
+        "cant_update_message",
+        "user_not_found",
+        "cannot_dm_bot",
     }
 )
 
-Renderer = Callable[[DeliveryTask], dict[str, Any]]
+# Makes the Slack call an item stands for; returns where it landed (or None: nothing to send).
+Sender = Callable[[DeliveryTask], Any]
 
 
 def backoff(attempts: int) -> timedelta:
@@ -56,14 +60,12 @@ class DeliveryWorker:
         self,
         *,
         delivery: DeliveryService,
-        client: WebClient,
-        render: Renderer,
+        send: Sender,
         poll_interval: float = 1.0,
         batch: int = 20,
     ) -> None:
         self._delivery = delivery
-        self._client = client
-        self._render = render
+        self._send = send
         self._poll_interval = poll_interval
         self._batch = batch
         self._wake = threading.Event()
@@ -115,11 +117,8 @@ class DeliveryWorker:
         return len(tasks)
 
     def _deliver(self, task: DeliveryTask) -> None:
-        message = self._render(task)
         try:
-            response = self._client.chat_postMessage(
-                channel=task.channel, unfurl_links=False, unfurl_media=False, **message
-            )
+            sent = self._send(task)
         except SlackApiError as error:
             self._handle_slack_error(task, error)
             return
@@ -135,9 +134,11 @@ class DeliveryWorker:
             )
             return
         self._delivery.mark_sent(
-            item_id=task.item_id, channel=response["channel"], ts=response["ts"]
+            item_id=task.item_id,
+            channel=sent.channel if sent else task.channel,
+            ts=sent.ts if sent else "",
         )
-        logger.info("%s: posted to the triage channel", task.signal.ref)
+        logger.info("%s: %s delivered", task.signal.ref, task.purpose)
 
     def _handle_slack_error(self, task: DeliveryTask, error: SlackApiError) -> None:
         response = error.response

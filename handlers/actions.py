@@ -2,19 +2,42 @@
 
 from __future__ import annotations
 
-from slack_bolt import Ack, App, Respond
+import logging
+
+from slack_bolt import Ack, App
 from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
 
 from bot.services import Services
 from handlers import blocks, ids
 from handlers.commands import open_modal
+from handlers.formatting import command_text_to_plain
+
+logger = logging.getLogger(__name__)
 
 
 def register(app: App, services: Services) -> None:
-    def handle_home_open_modal_action(
-        ack: Ack, body: dict, client: WebClient, respond: Respond
-    ) -> None:
+    def handle_home_open_modal_action(ack: Ack, body: dict, client: WebClient) -> None:
         ack()
-        open_modal(client, respond, trigger_id=body["trigger_id"], view=blocks.build_signal_modal())
+        open_modal(client, None, trigger_id=body["trigger_id"], view=blocks.build_signal_modal())
+
+    def handle_raise_shortcut(ack: Ack, body: dict, client: WebClient) -> None:
+        ack()
+        message = body.get("message") or {}
+        channel = (body.get("channel") or {}).get("id")
+        link = ""
+        if channel and message.get("ts"):
+            try:
+                link = client.chat_getPermalink(channel=channel, message_ts=message["ts"])[
+                    "permalink"
+                ]
+            except SlackApiError as error:
+                logger.warning("chat.getPermalink failed: %s", error.response.get("error"))
+        text = command_text_to_plain(message.get("text", ""))
+        if link:
+            text = f"{text}\n\nMessage: {link}"
+        view = blocks.build_signal_modal(text=text.strip())
+        open_modal(client, None, trigger_id=body["trigger_id"], view=view)
 
     app.action(ids.HOME_OPEN_MODAL_ACTION)(handle_home_open_modal_action)
+    app.shortcut(ids.RAISE_SHORTCUT)(handle_raise_shortcut)

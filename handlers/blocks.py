@@ -6,12 +6,13 @@ Slack's limits here, so Slack never rejects a payload and no text can ping or fo
 
 from __future__ import annotations
 
-import json
+from datetime import timedelta
 from typing import Any
 
 from bot.services.errors import ServiceError
 from bot.services.kinds import KIND_DESCRIPTIONS, KINDS
 from bot.services.signals import MAX_IMPACT, MAX_SYSTEM, MAX_TEXT, FiledSignal, SignalSummary
+from bot.services.triage import SignalDetail
 from handlers import ids
 from handlers.formatting import escape, fit, plain
 
@@ -67,8 +68,48 @@ def quote(text: str) -> str:
 # -- the triage post --------------------------------------------------------------------------
 
 
-def build_triage_message(signal: SignalSummary) -> dict[str, Any]:
-    """The parent post in the triage channel: what was raised, by whom (or Anonymous), status."""
+def _button(action_id: str, label: str, value: str, *, style: str | None = None) -> dict[str, Any]:
+    button: dict[str, Any] = {
+        "type": "button",
+        "action_id": action_id,
+        "text": _text(plain(label, BUTTON_TEXT_LIMIT), kind="plain_text"),
+        "value": value,
+    }
+    if style:
+        button["style"] = style
+    return button
+
+
+def lead_buttons(ref: str, status: str) -> list[dict[str, Any]]:
+    """Lead actions that fit the status: no Acknowledge once acknowledged; Reopen when closed."""
+    if status in ("resolved", "declined"):
+        return [_button(ids.REOPEN_ACTION, "Reopen", ref)]
+    buttons = []
+    if status == "new":
+        buttons.append(_button(ids.ACKNOWLEDGE_ACTION, "Acknowledge", ref, style="primary"))
+    buttons += [
+        _button(ids.TRIAGE_ACTION, "Triage…", ref),
+        _button(ids.ASK_ACTION, "Ask reporter…", ref),
+        _button(ids.RESOLVE_ACTION, "Resolve…", ref),
+    ]
+    return buttons
+
+
+def format_duration(delta: timedelta) -> str:
+    minutes = int(delta.total_seconds() // 60)
+    if minutes < 60:
+        return f"{minutes} min"
+    hours = minutes // 60
+    if hours < 48:
+        return f"{hours} h {minutes % 60} min" if hours < 10 else f"{hours} h"
+    return f"{hours // 24} days"
+
+
+def build_triage_message(
+    signal: SignalSummary, *, detail: SignalDetail | None = None
+) -> dict[str, Any]:
+    """The parent post in the triage channel: what was raised, by whom (or Anonymous), and where
+    it stands now (status, owner, time to acknowledge), with the lead actions that fit."""
     reporter = (
         "Anonymous" if signal.anonymous or not signal.reporter_id else f"<@{signal.reporter_id}>"
     )
@@ -78,6 +119,15 @@ def build_triage_message(signal: SignalSummary) -> dict[str, Any]:
         _text(f"*Reporter*\n{reporter}"),
         _text(f"*Status*\n{status_label(signal.status)}"),
     ]
+    if detail is not None:
+        if detail.owner_id:
+            fields.append(_text(f"*Owner*\n<@{detail.owner_id}>"))
+        if detail.confirmed_impact:
+            fields.append(_text(f"*Confirmed impact*\n{escape(detail.confirmed_impact.title())}"))
+        if detail.time_to_acknowledge is not None:
+            fields.append(
+                _text(f"*Acknowledged after*\n{format_duration(detail.time_to_acknowledge)}")
+            )
     blocks: list[Block] = [
         {
             "type": "header",
@@ -85,7 +135,7 @@ def build_triage_message(signal: SignalSummary) -> dict[str, Any]:
                 plain(f"{signal.ref} · {kind_label(signal.kind)}", HEADER_LIMIT), kind="plain_text"
             ),
         },
-        {"type": "section", "fields": fields},
+        {"type": "section", "fields": fields[:10]},
         _section(quote(signal.text)),
     ]
     if signal.impact:
@@ -95,25 +145,16 @@ def build_triage_message(signal: SignalSummary) -> dict[str, Any]:
             "Raised with `/ai-signal`. Thank the reporter; look at the system, not the person."
         )
     )
-    if signal.status == "new":
-        blocks.append(
-            {
-                "type": "actions",
-                "block_id": ids.TRIAGE_ACTIONS_BLOCK,
-                "elements": [
-                    {
-                        "type": "button",
-                        "action_id": ids.ACKNOWLEDGE_ACTION,
-                        "text": _text("Acknowledge", kind="plain_text"),
-                        "style": "primary",
-                        "value": signal.ref,
-                    }
-                ],
-            }
-        )
+    blocks.append(
+        {
+            "type": "actions",
+            "block_id": ids.TRIAGE_ACTIONS_BLOCK,
+            "elements": lead_buttons(signal.ref, signal.status),
+        }
+    )
     system = f" on {signal.system}" if signal.system else ""
     text = plain(
-        f"{signal.ref}: new {kind_label(signal.kind).lower()} signal{system}",
+        f"{signal.ref}: {kind_label(signal.kind).lower()} signal{system} — {signal.status}",
         NOTIFICATION_TEXT_LIMIT,
     )
     return {"text": escape(text), "blocks": blocks}
@@ -357,7 +398,3 @@ def build_home_view(*, own_signals: list[SignalSummary]) -> dict[str, Any]:
             )
         )
     return {"type": "home", "blocks": blocks[:100]}
-
-
-def metadata_json(data: dict[str, Any]) -> str:
-    return json.dumps(data, separators=(",", ":"))

@@ -12,7 +12,7 @@ from slack_sdk.errors import SlackApiError
 from bot.services import Services
 from bot.services.errors import EmptyText, ServiceError
 from bot.services.kinds import parse_kind
-from handlers import blocks, ids
+from handlers import blocks, ids, triage_blocks
 from handlers.formatting import command_text_to_plain
 
 logger = logging.getLogger(__name__)
@@ -36,6 +36,12 @@ def register(app: App, services: Services) -> None:
                 private(ack, blocks.build_help_text())
             elif word == "status":
                 private(ack, status_answer(services, ref_or_code=rest, user_id=body["user_id"]))
+            elif word == "reply":
+                private(ack, reply_answer(services, words=rest))
+            elif word == "lessons":
+                words = rest.split()
+                lessons = services.triage.lessons(words=words)
+                private(ack, triage_blocks.build_lessons_text(lessons, words))
             elif word in ("anon", "anonymous"):
                 file_quick(ack, services, words=rest, anonymous=True, body=body)
             elif parse_kind(word) is not None:
@@ -86,7 +92,19 @@ def status_answer(services: Services, *, ref_or_code: str, user_id: str) -> str:
         return blocks.build_status_text(
             services.signals.own_signal(ref=ref_or_code, user_id=user_id)
         )
-    return blocks.build_status_text(services.signals.signal_by_code(code=ref_or_code))
+    return triage_blocks.build_reporter_status(services.triage.reporter_view(code=ref_or_code))
+
+
+def reply_answer(services: Services, *, words: str) -> str:
+    code, _, text = words.partition(" ")
+    if not code or not text.strip():
+        raise EmptyText("Use `/ai-signal reply <code> <your answer>`.")
+    ref = services.triage.reply_anonymously(code=code, text=text)
+    services.wake_delivery()
+    return (
+        f"Thanks — your answer is added to *{ref}* as “the reporter (anonymous)”. "
+        "It appears in the thread after a short delay, so its timing does not point at you."
+    )
 
 
 def open_modal(client: WebClient, respond: Respond | None, *, trigger_id: str, view: dict) -> None:

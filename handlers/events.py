@@ -7,11 +7,14 @@ from collections.abc import Callable
 from slack_bolt import App, BoltResponse
 from slack_sdk import WebClient
 
+from bot.clock import utc_now
+from bot.leads import LeadDirectory
 from bot.services import Services
 from handlers import blocks
+from handlers.triage_blocks import build_lead_home
 
 
-def register(app: App, services: Services) -> None:
+def register(app: App, services: Services, *, leads: LeadDirectory) -> None:
     def skip_repeated_events(
         body: dict, next: Callable[[], BoltResponse | None]
     ) -> BoltResponse | None:  # noqa: A002
@@ -26,7 +29,12 @@ def register(app: App, services: Services) -> None:
             return
         user_id = event["user"]
         own = services.signals.recent_own_signals(user_id=user_id, limit=20)
-        client.views_publish(user_id=user_id, view=blocks.build_home_view(own_signals=own))
+        if leads.is_lead(user_id):
+            overview = services.triage.overview(lead_id=user_id)
+            view = build_lead_home(overview, now=utc_now(), own_signals=own)
+        else:
+            view = blocks.build_home_view(own_signals=own)
+        client.views_publish(user_id=user_id, view=view)
 
     app.middleware(skip_repeated_events)
     app.event("app_home_opened")(handle_app_home_opened_event)

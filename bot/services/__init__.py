@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 from bot.services.delivery import DeliveryService
 from bot.services.signals import SignalService
+from bot.services.triage import TriageService
 
 
 def _nothing() -> None:
@@ -17,5 +18,6 @@ def _nothing() -> None:
 class Services:
     signals: SignalService
     delivery: DeliveryService
+    triage: TriageService
     # Called after something was queued for Slack, so the delivery worker looks at once.
     wake_delivery: Callable[[], None] = field(default=_nothing)

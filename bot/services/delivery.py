@@ -14,8 +14,9 @@ from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.clock import Clock, utc_now
-from bot.services.signals import SignalSummary, summarize
-from models import OutboxItem, OutboxState, Signal
+from bot.services.signals import SignalSummary
+from bot.services.triage import EventSummary, SignalDetail, detail_of
+from models import OutboxItem, OutboxPurpose, OutboxState, Signal, SignalEvent
 
 LEASE = timedelta(seconds=60)
 MAX_BACKOFF = timedelta(minutes=15)
@@ -27,7 +28,12 @@ class DeliveryTask:
     purpose: str
     channel: str
     attempts: int
-    signal: SignalSummary
+    detail: SignalDetail
+    event: EventSummary | None = None
+
+    @property
+    def signal(self) -> SignalSummary:
+        return self.detail.signal
 
 
 class DeliveryService:
@@ -39,10 +45,15 @@ class DeliveryService:
         self, *, limit: int = 20, skip_channels: frozenset[str] = frozenset()
     ) -> list[DeliveryTask]:
         now = self._clock()
+        posted = select(Signal.id).where(
+            Signal.id == OutboxItem.signal_id, Signal.triage_ts.is_not(None)
+        )
         claimable = and_(
             OutboxItem.state == OutboxState.PENDING.value,
             OutboxItem.due_at <= now,
             or_(OutboxItem.claimed_until.is_(None), OutboxItem.claimed_until < now),
+            # Thread replies and updates wait until the parent post exists.
+            or_(OutboxItem.purpose == OutboxPurpose.TRIAGE_POST.value, posted.exists()),
         )
         tasks: list[DeliveryTask] = []
         with self._sessions.begin() as session:
@@ -60,13 +71,22 @@ class DeliveryService:
                     continue  # another instance got there first
                 item = session.get(OutboxItem, item_id)
                 signal = session.get(Signal, item.signal_id)
+                event = session.get(SignalEvent, item.event_id) if item.event_id else None
                 tasks.append(
                     DeliveryTask(
                         item_id=item.id,
                         purpose=item.purpose,
                         channel=item.channel,
                         attempts=item.attempts,
-                        signal=summarize(signal),
+                        detail=detail_of(signal),
+                        event=EventSummary(
+                            action=event.action,
+                            actor_id=event.actor_id,
+                            note=event.note,
+                            created_at=event.created_at,
+                        )
+                        if event
+                        else None,
                     )
                 )
         return tasks
@@ -80,7 +100,7 @@ class DeliveryService:
             item.claimed_until = None
             item.last_error = None
             signal = session.get(Signal, item.signal_id)
-            if signal.triage_ts is None:
+            if item.purpose == OutboxPurpose.TRIAGE_POST.value and signal.triage_ts is None:
                 signal.triage_channel = channel
                 signal.triage_ts = ts
                 signal.posted_at = now

@@ -134,12 +134,12 @@ class SignalService:
         now = self._clock()
         code = codes.new_code() if anonymous else None
         with self._sessions.begin() as session:
-            if request_key is not None and not self._first_time(session, request_key, now):
+            if request_key is not None and not self.record_request(session, request_key, now):
                 return FiledSignal(ref="", anonymous=anonymous, code=None, duplicate=True)
             if anonymous:
                 ref = self._anonymous_ref(session)
                 stamp = now.replace(minute=0, second=0, microsecond=0)
-                release_at = self._release_time(now)
+                release_at = self.release_time(now)
             else:
                 ref = f"SIG-{self._next_number(session)}"
                 stamp = now
@@ -169,7 +169,8 @@ class SignalService:
             )
         return FiledSignal(ref=ref, anonymous=anonymous, code=code, release_at=release_at)
 
-    def _release_time(self, now: datetime) -> datetime:
+    def release_time(self, now: datetime) -> datetime:
+        """When an anonymous post filed `now` goes out: a random delay, rounded up to a minute."""
         low, high = self._anon_delay
         if high <= 0:
             return now
@@ -204,7 +205,8 @@ class SignalService:
             if session.scalar(select(Signal.id).where(Signal.ref == ref)) is None:
                 return ref
 
-    def _first_time(self, session: Session, request_key: str, now: datetime) -> bool:
+    def record_request(self, session: Session, request_key: str, now: datetime) -> bool:
+        """Inside a caller's transaction: False when this request id was already handled."""
         key = hmac.new(self._code_key, request_key.encode(), hashlib.sha256).hexdigest()
         session.execute(delete(SeenRequest).where(SeenRequest.seen_at < now - SEEN_REQUEST_TTL))
         try:
@@ -217,7 +219,7 @@ class SignalService:
     def first_time(self, request_key: str) -> bool:
         """Record a request id (e.g. an event_id); False when it was seen in the last minutes."""
         with self._sessions.begin() as session:
-            return self._first_time(session, request_key, self._clock())
+            return self.record_request(session, request_key, self._clock())
 
     # -- looking up -------------------------------------------------------------------------
 

@@ -1,0 +1,59 @@
+"""Who counts as a lead: AI_SIGNAL_LEADS plus members of AI_SIGNAL_LEAD_GROUP (cached)."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+
+logger = logging.getLogger("ai_signal.leads")
+
+GROUP_CACHE_SECONDS = 300.0
+
+
+class LeadDirectory:
+    def __init__(
+        self,
+        *,
+        client: WebClient,
+        leads: tuple[str, ...],
+        group: str | None,
+        cache_seconds: float = GROUP_CACHE_SECONDS,
+    ) -> None:
+        self._client = client
+        self._leads = frozenset(leads)
+        self._group = group
+        self._cache_seconds = cache_seconds
+        self._members: frozenset[str] = frozenset()
+        self._fetched_at: float | None = None
+        self._lock = threading.Lock()
+
+    def is_lead(self, user_id: str) -> bool:
+        return user_id in self._leads or user_id in self._group_members()
+
+    def _group_members(self) -> frozenset[str]:
+        if self._group is None:
+            return frozenset()
+        with self._lock:
+            fresh = self._fetched_at is not None and (
+                time.monotonic() - self._fetched_at < self._cache_seconds
+            )
+            if fresh:
+                return self._members
+            try:
+                users = self._client.usergroups_users_list(usergroup=self._group)["users"]
+                self._members = frozenset(users)
+                self._fetched_at = time.monotonic()
+            except (SlackApiError, OSError) as error:
+                # Keep the last known members; try again on the next question.
+                logger.warning("could not list the lead group (%s)", type(error).__name__)
+            return self._members
+
+    def mention(self) -> str:
+        """How to ping the leads in a reminder: the group if there is one, else each lead."""
+        if self._group:
+            return f"<!subteam^{self._group}>"
+        return " ".join(f"<@{lead}>" for lead in sorted(self._leads)) or "Leads"

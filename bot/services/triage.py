@@ -1,0 +1,559 @@
+"""What leads do with a signal, and what reporters see of it. No Slack in here.
+
+Every action is recorded as a `SignalEvent` and, in the same transaction, queued for Slack in the
+outbox: a reply in the signal's thread, an update of the parent post, and for named reporters a
+private notice. State checks make each action idempotent: a second Acknowledge, a Slack retry or a
+double click changes nothing.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot.clock import Clock, utc_now
+from bot.services import codes
+from bot.services.errors import EmptyText, NotFound, ServiceError, TextTooLong
+from bot.services.signals import GENERIC_CODE_ANSWER, SignalService, SignalSummary, summarize
+from models import EventAction, OutboxItem, OutboxPurpose, OutboxState, Signal, SignalEvent
+from models import SignalStatus as S
+
+PATTERNS: dict[str, str] = {
+    "problem-misidentification": "Problem misidentification",
+    "data-optimism": "Data optimism",
+    "organizational-disconnect": "Organizational disconnect",
+    "governance-lag": "Governance lag",
+    "none": "None / one-off",
+}
+IMPACTS: dict[str, str] = {"low": "Low", "medium": "Medium", "high": "High", "critical": "Critical"}
+MAX_NOTE = 2000
+MAX_REMINDERS = 3
+OPEN_STATUSES = (S.NEW.value, S.ACKNOWLEDGED.value, S.INVESTIGATING.value)
+CLOSED_STATUSES = (S.RESOLVED.value, S.DECLINED.value)
+
+
+class NotAllowed(ServiceError):
+    """The action does not fit the signal's current state (e.g. already acknowledged)."""
+
+
+class TooManyAttempts(ServiceError):
+    pass
+
+
+@dataclass(frozen=True, kw_only=True)
+class EventSummary:
+    action: str
+    actor_id: str | None
+    note: str | None
+    created_at: datetime
+
+
+@dataclass(frozen=True, kw_only=True)
+class SignalDetail:
+    signal: SignalSummary
+    owner_id: str | None
+    confirmed_impact: str | None
+    next_step: str | None
+    decline_reason: str | None
+    resolution_done: str | None
+    failed_assumption: str | None
+    pattern: str | None
+    lesson: str | None
+    acknowledged_at: datetime | None
+    posted_at: datetime | None
+    resolved_at: datetime | None
+    triage_channel: str | None = None
+    triage_ts: str | None = None
+    events: tuple[EventSummary, ...] = ()
+
+    @property
+    def time_to_acknowledge(self) -> timedelta | None:
+        if self.acknowledged_at and self.posted_at:
+            return max(self.acknowledged_at - self.posted_at, timedelta(0))
+        return None
+
+
+@dataclass(frozen=True, kw_only=True)
+class ActionResult:
+    ref: str
+    changed: bool
+    detail: SignalDetail
+
+
+@dataclass(frozen=True, kw_only=True)
+class Lesson:
+    ref: str
+    kind: str
+    system: str | None
+    failed_assumption: str | None
+    pattern: str | None
+    lesson: str | None
+    resolved_at: datetime | None
+
+
+@dataclass(frozen=True, kw_only=True)
+class QueueOverview:
+    counts: dict[str, int]
+    oldest_unacknowledged: list[SignalDetail]
+    owned: list[SignalDetail]
+
+
+def detail_of(signal: Signal, events: list[SignalEvent] | None = None) -> SignalDetail:
+    return SignalDetail(
+        signal=summarize(signal),
+        owner_id=signal.owner_id,
+        confirmed_impact=signal.confirmed_impact,
+        next_step=signal.next_step,
+        decline_reason=signal.decline_reason,
+        resolution_done=signal.resolution_done,
+        failed_assumption=signal.failed_assumption,
+        pattern=signal.pattern,
+        lesson=signal.lesson,
+        acknowledged_at=signal.acknowledged_at,
+        posted_at=signal.posted_at,
+        resolved_at=signal.resolved_at,
+        triage_channel=signal.triage_channel,
+        triage_ts=signal.triage_ts,
+        events=tuple(
+            EventSummary(action=e.action, actor_id=e.actor_id, note=e.note, created_at=e.created_at)
+            for e in events or ()
+        ),
+    )
+
+
+def _text(
+    value: str | None, *, field: str, required: bool = False, label: str = "This"
+) -> str | None:
+    value = (value or "").strip() or None
+    if value is None and required:
+        error = EmptyText(f"{label} is required.")
+        error.field = field
+        raise error
+    if value is not None and len(value) > MAX_NOTE:
+        raise TextTooLong(f"{label} is limited to {MAX_NOTE:,} characters.", field=field)
+    return value
+
+
+class _WrongCodeThrottle:
+    """Slows down guessing of follow-up codes without recording who guessed: one shared window."""
+
+    def __init__(self, *, limit: int = 20, window: float = 60.0) -> None:
+        self._limit = limit
+        self._window = window
+        self._failures: deque[float] = deque()
+        self._lock = threading.Lock()
+
+    def _trim(self, now: float) -> None:
+        while self._failures and self._failures[0] < now - self._window:
+            self._failures.popleft()
+
+    def check(self) -> None:
+        with self._lock:
+            now = time.monotonic()
+            self._trim(now)
+            if len(self._failures) >= self._limit:
+                raise TooManyAttempts(
+                    "Too many follow-up codes were tried just now. Please wait a minute."
+                )
+
+    def failed(self) -> None:
+        with self._lock:
+            self._failures.append(time.monotonic())
+
+
+class TriageService:
+    def __init__(
+        self,
+        *,
+        sessions: sessionmaker[Session],
+        signals: SignalService,
+        code_key: bytes,
+        triage_channel: str,
+        clock: Clock = utc_now,
+        wrong_code_limit: int = 20,
+    ) -> None:
+        self._sessions = sessions
+        self._signals = signals
+        self._code_key = code_key
+        self._triage_channel = triage_channel
+        self._clock = clock
+        self._throttle = _WrongCodeThrottle(limit=wrong_code_limit)
+
+    # -- reading ---------------------------------------------------------------------------
+
+    def detail(self, *, ref: str) -> SignalDetail:
+        with self._sessions() as session:
+            signal = self._by_ref(session, ref)
+            return detail_of(signal, self._events(session, signal.id))
+
+    def reporter_view(self, *, code: str) -> SignalDetail:
+        """What an anonymous reporter may read with their code: status, questions, resolution."""
+        self._throttle.check()
+        digest = codes.hash_code(code, key=self._code_key)
+        with self._sessions() as session:
+            signal = session.scalar(select(Signal).where(Signal.followup_hash == digest))
+            if signal is None:
+                self._throttle.failed()
+                raise NotFound(GENERIC_CODE_ANSWER)
+            return detail_of(signal, self._events(session, signal.id))
+
+    def lessons(self, *, words: list[str], limit: int = 10) -> list[Lesson]:
+        query = select(Signal).where(
+            Signal.status == S.RESOLVED.value,
+            or_(Signal.lesson.is_not(None), Signal.failed_assumption.is_not(None)),
+        )
+        for word in words[:8]:
+            like = f"%{word.lower()}%"
+            query = query.where(
+                or_(
+                    func.lower(func.coalesce(Signal.lesson, "")).like(like),
+                    func.lower(func.coalesce(Signal.failed_assumption, "")).like(like),
+                    func.lower(func.coalesce(Signal.system, "")).like(like),
+                    func.lower(Signal.kind).like(like),
+                    func.lower(func.coalesce(Signal.pattern, "")).like(like),
+                )
+            )
+        with self._sessions() as session:
+            rows = session.scalars(query.order_by(Signal.resolved_at.desc()).limit(limit)).all()
+            return [
+                Lesson(
+                    ref=s.ref,
+                    kind=s.kind,
+                    system=s.system,
+                    failed_assumption=s.failed_assumption,
+                    pattern=s.pattern,
+                    lesson=s.lesson,
+                    resolved_at=s.resolved_at,
+                )
+                for s in rows
+            ]
+
+    def overview(self, *, lead_id: str, limit: int = 5) -> QueueOverview:
+        with self._sessions() as session:
+            counts = dict(
+                session.execute(select(Signal.status, func.count()).group_by(Signal.status)).all()
+            )
+            oldest = session.scalars(
+                select(Signal)
+                .where(Signal.status == S.NEW.value, Signal.posted_at.is_not(None))
+                .order_by(Signal.posted_at)
+                .limit(limit)
+            ).all()
+            owned = session.scalars(
+                select(Signal)
+                .where(Signal.owner_id == lead_id, Signal.status.in_(OPEN_STATUSES))
+                .order_by(Signal.updated_at.desc())
+                .limit(20)
+            ).all()
+            return QueueOverview(
+                counts={status.value: counts.get(status.value, 0) for status in S},
+                oldest_unacknowledged=[detail_of(s) for s in oldest],
+                owned=[detail_of(s) for s in owned],
+            )
+
+    # -- lead actions ----------------------------------------------------------------------
+
+    def acknowledge(self, *, ref: str, lead_id: str) -> ActionResult:
+        return self._act(
+            ref=ref,
+            lead_id=lead_id,
+            action=EventAction.ACKNOWLEDGED,
+            allowed=(S.NEW.value,),
+            apply=self._apply_acknowledge,
+        )
+
+    def triage(
+        self,
+        *,
+        ref: str,
+        lead_id: str,
+        status: str,
+        impact: str | None,
+        owner_id: str | None,
+        note: str | None,
+        reason: str | None,
+        request_key: str | None = None,
+    ) -> ActionResult:
+        if status not in (S.INVESTIGATING.value, S.DECLINED.value):
+            raise NotAllowed("Choose investigating or declined.")
+        if impact is not None and impact not in IMPACTS:
+            raise NotAllowed("Choose one of the impact levels.")
+        note = _text(note, field="note", label="The next step")
+        reason = _text(
+            reason, field="reason", label="A reason", required=status == S.DECLINED.value
+        )
+        action = EventAction.DECLINED if status == S.DECLINED.value else EventAction.TRIAGED
+
+        def apply(signal: Signal, now: datetime) -> str | None:
+            self._apply_acknowledge(signal, now)
+            signal.status = status
+            signal.confirmed_impact = impact or signal.confirmed_impact
+            signal.owner_id = owner_id or signal.owner_id
+            signal.next_step = note or signal.next_step
+            if status == S.DECLINED.value:
+                signal.decline_reason = reason
+                signal.resolved_at = now
+            return reason if status == S.DECLINED.value else note
+
+        return self._act(
+            ref=ref,
+            lead_id=lead_id,
+            action=action,
+            allowed=OPEN_STATUSES,
+            apply=apply,
+            request_key=request_key,
+        )
+
+    def ask(
+        self, *, ref: str, lead_id: str, question: str, request_key: str | None = None
+    ) -> ActionResult:
+        question = _text(question, field="question", label="The question", required=True)
+
+        def apply(signal: Signal, now: datetime) -> str | None:
+            return question
+
+        return self._act(
+            ref=ref,
+            lead_id=lead_id,
+            action=EventAction.ASKED,
+            allowed=OPEN_STATUSES,
+            apply=apply,
+            request_key=request_key,
+        )
+
+    def resolve(
+        self,
+        *,
+        ref: str,
+        lead_id: str,
+        done: str,
+        assumption: str | None,
+        pattern: str,
+        lesson: str | None,
+        request_key: str | None = None,
+    ) -> ActionResult:
+        done = _text(done, field="done", label="What was done", required=True)
+        assumption = _text(assumption, field="assumption", label="The failed assumption")
+        lesson = _text(lesson, field="lesson", label="The lesson")
+        if pattern not in PATTERNS:
+            raise NotAllowed("Choose the systemic pattern (or none / one-off).")
+
+        def apply(signal: Signal, now: datetime) -> str | None:
+            self._apply_acknowledge(signal, now)
+            signal.status = S.RESOLVED.value
+            signal.resolved_at = now
+            signal.resolution_done = done
+            signal.failed_assumption = assumption
+            signal.pattern = pattern
+            signal.lesson = lesson
+            return done
+
+        return self._act(
+            ref=ref,
+            lead_id=lead_id,
+            action=EventAction.RESOLVED,
+            allowed=OPEN_STATUSES,
+            apply=apply,
+            request_key=request_key,
+        )
+
+    def reopen(self, *, ref: str, lead_id: str) -> ActionResult:
+        def apply(signal: Signal, now: datetime) -> str | None:
+            signal.status = S.INVESTIGATING.value if signal.acknowledged_at else S.NEW.value
+            signal.resolved_at = None
+            return None
+
+        return self._act(
+            ref=ref,
+            lead_id=lead_id,
+            action=EventAction.REOPENED,
+            allowed=CLOSED_STATUSES,
+            apply=apply,
+        )
+
+    # -- the reporter's side ---------------------------------------------------------------
+
+    def reply_anonymously(self, *, code: str, text: str, release_at: datetime | None = None) -> str:
+        """An anonymous reporter answers in the thread; returns the ref. Nothing of them is kept."""
+        text = _text(text, field="text", label="Your reply", required=True)
+        self._throttle.check()
+        digest = codes.hash_code(code, key=self._code_key)
+        now = self._clock()
+        with self._sessions.begin() as session:
+            signal = session.scalar(select(Signal).where(Signal.followup_hash == digest))
+            if signal is None:
+                self._throttle.failed()
+                raise NotFound(GENERIC_CODE_ANSWER)
+            # Coarse time, but never before the question it answers.
+            latest = session.scalar(
+                select(func.max(SignalEvent.created_at)).where(SignalEvent.signal_id == signal.id)
+            )
+            coarse = now.replace(minute=0, second=0, microsecond=0)
+            event = SignalEvent(
+                signal_id=signal.id,
+                action=EventAction.REPLIED.value,
+                actor_id=None,
+                note=text,
+                created_at=max(coarse, latest) if latest else coarse,
+            )
+            session.add(event)
+            session.flush()
+            self._queue(
+                session,
+                signal,
+                OutboxPurpose.THREAD_REPLY,
+                event_id=event.id,
+                due=release_at or self._signals.release_time(now),
+            )
+            return signal.ref
+
+    # -- reminders -------------------------------------------------------------------------
+
+    def claim_reminders(self, *, every: timedelta, limit: int = 50) -> list[str]:
+        """Record a reminder for each signal unacknowledged for `every`; at most 3, `every` apart.
+
+        The conditional update makes this safe with several instances: each reminder is claimed
+        by exactly one of them.
+        """
+        now = self._clock()
+        cutoff = now - every
+        due = and_(
+            Signal.status == S.NEW.value,
+            Signal.posted_at.is_not(None),
+            Signal.posted_at <= cutoff,
+            Signal.reminders_sent < MAX_REMINDERS,
+            or_(Signal.last_reminded_at.is_(None), Signal.last_reminded_at <= cutoff),
+        )
+        refs: list[str] = []
+        with self._sessions.begin() as session:
+            candidates = session.execute(
+                select(Signal.id, Signal.reminders_sent).where(due).limit(limit)
+            ).all()
+            for signal_id, sent in candidates:
+                taken = session.execute(
+                    update(Signal)
+                    .where(Signal.id == signal_id, Signal.reminders_sent == sent, due)
+                    .values(reminders_sent=sent + 1, last_reminded_at=now)
+                ).rowcount
+                if not taken:
+                    continue
+                signal = session.get(Signal, signal_id)
+                event = SignalEvent(
+                    signal_id=signal_id,
+                    action=EventAction.REMINDED.value,
+                    actor_id=None,
+                    note=str(sent + 1),
+                    created_at=now,
+                )
+                session.add(event)
+                session.flush()
+                self._queue(session, signal, OutboxPurpose.THREAD_REPLY, event_id=event.id, due=now)
+                refs.append(signal.ref)
+        return refs
+
+    # -- internals -------------------------------------------------------------------------
+
+    def _by_ref(self, session: Session, ref: str) -> Signal:
+        signal = session.scalar(select(Signal).where(Signal.ref == ref.strip().upper()))
+        if signal is None:
+            raise NotFound(f"There is no signal {ref.strip()[:20]}.")
+        return signal
+
+    def _events(self, session: Session, signal_id: str) -> list[SignalEvent]:
+        return list(
+            session.scalars(
+                select(SignalEvent)
+                .where(SignalEvent.signal_id == signal_id)
+                .order_by(SignalEvent.created_at)
+            )
+        )
+
+    @staticmethod
+    def _apply_acknowledge(signal: Signal, now: datetime) -> str | None:
+        if signal.acknowledged_at is None:
+            signal.acknowledged_at = now
+        if signal.status == S.NEW.value:
+            signal.status = S.ACKNOWLEDGED.value
+        return None
+
+    def _act(self, *, ref, lead_id, action, allowed, apply, request_key=None) -> ActionResult:  # type: ignore[no-untyped-def]
+        now = self._clock()
+        with self._sessions.begin() as session:
+            signal = self._by_ref(session, ref)
+            if request_key is not None and not self._signals.record_request(
+                session, request_key, now
+            ):
+                return ActionResult(ref=signal.ref, changed=False, detail=detail_of(signal))
+            if signal.status not in allowed:
+                return ActionResult(ref=signal.ref, changed=False, detail=detail_of(signal))
+            note = apply(signal, now)
+            signal.updated_at = now
+            event = SignalEvent(
+                signal_id=signal.id,
+                action=action.value,
+                actor_id=lead_id,
+                note=note,
+                created_at=now,
+            )
+            session.add(event)
+            session.flush()
+            self._queue(session, signal, OutboxPurpose.THREAD_REPLY, event_id=event.id, due=now)
+            self._queue_parent_update(session, signal, now)
+            if not signal.anonymous and signal.reporter_id and action in _NOTIFY_REPORTER:
+                self._queue(
+                    session,
+                    signal,
+                    OutboxPurpose.REPORTER_NOTICE,
+                    event_id=event.id,
+                    due=now,
+                    channel=signal.reporter_id,
+                )
+            return ActionResult(
+                ref=signal.ref,
+                changed=True,
+                detail=detail_of(signal, self._events(session, signal.id)),
+            )
+
+    def _queue(
+        self,
+        session: Session,
+        signal: Signal,
+        purpose: OutboxPurpose,
+        *,
+        event_id: str | None,
+        due: datetime,
+        channel: str | None = None,
+    ) -> None:
+        session.add(
+            OutboxItem(
+                signal_id=signal.id,
+                event_id=event_id,
+                purpose=purpose.value,
+                channel=channel or signal.triage_channel or self._triage_channel,
+                due_at=due,
+            )
+        )
+
+    def _queue_parent_update(self, session: Session, signal: Signal, now: datetime) -> None:
+        # One pending update is enough: it renders the signal as it is when it is sent.
+        pending = session.scalar(
+            select(OutboxItem.id).where(
+                OutboxItem.signal_id == signal.id,
+                OutboxItem.purpose == OutboxPurpose.PARENT_UPDATE.value,
+                OutboxItem.state == OutboxState.PENDING.value,
+                OutboxItem.claimed_until.is_(None),
+            )
+        )
+        if pending is None:
+            self._queue(session, signal, OutboxPurpose.PARENT_UPDATE, event_id=None, due=now)
+
+
+_NOTIFY_REPORTER = frozenset(
+    {EventAction.ACKNOWLEDGED, EventAction.ASKED, EventAction.RESOLVED, EventAction.DECLINED}
+)

@@ -1,0 +1,185 @@
+"""Lead actions on the triage post: buttons, the modals they open, and their submissions."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from slack_bolt import Ack, App
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+
+from bot.leads import LeadDirectory
+from bot.services import Services
+from bot.services.errors import ServiceError
+from bot.services.triage import ActionResult, NotAllowed
+from handlers import ids, triage_blocks
+from handlers.blocks import FIELD_LIMIT, status_label
+
+logger = logging.getLogger(__name__)
+
+NOT_A_LEAD = (
+    "Only leads can do that, so nothing changed. Leads are set by the app's admin "
+    "(AI_SIGNAL_LEADS or AI_SIGNAL_LEAD_GROUP)."
+)
+MODAL_FIELD_BLOCKS = {
+    "note": ids.NOTE_BLOCK,
+    "reason": ids.REASON_BLOCK,
+    "question": ids.QUESTION_BLOCK,
+    "done": ids.DONE_BLOCK,
+    "assumption": ids.ASSUMPTION_BLOCK,
+    "lesson": ids.LESSON_BLOCK,
+}
+
+
+def tell(client: WebClient, body: dict[str, Any], text: str) -> None:
+    """A private line to whoever pressed a button in a channel."""
+    channel = (body.get("channel") or {}).get("id") or (body.get("container") or {}).get(
+        "channel_id"
+    )
+    if not channel:
+        return
+    try:
+        client.chat_postEphemeral(channel=channel, user=body["user"]["id"], text=text)
+    except SlackApiError as error:
+        logger.warning("could not answer privately: %s", error.response.get("error"))
+
+
+def _unchanged_text(result: ActionResult) -> str:
+    return f"{result.ref} is already {status_label(result.detail.signal.status)}; nothing changed."
+
+
+def register(app: App, services: Services, *, leads: LeadDirectory) -> None:
+    triage = services.triage
+
+    def lead_only(handler: Callable[..., None]) -> Callable[..., None]:
+        def guarded(ack: Ack, body: dict, client: WebClient, **kwargs: Any) -> None:
+            if not leads.is_lead(body["user"]["id"]):
+                ack()
+                tell(client, body, NOT_A_LEAD)
+                return
+            handler(ack=ack, body=body, client=client, **kwargs)
+
+        guarded.__name__ = handler.__name__
+        return guarded
+
+    def ref_of(body: dict) -> str:
+        return body["actions"][0].get("value", "")
+
+    def after(result: ActionResult, client: WebClient, body: dict) -> None:
+        if result.changed:
+            services.wake_delivery()
+        else:
+            tell(client, body, _unchanged_text(result))
+
+    @lead_only
+    def handle_acknowledge_action(ack: Ack, body: dict, client: WebClient) -> None:
+        ack()
+        try:
+            result = triage.acknowledge(ref=ref_of(body), lead_id=body["user"]["id"])
+        except ServiceError as error:
+            tell(client, body, str(error))
+            return
+        after(result, client, body)
+
+    @lead_only
+    def handle_reopen_action(ack: Ack, body: dict, client: WebClient) -> None:
+        ack()
+        try:
+            result = triage.reopen(ref=ref_of(body), lead_id=body["user"]["id"])
+        except ServiceError as error:
+            tell(client, body, str(error))
+            return
+        after(result, client, body)
+
+    def modal_opener(build: Callable[..., dict]) -> Callable[..., None]:
+        @lead_only
+        def handle_open_modal_action(ack: Ack, body: dict, client: WebClient) -> None:
+            ack()
+            try:
+                detail = triage.detail(ref=ref_of(body))
+            except ServiceError as error:
+                tell(client, body, str(error))
+                return
+            try:
+                client.views_open(trigger_id=body["trigger_id"], view=build(detail))
+            except SlackApiError as error:
+                logger.warning("views.open failed: %s", error.response.get("error"))
+                tell(
+                    client,
+                    body,
+                    "Slack didn't open the form in time — please press the button again.",
+                )
+
+        return handle_open_modal_action
+
+    app.action(ids.ACKNOWLEDGE_ACTION)(handle_acknowledge_action)
+    app.action(ids.REOPEN_ACTION)(handle_reopen_action)
+    app.action(ids.TRIAGE_ACTION)(modal_opener(triage_blocks.build_triage_modal))
+    app.action(ids.ASK_ACTION)(modal_opener(triage_blocks.build_ask_modal))
+    app.action(ids.RESOLVE_ACTION)(modal_opener(triage_blocks.build_resolve_modal))
+
+    def submission(perform: Callable[[str, str, dict, str], ActionResult]) -> Callable[..., None]:
+        def handle_lead_modal_submission(
+            ack: Ack, body: dict, view: dict, client: WebClient
+        ) -> None:
+            lead_id = body["user"]["id"]
+            if not leads.is_lead(lead_id):
+                ack(
+                    response_action="errors",
+                    errors={next(iter(view["state"]["values"]), "note"): NOT_A_LEAD[:150]},
+                )
+                return
+            values = triage_blocks.parse_values(view)
+            ref = triage_blocks.ref_from_view(view)
+            try:
+                result = perform(ref, lead_id, values, "view:" + view["id"])
+            except ServiceError as error:
+                block = MODAL_FIELD_BLOCKS.get(error.field or "", None)
+                if block is None:
+                    block = next(iter(view["state"]["values"]))
+                ack(response_action="errors", errors={block: str(error)[:FIELD_LIMIT]})
+                return
+            ack()
+            if result.changed:
+                services.wake_delivery()
+
+        return handle_lead_modal_submission
+
+    def do_triage(ref: str, lead_id: str, v: dict, key: str) -> ActionResult:
+        status = v.get(ids.STATUS_BLOCK) or "investigating"
+        try:
+            return triage.triage(
+                ref=ref,
+                lead_id=lead_id,
+                status=status,
+                impact=v.get(ids.IMPACT_LEVEL_BLOCK),
+                owner_id=v.get(ids.OWNER_BLOCK),
+                note=v.get(ids.NOTE_BLOCK),
+                reason=v.get(ids.REASON_BLOCK),
+                request_key=key,
+            )
+        except NotAllowed as error:
+            error.field = error.field or "reason"
+            raise
+
+    def do_ask(ref: str, lead_id: str, v: dict, key: str) -> ActionResult:
+        return triage.ask(
+            ref=ref, lead_id=lead_id, question=v.get(ids.QUESTION_BLOCK) or "", request_key=key
+        )
+
+    def do_resolve(ref: str, lead_id: str, v: dict, key: str) -> ActionResult:
+        return triage.resolve(
+            ref=ref,
+            lead_id=lead_id,
+            done=v.get(ids.DONE_BLOCK) or "",
+            assumption=v.get(ids.ASSUMPTION_BLOCK),
+            pattern=v.get(ids.PATTERN_BLOCK) or "",
+            lesson=v.get(ids.LESSON_BLOCK),
+            request_key=key,
+        )
+
+    app.view_submission(ids.TRIAGE_MODAL)(submission(do_triage))
+    app.view_submission(ids.ASK_MODAL)(submission(do_ask))
+    app.view_submission(ids.RESOLVE_MODAL)(submission(do_resolve))
