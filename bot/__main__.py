@@ -36,15 +36,24 @@ def _parser() -> argparse.ArgumentParser:
     database = commands.add_parser("db", help="database maintenance")
     database_commands = database.add_subparsers(dest="db_command", required=True)
     database_commands.add_parser("upgrade", help="apply migrations up to the newest")
+
+    demo = commands.add_parser("demo", help="play a short week against a local Slack stand-in")
+    demo.add_argument("--keep", metavar="DIR", help="keep the demo's SQLite database in DIR")
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    from dotenv import load_dotenv
+    from dotenv import find_dotenv, load_dotenv
 
-    load_dotenv(override=False)
+    # The operator's .env is in the directory they run the command from (python-dotenv's
+    # default would search upwards from this file, i.e. the installed package).
+    load_dotenv(find_dotenv(usecwd=True), override=False)
     args = _parser().parse_args(argv)
     try:
+        if args.command == "demo":
+            from bot.demo import run_demo
+
+            return run_demo(keep=args.keep)
         if args.command == "db":
             return _db_upgrade()
         return _run(args)

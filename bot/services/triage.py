@@ -400,7 +400,7 @@ class TriageService:
                 action=EventAction.REPLIED.value,
                 actor_id=None,
                 note=text,
-                created_at=max(coarse, latest) if latest else coarse,
+                created_at=max(coarse, latest + timedelta(microseconds=1)) if latest else coarse,
             )
             session.add(event)
             session.flush()

@@ -1,0 +1,376 @@
+"""`ai-signal demo`: the whole product on this machine, no Slack workspace needed.
+
+Runs the real app (HTTP mode, waitress, a free local port, SQLite in a temporary folder) against
+the Slack Web API stand-in that ships in bot/standin, and plays a short week: members file
+signals (named, anonymous, by quick command and through the modal), a lead acknowledges, asks the
+anonymous reporter a question, the reporter answers with their code, the lead resolves with a
+lesson, and the weekly digest goes out. Prints what Slack would have shown.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TextIO
+
+from bot.config import Settings
+from bot.http import HttpServer, create_wsgi_app
+from bot.runtime import Runtime, build_runtime
+from bot.standin import SlackStandIn, render_blocks, render_view
+from bot.standin.sender import SlackSender, SlackUser
+from handlers import ids
+
+TRIAGE = "CDEMOTRIAGE"
+DIGEST = "CDEMODIGEST"
+SIGNING_SECRET = "demo-signing-secret"
+BOT_TOKEN = "xoxb-demo"
+
+MAYA = SlackUser(id="UDEMOMAYA1", name="maya")
+OMAR = SlackUser(id="UDEMOOMAR1", name="omar")
+PRIYA = SlackUser(id="UDEMOPRIYA", name="priya")
+LEAD = SlackUser(id="UDEMOLEAD1", name="dana.lead")
+NAMES = {u.id: u.name for u in (MAYA, OMAR, PRIYA, LEAD)}
+
+
+class Demo:
+    def __init__(self, *, out: TextIO, workdir: Path) -> None:
+        self.out = out
+        self.workdir = workdir
+        self.standin = SlackStandIn(bot_token=BOT_TOKEN)
+        self.standin.add_channel(TRIAGE, name="ai-triage")
+        self.standin.add_channel(DIGEST, name="ai-signals")
+        for user in (MAYA, OMAR, PRIYA, LEAD):
+            self.standin.add_user(user.id, name=user.name)
+        self.runtime: Runtime | None = None
+        self.server: HttpServer | None = None
+        self.sender: SlackSender | None = None
+
+    # -- set-up ------------------------------------------------------------------------------
+
+    def start(self) -> None:
+        self.standin.start()
+        env = {
+            "SLACK_BOT_TOKEN": BOT_TOKEN,
+            "SLACK_SIGNING_SECRET": SIGNING_SECRET,
+            "SLACK_API_URL": self.standin.url,
+            "DATABASE_URL": f"sqlite:///{self.workdir / 'ai_signal.db'}",
+            "AI_SIGNAL_TRIAGE_CHANNEL": TRIAGE,
+            "AI_SIGNAL_DIGEST_CHANNEL": DIGEST,
+            "AI_SIGNAL_LEADS": LEAD.id,
+            "AI_SIGNAL_ANON_DELAY": "0",
+        }
+        settings = Settings.from_env(env, http=True)
+        self.runtime = build_runtime(settings, poll_interval=0.05)
+        self.runtime.worker.start()
+        wsgi = create_wsgi_app(
+            app=self.runtime.app,
+            engine=self.runtime.engine,
+            delivery=self.runtime.services.delivery,
+        )
+        self.server = HttpServer(wsgi, host="127.0.0.1", port=0).start()
+        self.sender = SlackSender(
+            url=f"http://127.0.0.1:{self.server.port}/slack/events",
+            signing_secret=SIGNING_SECRET,
+            trigger_ids=self.standin.issue_trigger_id,
+            response_urls=self.standin.new_response_url,
+        )
+        self.say(
+            f"ai-signal demo — the real app on http://127.0.0.1:{self.server.port}/slack/events, "
+            f"SQLite in {self.workdir}, Slack played by a local stand-in.\n"
+            f"#ai-triage is the leads' triage channel, #ai-signals gets the weekly digest; "
+            f"{LEAD.name} is a lead.\n"
+        )
+
+    def stop(self) -> None:
+        if self.server:
+            self.server.stop()
+        if self.runtime:
+            self.runtime.stop()
+        self.standin.stop()
+
+    # -- printing ----------------------------------------------------------------------------
+
+    def say(self, text: str) -> None:
+        print(text, file=self.out, flush=True)
+
+    def step(self, title: str) -> None:
+        self.say(f"\n── {title} " + "─" * max(0, 72 - len(title)))
+
+    def private(self, who: SlackUser, text: str) -> None:
+        self.say(self._indent(f"[only {who.name} sees] {text}"))
+
+    @staticmethod
+    def _indent(text: str, prefix: str = "  ") -> str:
+        return "\n".join(prefix + line for line in text.splitlines())
+
+    def _named(self, text: str) -> str:
+        for user_id, name in NAMES.items():
+            text = text.replace(user_id, name)
+        return text
+
+    def show_new_slack_calls(self, since: int) -> int:
+        calls = self.standin.calls
+        for call in calls[since:]:
+            if not call.ok or call.method not in (
+                "chat.postMessage",
+                "chat.update",
+                "chat.postEphemeral",
+            ):
+                continue
+            channel = {TRIAGE: "#ai-triage", DIGEST: "#ai-signals"}.get(
+                call.params.get("channel"), ""
+            )
+            where = channel or f"DM to {NAMES.get(call.params.get('channel', ''), 'someone')}"
+            if call.method == "chat.update":
+                head = f"{where} · parent post updated"
+            elif call.params.get("thread_ts"):
+                head = f"{where} · thread reply"
+            elif call.method == "chat.postEphemeral":
+                head = f"{where} · only {NAMES.get(call.params.get('user', ''), 'them')} sees"
+            else:
+                head = where
+            body = render_blocks(call.params.get("blocks")) or str(call.params.get("text", ""))
+            self.say(self._indent(f"[{head}]\n{self._named(body)}"))
+        return len(calls)
+
+    # -- helpers that act like Slack ---------------------------------------------------------
+
+    def wait_quiet(self, seconds: float = 0.4) -> None:
+        """Let the delivery worker drain: wait until the outbox holds nothing due."""
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            counts = self.runtime.services.delivery.counts()
+            if not counts.get("pending"):
+                break
+            time.sleep(0.05)
+        time.sleep(seconds)
+
+    def command(self, who: SlackUser, text: str) -> str:
+        self.say(f"{who.name} types: /ai-signal {text}".rstrip())
+        reply = self.sender.command(user=who, text=text)
+        answer = (reply.json() or {}).get("text", "") if reply.body else ""
+        if answer:
+            self.private(who, answer)
+        return answer
+
+    def triage_post(self, ref: str) -> dict[str, Any]:
+        for message in self.standin.messages(TRIAGE):
+            if not message.get("thread_ts") and ref in str(message.get("blocks")):
+                return message
+        raise RuntimeError(f"{ref} was not posted")
+
+    def press(self, who: SlackUser, action_id: str, ref: str) -> None:
+        message = self.triage_post(ref)
+        self.sender.block_action(
+            user=who,
+            action_id=action_id,
+            value=ref,
+            block_id=ids.TRIAGE_ACTIONS_BLOCK,
+            channel_id=TRIAGE,
+            message=message,
+            container={"type": "message", "message_ts": message["ts"], "channel_id": TRIAGE},
+        )
+
+    def last_view(self) -> dict[str, Any]:
+        return self.standin.wait_for("views.open", timeout=5)[-1].params["view"]
+
+    # -- the story ---------------------------------------------------------------------------
+
+    def run(self) -> None:
+        seen = 0
+        self.step("Monday: Maya files a named signal with one line")
+        answer = self.command(
+            MAYA, "drift fraud-model precision fell from 0.91 to 0.78 since the holiday data"
+        )
+        named_ref = answer.split("*")[1]
+        self.wait_quiet()
+        seen = self.show_new_slack_calls(seen)
+
+        self.step("Tuesday: Omar raises a concern anonymously")
+        answer = self.command(
+            OMAR, "anon bias loan-scoring declines far more applicants over 60 <!channel>"
+        )
+        anon_ref = answer.split("*")[1]
+        code = answer.split("`")[1]
+        self.wait_quiet()
+        seen = self.show_new_slack_calls(seen)
+
+        self.step("Wednesday: Priya uses the form")
+        opened = len(self.standin.calls_to("views.open"))
+        self.command(PRIYA, "")
+        self.standin.wait_for("views.open", count=opened + 1)
+        view = self.last_view()
+        self.say(self._indent("[modal opens for priya]\n" + render_view(view)))
+        values = {
+            ids.KIND_BLOCK: {
+                ids.KIND_INPUT: {
+                    "type": "static_select",
+                    "selected_option": {"value": "data-quality"},
+                }
+            },
+            ids.SYSTEM_BLOCK: {
+                ids.SYSTEM_INPUT: {"type": "plain_text_input", "value": "support-chatbot"}
+            },
+            ids.TEXT_BLOCK: {
+                ids.TEXT_INPUT: {
+                    "type": "plain_text_input",
+                    "value": "Training tickets still include the old return policy, so answers are wrong.",
+                }
+            },
+            ids.IMPACT_BLOCK: {
+                ids.IMPACT_INPUT: {
+                    "type": "plain_text_input",
+                    "value": "Customers get wrong refund information.",
+                }
+            },
+            ids.IDENTITY_BLOCK: {
+                ids.IDENTITY_INPUT: {
+                    "type": "radio_buttons",
+                    "selected_option": {"value": ids.IDENTITY_NAMED},
+                }
+            },
+        }
+        reply = self.sender.view_submission(user=PRIYA, view=view, values=values)
+        receipt = (reply.json() or {}).get("view") or {}
+        self.private(PRIYA, render_view(receipt))
+        self.wait_quiet()
+        seen = self.show_new_slack_calls(seen)
+
+        self.step(
+            f"Wednesday: {LEAD.name} acknowledges {anon_ref} and asks the reporter a question"
+        )
+        self.press(LEAD, ids.ACKNOWLEDGE_ACTION, anon_ref)
+        self.wait_quiet()
+        opened = len(self.standin.calls_to("views.open"))
+        self.press(LEAD, ids.ASK_ACTION, anon_ref)
+        self.standin.wait_for("views.open", count=opened + 1)
+        self.sender.view_submission(
+            user=LEAD,
+            view=self.last_view(),
+            values={
+                ids.QUESTION_BLOCK: {
+                    ids.QUESTION_INPUT: {
+                        "type": "plain_text_input",
+                        "value": "Which months of applications did you compare?",
+                    }
+                }
+            },
+        )
+        self.wait_quiet()
+        seen = self.show_new_slack_calls(seen)
+
+        self.step("Thursday: the anonymous reporter checks in with their code and answers")
+        self.command(OMAR, f"status {code}")
+        self.command(OMAR, f"reply {code} September against March, same branch mix")
+        self.wait_quiet()
+        seen = self.show_new_slack_calls(seen)
+
+        self.step(f"Friday: {LEAD.name} resolves {anon_ref} with a blameless review")
+        opened = len(self.standin.calls_to("views.open"))
+        self.press(LEAD, ids.RESOLVE_ACTION, anon_ref)
+        self.standin.wait_for("views.open", count=opened + 1)
+        self.sender.view_submission(
+            user=LEAD,
+            view=self.last_view(),
+            values={
+                ids.DONE_BLOCK: {
+                    ids.DONE_INPUT: {
+                        "type": "plain_text_input",
+                        "value": "Removed age-correlated features, re-validated per age band.",
+                    }
+                },
+                ids.ASSUMPTION_BLOCK: {
+                    ids.ASSUMPTION_INPUT: {
+                        "type": "plain_text_input",
+                        "value": "That the training sample matched today's applicants.",
+                    }
+                },
+                ids.PATTERN_BLOCK: {
+                    ids.PATTERN_INPUT: {
+                        "type": "static_select",
+                        "selected_option": {"value": "data-optimism"},
+                    }
+                },
+                ids.LESSON_BLOCK: {
+                    ids.LESSON_INPUT: {
+                        "type": "plain_text_input",
+                        "value": "Check fairness per age band before every release.",
+                    }
+                },
+            },
+        )
+        self.press(LEAD, ids.ACKNOWLEDGE_ACTION, named_ref)
+        self.wait_quiet()
+        seen = self.show_new_slack_calls(seen)
+        self.command(OMAR, f"status {code}")
+        self.command(MAYA, "lessons age")
+
+        self.step("Monday 09:00: the weekly digest")
+        sent = send_digest(self.runtime)
+        if sent is None:
+            self.say("  (the digest is not part of this build yet)")
+        self.wait_quiet()
+        seen = self.show_new_slack_calls(seen)
+
+        self.step("What was stored")
+        self.summary()
+
+    def summary(self) -> None:
+        from sqlalchemy import func, select
+
+        from models import OutboxItem, Signal, SignalEvent
+
+        with self.runtime.sessions() as session:
+            signals = session.scalars(select(Signal).order_by(Signal.ref)).all()
+            events = session.scalar(select(func.count()).select_from(SignalEvent))
+            outbox = dict(
+                session.execute(
+                    select(OutboxItem.state, func.count()).group_by(OutboxItem.state)
+                ).all()
+            )
+            for s in signals:
+                reporter = (
+                    "anonymous (no reporter stored)"
+                    if s.anonymous
+                    else NAMES.get(s.reporter_id or "", "?")
+                )
+                self.say(f"  {s.ref:<11} {s.kind:<13} {s.status:<13} {reporter}")
+        self.say(f"  {events} history events; outbox: {outbox}")
+        self.say(f"  Slack Web API calls made: {len(self.standin.calls)}")
+
+
+def send_digest(runtime: Runtime) -> Any:
+    """Send this period's digest through the app's own digest job, if this build has one."""
+    try:
+        from bot import digest_job
+    except ImportError:
+        return None
+    return digest_job.send_digest(runtime)
+
+
+def run_demo(*, keep: str | None = None, out: TextIO = sys.stdout) -> int:
+    logging.basicConfig(level=logging.WARNING, format="  (log) %(levelname)s %(name)s: %(message)s")
+    workdir = Path(keep).resolve() if keep else Path(tempfile.mkdtemp(prefix="ai-signal-demo-"))
+    workdir.mkdir(parents=True, exist_ok=True)
+    demo = Demo(out=out, workdir=workdir)
+    started = time.monotonic()
+    try:
+        demo.start()
+        demo.run()
+    finally:
+        demo.stop()
+        if not keep:
+            shutil.rmtree(workdir, ignore_errors=True)
+    demo.say(
+        f"\nDemo finished in {time.monotonic() - started:.1f} s."
+        + (f" Database kept in {workdir}." if keep else "")
+    )
+    return 0
+
+
+Runner = Callable[..., int]
