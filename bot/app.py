@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import logging
+import threading
+from collections.abc import Callable
+from urllib.error import URLError
 
 from slack_bolt import App
+from slack_bolt.authorization import AuthorizeResult
 from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
 
 from bot.config import Settings
 from bot.leads import LeadDirectory
@@ -25,6 +30,52 @@ def create_app(
         token_verification_enabled=False,
         logger=logging.getLogger("ai_signal.bolt"),
         process_before_response=False,
+        authorize=bot_authorization(client),
     )
     register(app, services, leads=leads)
     return app
+
+
+def bot_authorization(client: WebClient) -> Callable[..., AuthorizeResult]:
+    """Bolt's own single-workspace authorization calls auth.test on the first request and refuses
+    every request ("reinstall this app") while that call fails. A Slack hiccup must not stop people
+    from filing signals (they are stored and posted when Slack is back), so: learn the bot's ids
+    from auth.test once it answers, and until then authorize with the token alone."""
+    learned: list[AuthorizeResult] = []
+    lock = threading.Lock()
+
+    def authorize(enterprise_id: str | None, team_id: str | None, user_id: str | None):
+        if not learned:
+            with lock:
+                if not learned:
+                    try:
+                        auth = client.auth_test()
+                    except (SlackApiError, URLError, OSError) as error:
+                        logging.getLogger("ai_signal.startup").warning(
+                            "auth.test failed (%s); handling the request without the bot's ids",
+                            type(error).__name__,
+                        )
+                        return AuthorizeResult(
+                            enterprise_id=enterprise_id,
+                            team_id=team_id,
+                            bot_token=client.token,
+                            user_id=user_id,
+                        )
+                    learned.append(
+                        AuthorizeResult.from_auth_test_response(
+                            bot_token=client.token, auth_test_response=auth
+                        )
+                    )
+        result = learned[0]
+        return AuthorizeResult(
+            enterprise_id=result.enterprise_id,
+            team_id=result.team_id,
+            team=result.team,
+            url=result.url,
+            bot_id=result.bot_id,
+            bot_user_id=result.bot_user_id,
+            bot_token=result.bot_token,
+            user_id=user_id,
+        )
+
+    return authorize

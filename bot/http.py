@@ -14,6 +14,7 @@ from typing import Any
 from slack_bolt import App
 from slack_bolt.adapter.wsgi import SlackRequestHandler
 from sqlalchemy import Engine
+from waitress import wasyncore
 from waitress.server import create_server
 
 from bot.db import database_reachable
@@ -48,20 +49,28 @@ def create_wsgi_app(
                 return respond(start_response, "405 Method Not Allowed", {"error": "POST only"})
             return slack(environ, start_response)
         if path == HEALTH_PATH:
-            if not database_reachable(engine):
+            outbox = _outbox_counts(delivery) if database_reachable(engine) else None
+            if outbox is None:
                 return respond(
                     start_response,
                     "503 Service Unavailable",
                     {"status": "unavailable", "database": "unreachable"},
                 )
             return respond(
-                start_response,
-                "200 OK",
-                {"status": "ok", "database": "ok", "outbox": delivery.counts()},
+                start_response, "200 OK", {"status": "ok", "database": "ok", "outbox": outbox}
             )
         return respond(start_response, "404 Not Found", {"error": "not found"})
 
     return wsgi
+
+
+def _outbox_counts(delivery: DeliveryService) -> dict[str, int] | None:
+    """None when the database answers but cannot be used (e.g. tables missing): a 503, not a 500."""
+    try:
+        return delivery.counts()
+    except Exception as error:  # noqa: BLE001 - a health check reports, it does not raise
+        logger.warning("health check: the database is not usable (%s)", type(error).__name__)
+        return None
 
 
 class HttpServer:
@@ -83,6 +92,14 @@ class HttpServer:
         return self
 
     def stop(self) -> None:
-        self._server.close()
-        if self._thread is not None:
+        """Finish the requests being handled, stop the worker threads, then end the loop."""
+        server = self._server
+        # waitress's close() alone neither stops the worker threads nor ends the loop thread
+        # (and closing sockets from another thread breaks the loop's select() with EBADF).
+        server.task_dispatcher.shutdown(timeout=5)
+        if self._thread is not None and self._thread.is_alive():
+            # Close every socket from inside the loop: with nothing left to watch, it returns.
+            server.trigger.pull_trigger(lambda: wasyncore.close_all(server._map))
             self._thread.join(5)
+        else:
+            wasyncore.close_all(server._map)

@@ -22,21 +22,28 @@ _PATTERNS: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"\b\d{5,}\.\d{5,}\.[0-9a-f]{16,}\b"), "[trigger_id]"),
     (re.compile(r"[\w.+-]+@[\w-]+\.[\w.-]+"), "[email]"),
     (
+        # key=value, "key": "value" and 'key': 'value' (a Python dict, as `logger.info(body)`
+        # writes it). channel_id: the channel a command was typed in identifies people too.
         re.compile(
-            r"(?i)(\"?(?:user_?name|real_name|display_name|name|email|team_domain|channel_name|"
-            r"response_url|trigger_id|user_id|user|enterprise_name|domain)\"?\s*[=:]\s*)"
-            r"(\"(?:[^\"\\]|\\.)*\"|'[^']*'|[^\s&,}]+)"
+            r"(?i)([\"']?(?:user_?name|real_name|display_name|name|email|team_domain|channel_name|"
+            r"channel_id|response_url|trigger_id|user_id|user|enterprise_name|domain)[\"']?"
+            r"\s*[=:]\s*)"
+            r"(\"(?:[^\"\\]|\\.)*\"|'(?:[^'\\]|\\.)*'|[^\s&,}]+)"
         ),
         r"\1[redacted]",
     ),
     (re.compile(r"\b[UWTDE](?=[A-Z0-9]*\d)[A-Z0-9]{8,}\b"), "[id]"),
 ]
 _PAYLOAD = re.compile(r"(?s)(\{.*\}|\bbody\b\s*[:=].*|\bpayload=.*)")
+# An interaction's form field (URL-encoded JSON, which the patterns above cannot read), whatever
+# logger writes it.
+_FORM_PAYLOAD = re.compile(r"\bpayload=[^\s&]+")
 
 
 def redact(text: str, *, payloads: bool = False) -> str:
     if payloads:
         text = _PAYLOAD.sub("[payload redacted]", text)
+    text = _FORM_PAYLOAD.sub("payload=[payload redacted]", text)
     for pattern, replacement in _PATTERNS:
         text = pattern.sub(replacement, text)
     return text

@@ -41,6 +41,7 @@ class Runtime:
     app: App
     worker: DeliveryWorker
     leads: LeadDirectory
+    clock: Clock = utc_now  # what scheduled jobs (the digest) take as "now"
 
     def stop(self) -> None:
         self.worker.stop()
@@ -114,4 +115,5 @@ def build_runtime(
         app=app,
         worker=worker,
         leads=leads,
+        clock=clock,
     )

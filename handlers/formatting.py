@@ -47,11 +47,17 @@ def fit(text: str, limit: int) -> str:
     if len(text) <= limit:
         return text
     keep = limit - len(_CUT_NOTE.format(more=len(text))) - 1
-    cut = text[:keep]
+    if keep < 1:  # no room for the note (a small limit): a hard cut marked with "…"
+        return _cut_whole_entities(text[: max(limit - 1, 0)]) + "…"[:limit]
+    cut = _cut_whole_entities(text[:keep])
+    return cut + _CUT_NOTE.format(more=len(text) - len(cut))
+
+
+def _cut_whole_entities(cut: str) -> str:
     amp = cut.rfind("&")
     if amp != -1 and ";" not in cut[amp:]:
         cut = cut[:amp]  # do not leave half of "&amp;"
-    return cut + _CUT_NOTE.format(more=len(text) - len(cut))
+    return cut
 
 
 def plain(text: str, limit: int) -> str:

@@ -30,6 +30,10 @@ MODAL_FIELD_BLOCKS = {
     "done": ids.DONE_BLOCK,
     "assumption": ids.ASSUMPTION_BLOCK,
     "lesson": ids.LESSON_BLOCK,
+    "pattern": ids.PATTERN_BLOCK,
+    "owner": ids.OWNER_BLOCK,
+    "status": ids.STATUS_BLOCK,
+    "impact": ids.IMPACT_LEVEL_BLOCK,
 }
 
 
@@ -141,6 +145,11 @@ def register(app: App, services: Services, *, leads: LeadDirectory) -> None:
                     block = next(iter(view["state"]["values"]))
                 ack(response_action="errors", errors={block: str(error)[:FIELD_LIMIT]})
                 return
+            if not result.changed and not result.duplicate:
+                # A stale form (e.g. another lead resolved the signal meanwhile): say so.
+                block = next(iter(view["state"]["values"]))
+                ack(response_action="errors", errors={block: _unchanged_text(result)})
+                return
             ack()
             if result.changed:
                 services.wake_delivery()
@@ -149,6 +158,9 @@ def register(app: App, services: Services, *, leads: LeadDirectory) -> None:
 
     def do_triage(ref: str, lead_id: str, v: dict, key: str) -> ActionResult:
         status = v.get(ids.STATUS_BLOCK) or "investigating"
+        owner = v.get(ids.OWNER_BLOCK)
+        if owner and not leads.is_lead(owner):
+            raise NotAllowed("Choose a lead as the owner.", field="owner")
         try:
             return triage.triage(
                 ref=ref,

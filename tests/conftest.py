@@ -153,3 +153,97 @@ def running_app(standin: SlackStandIn, database_url: str) -> Iterator[RunningApp
 
 ALICE = SlackUser(id="UALICE0001", name="alice.w")
 LEAD = SlackUser(id="ULEAD00001", name="lead.person")
+
+
+# -- helpers for the intake scenario tests (issue 2) -------------------------------------------
+
+BOB = SlackUser(id="UBOB000002", name="bob.k")
+
+
+class ShiftedClock:
+    """Real time plus an offset the test moves forward: `clock.advance(seconds)`."""
+
+    def __init__(self) -> None:
+        self.offset = 0.0
+
+    def __call__(self):  # noqa: ANN204 - a Clock
+        from datetime import timedelta
+
+        from bot.clock import utc_now
+
+        return utc_now() + timedelta(seconds=self.offset)
+
+    def advance(self, seconds: float) -> None:
+        self.offset += seconds
+
+
+def start_app_with_clock(
+    standin: SlackStandIn, database_url: str, clock, **env_overrides: str
+) -> RunningApp:
+    """Like `start_app`, with the app's clock given (delayed anonymous release, schedules)."""
+    log = io.StringIO()
+    settings = Settings.from_env(
+        make_env(api_url=standin.url, database_url=database_url, **env_overrides), http=True
+    )
+    configure_logging("DEBUG", stream=log)
+    runtime = build_runtime(settings, clock=clock, poll_interval=0.05)
+    runtime.worker.start()
+    wsgi = create_wsgi_app(
+        app=runtime.app, engine=runtime.engine, delivery=runtime.services.delivery
+    )
+    server = HttpServer(wsgi, host="127.0.0.1", port=0).start()
+    sender = SlackSender(
+        url=f"http://127.0.0.1:{server.port}/slack/events",
+        signing_secret=SIGNING_SECRET,
+        trigger_ids=standin.issue_trigger_id,
+        response_urls=standin.new_response_url,
+    )
+    return RunningApp(runtime=runtime, server=server, sender=sender, standin=standin, log=log)
+
+
+def wait_until(predicate, *, timeout: float = 5.0, interval: float = 0.02, what: str = ""):
+    """Poll `predicate` until it returns something truthy; fail after `timeout` seconds."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"waited {timeout:g}s for {what or predicate}")
+        time.sleep(interval)
+
+
+def count_rows(app: RunningApp, model) -> int:  # noqa: ANN001
+    from sqlalchemy import func, select
+
+    with app.runtime.sessions() as session:
+        return session.scalar(select(func.count()).select_from(model))
+
+
+def signal_rows(app: RunningApp) -> list:
+    from sqlalchemy import select
+
+    from models import Signal
+
+    with app.runtime.sessions() as session:
+        return list(session.scalars(select(Signal)))
+
+
+def outbox_rows(app: RunningApp) -> list:
+    from sqlalchemy import select
+
+    from models import OutboxItem
+
+    with app.runtime.sessions() as session:
+        return list(session.scalars(select(OutboxItem)))
+
+
+def followup_code(receipt: str) -> str:
+    """The follow-up code in an anonymous receipt (shown in backticks)."""
+    import re
+
+    match = re.search(r"`([A-Z2-7]{4}(?:-[A-Z2-7]{4}){5,})`", receipt)
+    assert match, f"no follow-up code in {receipt!r}"
+    return match.group(1)

@@ -182,16 +182,21 @@ class SignalService:
         return release
 
     def _next_number(self, session: Session) -> int:
-        value = session.execute(
+        increment = (
             update(Counter)
             .where(Counter.name == "signal_ref")
             .values(value=Counter.value + 1)
             .returning(Counter.value)
-        ).scalar_one_or_none()
+        )
+        value = session.execute(increment).scalar_one_or_none()
         if value is None:
-            session.add(Counter(name="signal_ref", value=1))
-            session.flush()
-            value = 1
+            try:
+                with session.begin_nested():
+                    session.add(Counter(name="signal_ref", value=1))
+                value = 1
+            except IntegrityError:
+                # A concurrent first filing created the counter (PostgreSQL): count on from it.
+                value = session.execute(increment).scalar_one()
         return value
 
     def _anonymous_ref(self, session: Session) -> str:

@@ -41,6 +41,10 @@ CLOSED_STATUSES = (S.RESOLVED.value, S.DECLINED.value)
 class NotAllowed(ServiceError):
     """The action does not fit the signal's current state (e.g. already acknowledged)."""
 
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
+
 
 class TooManyAttempts(ServiceError):
     pass
@@ -84,6 +88,7 @@ class ActionResult:
     ref: str
     changed: bool
     detail: SignalDetail
+    duplicate: bool = False  # the same request (view id) was already handled
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -281,9 +286,9 @@ class TriageService:
         request_key: str | None = None,
     ) -> ActionResult:
         if status not in (S.INVESTIGATING.value, S.DECLINED.value):
-            raise NotAllowed("Choose investigating or declined.")
+            raise NotAllowed("Choose investigating or declined.", field="status")
         if impact is not None and impact not in IMPACTS:
-            raise NotAllowed("Choose one of the impact levels.")
+            raise NotAllowed("Choose one of the impact levels.", field="impact")
         note = _text(note, field="note", label="The next step")
         reason = _text(
             reason, field="reason", label="A reason", required=status == S.DECLINED.value
@@ -342,7 +347,7 @@ class TriageService:
         assumption = _text(assumption, field="assumption", label="The failed assumption")
         lesson = _text(lesson, field="lesson", label="The lesson")
         if pattern not in PATTERNS:
-            raise NotAllowed("Choose the systemic pattern (or none / one-off).")
+            raise NotAllowed("Choose the systemic pattern (or none / one-off).", field="pattern")
 
         def apply(signal: Signal, now: datetime) -> str | None:
             self._apply_acknowledge(signal, now)
@@ -459,8 +464,13 @@ class TriageService:
 
     # -- internals -------------------------------------------------------------------------
 
-    def _by_ref(self, session: Session, ref: str) -> Signal:
-        signal = session.scalar(select(Signal).where(Signal.ref == ref.strip().upper()))
+    def _by_ref(self, session: Session, ref: str, *, lock: bool = False) -> Signal:
+        query = select(Signal).where(Signal.ref == ref.strip().upper())
+        if lock:
+            # Row lock (PostgreSQL; SQLite's BEGIN IMMEDIATE already serializes writers): two
+            # concurrent clicks must not both see the old status and both record the action.
+            query = query.with_for_update()
+        signal = session.scalar(query)
         if signal is None:
             raise NotFound(f"There is no signal {ref.strip()[:20]}.")
         return signal
@@ -485,11 +495,13 @@ class TriageService:
     def _act(self, *, ref, lead_id, action, allowed, apply, request_key=None) -> ActionResult:  # type: ignore[no-untyped-def]
         now = self._clock()
         with self._sessions.begin() as session:
-            signal = self._by_ref(session, ref)
+            signal = self._by_ref(session, ref, lock=True)
             if request_key is not None and not self._signals.record_request(
                 session, request_key, now
             ):
-                return ActionResult(ref=signal.ref, changed=False, detail=detail_of(signal))
+                return ActionResult(
+                    ref=signal.ref, changed=False, detail=detail_of(signal), duplicate=True
+                )
             if signal.status not in allowed:
                 return ActionResult(ref=signal.ref, changed=False, detail=detail_of(signal))
             note = apply(signal, now)

@@ -222,3 +222,28 @@ class SlackSender:
         return self.post(
             json.dumps(envelope).encode(), content_type="application/json", headers=headers, **kw
         )
+
+    def message_shortcut(
+        self,
+        *,
+        user: SlackUser,
+        callback_id: str,
+        channel_id: str,
+        message: dict[str, Any],
+        **kw: Any,
+    ) -> Reply:
+        """A message shortcut ("message_action") on `message` ({"text", "ts", ...})."""
+        payload = {
+            "type": "message_action",
+            "callback_id": callback_id,
+            "team": {"id": user.team_id, "domain": user.team_domain},
+            "user": self._user(user),
+            "channel": {"id": channel_id, "name": "channel"},
+            "api_app_id": self._api_app_id,
+            "trigger_id": self._trigger_ids(),
+            "response_url": self._response_urls(),
+            "action_ts": f"{time.time():.6f}",
+            "message_ts": message.get("ts", ""),
+            "message": {"type": "message", **message},
+        }
+        return self.post_payload(payload, **kw)
