@@ -39,6 +39,9 @@ def _parser() -> argparse.ArgumentParser:
 
     demo = commands.add_parser("demo", help="play a short week against a local Slack stand-in")
     demo.add_argument("--keep", metavar="DIR", help="keep the demo's SQLite database in DIR")
+    from bot.digest_cli import add_commands
+
+    add_commands(commands)  # digest preview|send, export
     return parser
 
 
@@ -54,6 +57,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from bot.demo import run_demo
 
             return run_demo(keep=args.keep)
+        if args.command in ("digest", "export"):
+            from bot.digest_cli import run_command
+
+            return run_command(args)
         if args.command == "db":
             return _db_upgrade()
         return _run(args)
@@ -96,6 +103,9 @@ def _run(args: argparse.Namespace) -> int:
     if requeued:
         logger.warning("%d post(s) Slack refused earlier are queued again", requeued)
     runtime.worker.start()
+    from bot.scheduler import start_scheduler
+
+    scheduler = start_scheduler(runtime)  # digest (+ catch-up) and reminders
 
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
@@ -119,6 +129,7 @@ def _run(args: argparse.Namespace) -> int:
         logger.info("ai-signal listening on http://%s:%d/slack/events", args.host, server.port)
         stop.wait()
         server.stop()
+    scheduler.shutdown(wait=False)
     runtime.stop()
     logger.info("ai-signal stopped")
     return 0
