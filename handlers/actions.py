@@ -36,7 +36,7 @@ def register(app: App, services: Services) -> None:
         text = command_text_to_plain(message.get("text", ""))
         if link:
             text = f"{text}\n\nMessage: {link}"
-        view = blocks.build_signal_modal(text=text.strip())
+        view = blocks.build_signal_modal(text=text.strip(), from_message=bool(link))
         open_modal(client, None, trigger_id=body["trigger_id"], view=view)
 
     app.action(ids.HOME_OPEN_MODAL_ACTION)(handle_home_open_modal_action)

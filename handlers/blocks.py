@@ -37,6 +37,11 @@ ANONYMITY_PROMISE = (
     "Honest limits: Slack itself records that you ran a command, and wording can identify you."
 )
 
+FROM_MESSAGE_NOTE = (
+    "\n:warning: The message link in the text shows which channel it came from. If you stay "
+    "anonymous and that could point to you, remove the link."
+)
+
 Block = dict[str, Any]
 
 
@@ -240,7 +245,12 @@ def _option(value: str, label: str) -> dict[str, Any]:
 
 
 def build_signal_modal(
-    *, kind: str | None = None, text: str = "", system: str = "", anonymous: bool = False
+    *,
+    kind: str | None = None,
+    text: str = "",
+    system: str = "",
+    anonymous: bool = False,
+    from_message: bool = False,
 ) -> dict[str, Any]:
     """The /ai-signal form. Pre-filled values are plain text; nothing about the user is in it."""
     kind_element: dict[str, Any] = {
@@ -324,7 +334,7 @@ def build_signal_modal(
                     "initial_option": anon if anonymous else named,
                 },
             },
-            _context(ANONYMITY_PROMISE),
+            _context(ANONYMITY_PROMISE + (FROM_MESSAGE_NOTE if from_message else "")),
         ],
     }
 

@@ -37,7 +37,9 @@ def register(app: App, services: Services) -> None:
             elif word == "status":
                 private(ack, status_answer(services, ref_or_code=rest, user_id=body["user_id"]))
             elif word == "reply":
-                private(ack, reply_answer(services, words=rest))
+                private(
+                    ack, reply_answer(services, words=rest, trigger_id=body.get("trigger_id", ""))
+                )
             elif word == "lessons":
                 words = rest.split()
                 lessons = services.triage.lessons(words=words)
@@ -95,11 +97,13 @@ def status_answer(services: Services, *, ref_or_code: str, user_id: str) -> str:
     return triage_blocks.build_reporter_status(services.triage.reporter_view(code=ref_or_code))
 
 
-def reply_answer(services: Services, *, words: str) -> str:
+def reply_answer(services: Services, *, words: str, trigger_id: str) -> str:
     code, _, text = words.partition(" ")
     if not code or not text.strip():
         raise EmptyText("Use `/ai-signal reply <code> <your answer>`.")
-    ref = services.triage.reply_anonymously(code=code, text=text)
+    ref = services.triage.reply_anonymously(
+        code=code, text=text, request_key="command:" + trigger_id
+    )
     services.wake_delivery()
     return (
         f"Thanks — your answer is added to *{ref}* as “the reporter (anonymous)”. "

@@ -22,7 +22,9 @@ from models import Counter, OutboxItem, OutboxPurpose, SeenRequest, Signal, Sign
 MAX_TEXT = 3000
 MAX_IMPACT = 1000
 MAX_SYSTEM = 200
-SEEN_REQUEST_TTL = timedelta(minutes=15)  # longer than Slack's 5-minute replay window
+# Kept for at least an hour (Slack's replay window is 5 minutes). The stored time is the hour
+# only, so a row cannot date the anonymous signal written in the same transaction.
+SEEN_REQUEST_TTL = timedelta(hours=1)
 _ANON_REF_FIRST = "ABCDEFGHJKLMNPQRSTUVWXYZ"
 _ANON_REF_REST = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
 
@@ -213,10 +215,11 @@ class SignalService:
     def record_request(self, session: Session, request_key: str, now: datetime) -> bool:
         """Inside a caller's transaction: False when this request id was already handled."""
         key = hmac.new(self._code_key, request_key.encode(), hashlib.sha256).hexdigest()
-        session.execute(delete(SeenRequest).where(SeenRequest.seen_at < now - SEEN_REQUEST_TTL))
+        hour = now.replace(minute=0, second=0, microsecond=0)
+        session.execute(delete(SeenRequest).where(SeenRequest.seen_at < hour - SEEN_REQUEST_TTL))
         try:
             with session.begin_nested():
-                session.add(SeenRequest(key=key, seen_at=now.replace(second=0, microsecond=0)))
+                session.add(SeenRequest(key=key, seen_at=hour))
         except IntegrityError:
             return False
         return True

@@ -384,7 +384,14 @@ class TriageService:
 
     # -- the reporter's side ---------------------------------------------------------------
 
-    def reply_anonymously(self, *, code: str, text: str, release_at: datetime | None = None) -> str:
+    def reply_anonymously(
+        self,
+        *,
+        code: str,
+        text: str,
+        release_at: datetime | None = None,
+        request_key: str | None = None,
+    ) -> str:
         """An anonymous reporter answers in the thread; returns the ref. Nothing of them is kept."""
         text = _text(text, field="text", label="Your reply", required=True)
         self._throttle.check()
@@ -395,6 +402,10 @@ class TriageService:
             if signal is None:
                 self._throttle.failed()
                 raise NotFound(GENERIC_CODE_ANSWER)
+            if request_key is not None and not self._signals.record_request(
+                session, request_key, now
+            ):
+                return signal.ref  # a replayed command: the answer is in the thread already
             # Coarse time, but never before the question it answers.
             latest = session.scalar(
                 select(func.max(SignalEvent.created_at)).where(SignalEvent.signal_id == signal.id)
