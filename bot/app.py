@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from urllib.error import URLError
 
 from slack_bolt import App
@@ -16,6 +17,8 @@ from bot.config import Settings
 from bot.leads import LeadDirectory
 from bot.services import Services
 from handlers import register
+
+LISTENER_THREADS = 16
 
 
 def create_app(
@@ -30,6 +33,8 @@ def create_app(
         token_verification_enabled=False,
         logger=logging.getLogger("ai_signal.bolt"),
         process_before_response=False,
+        # Bolt's default is 5 threads; requests would queue behind a few slow listeners.
+        listener_executor=ThreadPoolExecutor(max_workers=LISTENER_THREADS),
         authorize=bot_authorization(client),
     )
     register(app, services, leads=leads)

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 import migrations
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000
+WRITE_OPTION = "ai_signal_writes"
 
 
 def create_db_engine(url: str) -> Engine:
@@ -45,15 +48,63 @@ def _configure_sqlite(engine: Engine) -> None:
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.close()
 
+    # SQLite has one writer at a time. Writers in this process queue on a Python lock (fair,
+    # no sleeping) before they take SQLite's own lock; SQLite's busy timeout still covers
+    # other processes. Readers use a deferred BEGIN and, with WAL, never wait for writers.
+    writers = threading.RLock()
+
     @event.listens_for(engine, "begin")
     def _on_begin(connection):  # type: ignore[no-untyped-def]
-        # Take the write lock up front: a deferred transaction that later writes can fail with
-        # "database is locked" without waiting for the busy timeout.
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        if not connection.get_execution_options().get(WRITE_OPTION):
+            connection.exec_driver_sql("BEGIN")
+            return
+        if not writers.acquire(timeout=SQLITE_BUSY_TIMEOUT_MS / 1000):
+            raise OperationalError("BEGIN IMMEDIATE", None, TimeoutError("database is busy"))
+        connection.info["holds_write_lock"] = True
+        try:
+            # Take SQLite's write lock up front: a deferred transaction that later writes can
+            # fail with "database is locked" without waiting for the busy timeout.
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
+        except Exception:
+            _release(connection)
+            raise
+
+    def _release(connection):  # type: ignore[no-untyped-def]
+        if connection.info.pop("holds_write_lock", False):
+            writers.release()
+
+    event.listen(engine, "commit", _release)
+    event.listen(engine, "rollback", _release)
+
+
+class AppSession(Session):
+    """A session that tells the engine whether it is a unit of work that writes.
+
+    `sessions.begin()` (explicit begin) marks a writing unit of work; a plain `sessions()` used
+    for reading begins lazily and stays a reader. Only SQLite acts on the difference.
+    """
+
+    def begin(self, nested: bool = False):  # type: ignore[no-untyped-def]
+        self.info["writes"] = True
+        return super().begin(nested=nested)
+
+    def get_bind(self, mapper=None, *, clause=None, **kwargs):  # type: ignore[no-untyped-def]
+        bind = super().get_bind(mapper, clause=clause, **kwargs)
+        if self.info.get("writes") and isinstance(bind, Engine):
+            return _writer_engine(bind)
+        return bind
+
+
+def _writer_engine(engine: Engine) -> Engine:
+    writer = engine.__dict__.get("_ai_signal_writer")
+    if writer is None:
+        writer = engine.execution_options(**{WRITE_OPTION: True})
+        engine.__dict__["_ai_signal_writer"] = writer
+    return writer
 
 
 def create_session_factory(engine: Engine) -> sessionmaker[Session]:
-    return sessionmaker(bind=engine, expire_on_commit=False)
+    return sessionmaker(bind=engine, class_=AppSession, expire_on_commit=False)
 
 
 def database_reachable(engine: Engine) -> bool:

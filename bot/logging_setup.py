@@ -64,4 +64,7 @@ def configure_logging(level: str = "INFO", *, stream: TextIO | None = None) -> l
         root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(level)
+    # waitress warns "Task queue depth is N" for every request that waits for a thread; under
+    # load that is one line per request. Real server errors still come through.
+    logging.getLogger("waitress.queue").setLevel(logging.ERROR)
     return handler

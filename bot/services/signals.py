@@ -25,6 +25,7 @@ MAX_SYSTEM = 200
 # Kept for at least an hour (Slack's replay window is 5 minutes). The stored time is the hour
 # only, so a row cannot date the anonymous signal written in the same transaction.
 SEEN_REQUEST_TTL = timedelta(hours=1)
+PURGE_EVERY = timedelta(minutes=5)
 _ANON_REF_FIRST = "ABCDEFGHJKLMNPQRSTUVWXYZ"
 _ANON_REF_REST = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
 
@@ -110,6 +111,7 @@ class SignalService:
         self._anon_delay = anon_delay
         self._clock = clock
         self._rng = rng or random.SystemRandom()
+        self._purged_at: datetime | None = None
 
     # -- filing ---------------------------------------------------------------------------
 
@@ -216,7 +218,11 @@ class SignalService:
         """Inside a caller's transaction: False when this request id was already handled."""
         key = hmac.new(self._code_key, request_key.encode(), hashlib.sha256).hexdigest()
         hour = now.replace(minute=0, second=0, microsecond=0)
-        session.execute(delete(SeenRequest).where(SeenRequest.seen_at < hour - SEEN_REQUEST_TTL))
+        if self._purged_at is None or now - self._purged_at > PURGE_EVERY:
+            self._purged_at = now
+            session.execute(
+                delete(SeenRequest).where(SeenRequest.seen_at < hour - SEEN_REQUEST_TTL)
+            )
         try:
             with session.begin_nested():
                 session.add(SeenRequest(key=key, seen_at=hour))

@@ -7,7 +7,6 @@ import threading
 from datetime import timedelta
 
 from apscheduler.triggers.interval import IntervalTrigger
-from sqlalchemy.orm import sessionmaker
 
 from bot import db
 from bot.reminders import REMINDER_JOB_ID, add_reminder_job, send_reminders
@@ -113,7 +112,7 @@ def test_reminders_mention_the_lead_group_and_the_job_is_scheduled(launcher, peo
 
 def instance(engine, clock) -> TriageService:
     """Another app instance's triage service on the same database."""
-    sessions = sessionmaker(bind=engine, expire_on_commit=False)
+    sessions = db.create_session_factory(engine)
     signals = SignalService(
         sessions=sessions, code_key=b"test-code-key", triage_channel="C", anon_delay=(0, 0)
     )
