@@ -31,7 +31,7 @@ def create_app(
         request_verification_enabled=not settings.socket_mode,
         # The runtime runs auth.test itself, with a clear message when the token is wrong.
         token_verification_enabled=False,
-        logger=logging.getLogger("ai_signal.bolt"),
+        logger=_bolt_logger(),
         process_before_response=False,
         # Bolt's default is 5 threads; requests would queue behind a few slow listeners.
         listener_executor=ThreadPoolExecutor(max_workers=LISTENER_THREADS),
@@ -39,6 +39,22 @@ def create_app(
     )
     register(app, services, leads=leads)
     return app
+
+
+class _IgnoredTokenNotice(logging.Filter):
+    """Bolt reads SLACK_BOT_TOKEN from the environment by itself and then warns that, with an
+    `authorize` function, it ignores it. The app passes the token through its client on purpose;
+    the warning would only confuse operators."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "will be ignored" not in record.getMessage()
+
+
+def _bolt_logger() -> logging.Logger:
+    logger = logging.getLogger("ai_signal.bolt")
+    if not any(isinstance(f, _IgnoredTokenNotice) for f in logger.filters):
+        logger.addFilter(_IgnoredTokenNotice())
+    return logger
 
 
 def bot_authorization(client: WebClient) -> Callable[..., AuthorizeResult]:
