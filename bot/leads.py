@@ -12,6 +12,7 @@ from slack_sdk.errors import SlackApiError
 logger = logging.getLogger("ai_signal.leads")
 
 GROUP_CACHE_SECONDS = 300.0
+FAILURE_RETRY_SECONDS = 30.0
 
 
 class LeadDirectory:
@@ -48,8 +49,10 @@ class LeadDirectory:
                 self._members = frozenset(users)
                 self._fetched_at = time.monotonic()
             except (SlackApiError, OSError) as error:
-                # Keep the last known members; try again on the next question.
+                # Keep the last known members; ask Slack again in a little while, not on every
+                # button press while it is failing.
                 logger.warning("could not list the lead group (%s)", type(error).__name__)
+                self._fetched_at = time.monotonic() - self._cache_seconds + FAILURE_RETRY_SECONDS
             return self._members
 
     def mention(self) -> str:

@@ -103,9 +103,11 @@ class DeliveryWorker:
         now = time.monotonic()
         paused = frozenset(c for c, until in self._channel_paused_until.items() if until > now)
         tasks = self._delivery.claim_due(limit=self._batch, skip_channels=paused)
-        for task in tasks:
+        for index, task in enumerate(tasks):
             if self._stop.is_set():
-                # Leave the rest claimed; their lease runs out and they are picked up again.
+                # Shutting down: hand the rest back at once, so the next start (or another
+                # instance) sends them without waiting for the lease to run out.
+                self._delivery.release(item_ids=[t.item_id for t in tasks[index:]])
                 break
             wait = self._channel_paused_until.get(task.channel, 0) - time.monotonic()
             if wait > 0:

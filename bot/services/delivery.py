@@ -115,6 +115,17 @@ class DeliveryService:
             )
         return due
 
+    def release(self, *, item_ids: list[str]) -> None:
+        """Give back claimed items that were not tried (the claim's attempt is not counted)."""
+        if not item_ids:
+            return
+        with self._sessions.begin() as session:
+            session.execute(
+                update(OutboxItem)
+                .where(OutboxItem.id.in_(item_ids), OutboxItem.state == OutboxState.PENDING.value)
+                .values(claimed_until=None, attempts=OutboxItem.attempts - 1)
+            )
+
     def mark_failed(self, *, item_id: str, error: str) -> None:
         with self._sessions.begin() as session:
             session.execute(
