@@ -7,7 +7,6 @@ from collections.abc import Callable
 from slack_bolt import App, BoltResponse
 from slack_sdk import WebClient
 
-from bot.clock import utc_now
 from bot.leads import LeadDirectory
 from bot.services import Services
 from handlers import blocks
@@ -31,7 +30,7 @@ def register(app: App, services: Services, *, leads: LeadDirectory) -> None:
         own = services.signals.recent_own_signals(user_id=user_id, limit=20)
         if leads.is_lead(user_id):
             overview = services.triage.overview(lead_id=user_id)
-            view = build_lead_home(overview, now=utc_now(), own_signals=own)
+            view = build_lead_home(overview, own_signals=own)
         else:
             view = blocks.build_home_view(own_signals=own)
         client.views_publish(user_id=user_id, view=view)

@@ -342,7 +342,7 @@ def build_lessons_text(lessons: list[Lesson], words: list[str]) -> str:
     return fit("\n".join(lines), 3000)
 
 
-def build_lead_home(overview: QueueOverview, *, now: Any, own_signals: list) -> dict[str, Any]:
+def build_lead_home(overview: QueueOverview, *, own_signals: list) -> dict[str, Any]:
     """The leads' Home: the queue by status, the oldest unacknowledged, what they own."""
     view = build_home_view(own_signals=own_signals)
     counts = " · ".join(f"{status_label(k)}: *{v}*" for k, v in overview.counts.items())
@@ -357,7 +357,7 @@ def build_lead_home(overview: QueueOverview, *, now: Any, own_signals: list) -> 
             {"type": "context", "elements": [{"type": "mrkdwn", "text": "Nothing waiting. :tada:"}]}
         )
     for d in overview.oldest_unacknowledged:
-        age = format_duration(now - d.posted_at) if d.posted_at else "not posted yet"
+        age = format_duration(overview.as_of - d.posted_at) if d.posted_at else "not posted yet"
         system = f" · {escape(d.signal.system)}" if d.signal.system else ""
         extra.append(
             {

@@ -107,6 +107,7 @@ class QueueOverview:
     counts: dict[str, int]
     oldest_unacknowledged: list[SignalDetail]
     owned: list[SignalDetail]
+    as_of: datetime  # the moment the overview was taken (ages are counted to it)
 
 
 def detail_of(signal: Signal, events: list[SignalEvent] | None = None) -> SignalDetail:
@@ -260,6 +261,7 @@ class TriageService:
                 counts={status.value: counts.get(status.value, 0) for status in S},
                 oldest_unacknowledged=[detail_of(s) for s in oldest],
                 owned=[detail_of(s) for s in owned],
+                as_of=self._clock(),
             )
 
     # -- lead actions ----------------------------------------------------------------------
