@@ -14,6 +14,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from bot.config import Settings
+from bot.crowd import CrowdGauge
 from bot.leads import LeadDirectory
 from bot.services import Services
 from handlers import register
@@ -22,7 +23,12 @@ LISTENER_THREADS = 16
 
 
 def create_app(
-    *, settings: Settings, services: Services, client: WebClient, leads: LeadDirectory
+    *,
+    settings: Settings,
+    services: Services,
+    client: WebClient,
+    leads: LeadDirectory,
+    crowd: CrowdGauge,
 ) -> App:
     app = App(
         client=client,
@@ -37,7 +43,7 @@ def create_app(
         listener_executor=ThreadPoolExecutor(max_workers=LISTENER_THREADS),
         authorize=bot_authorization(client),
     )
-    register(app, services, leads=leads)
+    register(app, services, leads=leads, crowd=crowd)
     return app
 
 

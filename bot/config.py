@@ -47,6 +47,7 @@ class Settings:
     code_key: str | None = None
     digest_schedule: str = DEFAULT_DIGEST_SCHEDULE
     ack_reminder_hours: float = 48.0
+    small_crowd: int = 10
     log_level: str = "INFO"
     port: int = 3000
 
@@ -157,6 +158,13 @@ class Settings:
                 f"must be a positive number of hours, got {reminder_text!r}",
             )
 
+        crowd_text = get("AI_SIGNAL_SMALL_CROWD") or "10"
+        if not crowd_text.isdigit():
+            raise ConfigError(
+                "AI_SIGNAL_SMALL_CROWD",
+                f"must be a whole number of people (0 disables), got {crowd_text!r}",
+            )
+
         log_level = (get("LOG_LEVEL") or "INFO").upper()
         if log_level not in LOG_LEVELS:
             raise ConfigError("LOG_LEVEL", f"must be one of {', '.join(LOG_LEVELS)}")
@@ -186,6 +194,7 @@ class Settings:
             code_key=get("AI_SIGNAL_CODE_KEY"),
             digest_schedule=digest_schedule,
             ack_reminder_hours=ack_reminder_hours,
+            small_crowd=int(crowd_text),
             log_level=log_level,
             port=int(port_text),
         )

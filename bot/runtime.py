@@ -16,6 +16,7 @@ from bot import db
 from bot.app import create_app
 from bot.clock import Clock, utc_now
 from bot.config import Settings
+from bot.crowd import CrowdGauge
 from bot.leads import LeadDirectory
 from bot.outbox_sender import OutboxSender
 from bot.services import Services
@@ -41,6 +42,7 @@ class Runtime:
     app: App
     worker: DeliveryWorker
     leads: LeadDirectory
+    crowd: CrowdGauge
     clock: Clock = utc_now  # what scheduled jobs (the digest) take as "now"
 
     def stop(self) -> None:
@@ -105,7 +107,10 @@ def build_runtime(
         ),
         wake_delivery=worker.wake,
     )
-    app = create_app(settings=settings, services=services, client=client, leads=leads)
+    crowd = CrowdGauge(
+        client=client, channel=settings.digest_channel, threshold=settings.small_crowd
+    )
+    app = create_app(settings=settings, services=services, client=client, leads=leads, crowd=crowd)
     return Runtime(
         settings=settings,
         engine=engine,
@@ -115,5 +120,6 @@ def build_runtime(
         app=app,
         worker=worker,
         leads=leads,
+        crowd=crowd,
         clock=clock,
     )

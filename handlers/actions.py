@@ -8,6 +8,7 @@ from slack_bolt import Ack, App
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
+from bot.crowd import CrowdGauge
 from bot.services import Services
 from handlers import blocks, ids
 from handlers.commands import open_modal
@@ -16,10 +17,15 @@ from handlers.formatting import command_text_to_plain
 logger = logging.getLogger(__name__)
 
 
-def register(app: App, services: Services) -> None:
+def register(app: App, services: Services, *, crowd: CrowdGauge) -> None:
     def handle_home_open_modal_action(ack: Ack, body: dict, client: WebClient) -> None:
         ack()
-        open_modal(client, None, trigger_id=body["trigger_id"], view=blocks.build_signal_modal())
+        open_modal(
+            client,
+            None,
+            trigger_id=body["trigger_id"],
+            view=blocks.build_signal_modal(small_crowd=crowd.small_crowd()),
+        )
 
     def handle_raise_shortcut(ack: Ack, body: dict, client: WebClient) -> None:
         ack()
@@ -36,7 +42,9 @@ def register(app: App, services: Services) -> None:
         text = command_text_to_plain(message.get("text", ""))
         if link:
             text = f"{text}\n\nMessage: {link}"
-        view = blocks.build_signal_modal(text=text.strip(), from_message=bool(link))
+        view = blocks.build_signal_modal(
+            text=text.strip(), from_message=bool(link), small_crowd=crowd.small_crowd()
+        )
         open_modal(client, None, trigger_id=body["trigger_id"], view=view)
 
     app.action(ids.HOME_OPEN_MODAL_ACTION)(handle_home_open_modal_action)

@@ -168,7 +168,15 @@ def build_triage_message(
 # -- private answers to the reporter ----------------------------------------------------------
 
 
-def build_receipt_text(filed: FiledSignal) -> str:
+def small_crowd_note(members: int) -> str:
+    return (
+        f"\n:warning: *Small crowd:* the team channel has only {members} members. Anonymous "
+        "still means nothing about you is stored, but in a small group timing and wording point "
+        "at people more easily — consider leaving out details only you would know."
+    )
+
+
+def build_receipt_text(filed: FiledSignal, *, small_crowd: int | None = None) -> str:
     """The private receipt. For anonymous signals it carries the follow-up code, shown once."""
     if not filed.anonymous:
         return (
@@ -181,6 +189,7 @@ def build_receipt_text(filed: FiledSignal) -> str:
         "Save it now: it is shown only this once and nobody, including the admins, can look it up. "
         f"Use `/ai-signal status <code>` to read what the leads ask or decide.\n"
         "The post reaches the triage channel after a delay, so its timing does not point at you."
+        + (small_crowd_note(small_crowd) if small_crowd is not None else "")
     )
 
 
@@ -251,6 +260,7 @@ def build_signal_modal(
     system: str = "",
     anonymous: bool = False,
     from_message: bool = False,
+    small_crowd: int | None = None,
 ) -> dict[str, Any]:
     """The /ai-signal form. Pre-filled values are plain text; nothing about the user is in it."""
     kind_element: dict[str, Any] = {
@@ -334,7 +344,11 @@ def build_signal_modal(
                     "initial_option": anon if anonymous else named,
                 },
             },
-            _context(ANONYMITY_PROMISE + (FROM_MESSAGE_NOTE if from_message else "")),
+            _context(
+                ANONYMITY_PROMISE
+                + (FROM_MESSAGE_NOTE if from_message else "")
+                + (small_crowd_note(small_crowd) if small_crowd is not None else "")
+            ),
         ],
     }
 

@@ -9,6 +9,7 @@ from slack_bolt import Ack, App, Respond
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
+from bot.crowd import CrowdGauge
 from bot.services import Services
 from bot.services.errors import EmptyText, ServiceError
 from bot.services.kinds import parse_kind
@@ -20,7 +21,7 @@ logger = logging.getLogger(__name__)
 _REF = re.compile(r"^SIG-[A-Z0-9]{1,10}$", re.IGNORECASE)
 
 
-def register(app: App, services: Services) -> None:
+def register(app: App, services: Services, *, crowd: CrowdGauge) -> None:
     def handle_signal_command(ack: Ack, body: dict, client: WebClient, respond: Respond) -> None:
         text = command_text_to_plain(body.get("text", "")).strip()
         first, _, rest = text.partition(" ")
@@ -30,7 +31,10 @@ def register(app: App, services: Services) -> None:
             if not text:
                 ack()
                 open_modal(
-                    client, respond, trigger_id=body["trigger_id"], view=blocks.build_signal_modal()
+                    client,
+                    respond,
+                    trigger_id=body["trigger_id"],
+                    view=blocks.build_signal_modal(small_crowd=crowd.small_crowd()),
                 )
             elif word == "help":
                 private(ack, blocks.build_help_text())
@@ -45,12 +49,12 @@ def register(app: App, services: Services) -> None:
                 lessons = services.triage.lessons(words=words)
                 private(ack, triage_blocks.build_lessons_text(lessons, words))
             elif word in ("anon", "anonymous"):
-                file_quick(ack, services, words=rest, anonymous=True, body=body)
+                file_quick(ack, services, words=rest, anonymous=True, body=body, crowd=crowd)
             elif parse_kind(word) is not None:
-                file_quick(ack, services, words=text, anonymous=False, body=body)
+                file_quick(ack, services, words=text, anonymous=False, body=body, crowd=crowd)
             else:
                 ack()
-                view = blocks.build_signal_modal(text=text)
+                view = blocks.build_signal_modal(text=text, small_crowd=crowd.small_crowd())
                 open_modal(client, respond, trigger_id=body["trigger_id"], view=view)
         except ServiceError as error:
             private(ack, blocks.build_error_text(error))
@@ -63,7 +67,9 @@ def private(ack: Ack, text: str) -> None:
     ack(text=text, response_type="ephemeral")
 
 
-def file_quick(ack: Ack, services: Services, *, words: str, anonymous: bool, body: dict) -> None:
+def file_quick(
+    ack: Ack, services: Services, *, words: str, anonymous: bool, body: dict, crowd: CrowdGauge
+) -> None:
     kind, _, text = words.partition(" ")
     if not kind:
         raise EmptyText(
@@ -80,7 +86,8 @@ def file_quick(ack: Ack, services: Services, *, words: str, anonymous: bool, bod
     if filed.duplicate:
         private(ack, "That command was already handled; nothing new was filed.")
         return
-    private(ack, blocks.build_receipt_text(filed))
+    small = crowd.small_crowd(refresh=False) if anonymous else None
+    private(ack, blocks.build_receipt_text(filed, small_crowd=small))
     services.wake_delivery()
 
 

@@ -756,6 +756,7 @@ class SlackStandIn:
         name: str | None = None,
         is_private: bool = False,
         is_member: bool = True,
+        num_members: int = 50,
     ) -> None:
         """Register a channel (replaces one with the same id)."""
         with self._lock:
@@ -765,6 +766,7 @@ class SlackStandIn:
                 "is_private": is_private,
                 "is_member": is_member,
                 "is_im": False,
+                "num_members": num_members,
             }
 
     def add_usergroup(self, usergroup_id: str, *, users: Iterable[str]) -> None:
@@ -1232,7 +1234,10 @@ class SlackStandIn:
         channel = self._resolve_channel(params.get("channel"))
         if channel is None:
             return _err("channel_not_found")
-        return _ok(channel=self._conversation(channel))
+        info = self._conversation(channel)
+        if str(params.get("include_num_members", "")).lower() in ("1", "true"):
+            info["num_members"] = channel.get("num_members", 0)
+        return _ok(channel=info)
 
     def _conversations_join(self, params: dict[str, Any]) -> _Reply:
         channel = self._resolve_channel(params.get("channel"))

@@ -292,3 +292,11 @@ def test_cli_reads_dotenv_from_working_directory(tmp_path):
     result = run_cli(tmp_path, {"AI_SIGNAL_ANON_DELAY": "abc"}, "run")
     assert result.returncode == 2
     assert "'abc'" in result.stderr  # the real environment overrides .env
+
+
+def test_small_crowd_threshold():
+    assert settings().small_crowd == 10
+    assert settings(AI_SIGNAL_SMALL_CROWD="0").small_crowd == 0
+    assert settings(AI_SIGNAL_SMALL_CROWD="25").small_crowd == 25
+    for bad in ("-3", "ten", "2.5"):
+        assert config_error(AI_SIGNAL_SMALL_CROWD=bad).variable == "AI_SIGNAL_SMALL_CROWD"

@@ -1,0 +1,62 @@
+"""Anonymity point 5: a reporter is warned when the crowd they would hide in is small."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.conftest import ALICE, DIGEST, start_app
+
+
+@pytest.fixture
+def small_team(standin):
+    standin.add_channel(DIGEST, name="ai-digest", is_member=True, num_members=4)
+    return standin
+
+
+def _modal_text(standin) -> str:
+    view = standin.wait_for("views.open")[-1].params["view"]
+    return str(view["blocks"])
+
+
+def test_form_and_anonymous_receipt_warn_in_a_small_team(small_team, sqlite_url):
+    app = start_app(small_team, sqlite_url)
+    try:
+        app.sender.command(user=ALICE, text="")
+        assert "Small crowd" in _modal_text(small_team) and "only 4 members" in _modal_text(
+            small_team
+        )
+
+        anon = app.sender.command(user=ALICE, text="anon bias scoring skews older applicants")
+        assert "Small crowd" in anon.json()["text"]
+        named = app.sender.command(user=ALICE, text="bias scoring skews older applicants")
+        assert "Small crowd" not in named.json()["text"]
+
+        # Only the team channel is ever counted: never the channel the command was typed in.
+        counted = [
+            c.params.get("channel")
+            for c in small_team.calls_to("conversations.info")
+            if str(c.params.get("include_num_members")).lower() in ("1", "true")
+        ]
+        assert counted and set(counted) == {DIGEST}
+        assert len(counted) == 1  # cached
+    finally:
+        app.stop()
+
+
+def test_no_warning_in_a_big_team(standin, sqlite_url):
+    app = start_app(standin, sqlite_url)
+    try:
+        app.sender.command(user=ALICE, text="")
+        assert "Small crowd" not in _modal_text(standin)
+    finally:
+        app.stop()
+
+
+def test_warning_can_be_switched_off(small_team, sqlite_url):
+    app = start_app(small_team, sqlite_url, AI_SIGNAL_SMALL_CROWD="0")
+    try:
+        app.sender.command(user=ALICE, text="")
+        assert "Small crowd" not in _modal_text(small_team)
+        assert not small_team.calls_to("conversations.info")
+    finally:
+        app.stop()
