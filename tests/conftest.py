@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, text
 
+from bot.clock import Clock
 from bot.config import Settings
 from bot.http import HttpServer, create_wsgi_app
 from bot.logging_setup import configure_logging
@@ -121,14 +122,17 @@ class RunningApp:
         self.runtime.stop()
 
 
-def start_app(standin: SlackStandIn, database_url: str, **env_overrides: str) -> RunningApp:
-    """The real app (migrations, Bolt, waitress, delivery worker) serving on a free port."""
+def start_app(
+    standin: SlackStandIn, database_url: str, *, clock: Clock | None = None, **env_overrides: str
+) -> RunningApp:
+    """The real app (migrations, Bolt, waitress, delivery worker) serving on a free port;
+    `clock` replaces the wall clock (delayed release, reminders, schedules)."""
     log = io.StringIO()
     settings = Settings.from_env(
         make_env(api_url=standin.url, database_url=database_url, **env_overrides), http=True
     )
     configure_logging("DEBUG", stream=log)
-    runtime = build_runtime(settings, poll_interval=0.05)
+    runtime = build_runtime(settings, poll_interval=0.05, **({"clock": clock} if clock else {}))
     runtime.worker.start()
     wsgi = create_wsgi_app(
         app=runtime.app, engine=runtime.engine, delivery=runtime.services.delivery
@@ -181,24 +185,7 @@ def start_app_with_clock(
     standin: SlackStandIn, database_url: str, clock, **env_overrides: str
 ) -> RunningApp:
     """Like `start_app`, with the app's clock given (delayed anonymous release, schedules)."""
-    log = io.StringIO()
-    settings = Settings.from_env(
-        make_env(api_url=standin.url, database_url=database_url, **env_overrides), http=True
-    )
-    configure_logging("DEBUG", stream=log)
-    runtime = build_runtime(settings, clock=clock, poll_interval=0.05)
-    runtime.worker.start()
-    wsgi = create_wsgi_app(
-        app=runtime.app, engine=runtime.engine, delivery=runtime.services.delivery
-    )
-    server = HttpServer(wsgi, host="127.0.0.1", port=0).start()
-    sender = SlackSender(
-        url=f"http://127.0.0.1:{server.port}/slack/events",
-        signing_secret=SIGNING_SECRET,
-        trigger_ids=standin.issue_trigger_id,
-        response_urls=standin.new_response_url,
-    )
-    return RunningApp(runtime=runtime, server=server, sender=sender, standin=standin, log=log)
+    return start_app(standin, database_url, clock=clock, **env_overrides)
 
 
 def wait_until(predicate, *, timeout: float = 5.0, interval: float = 0.02, what: str = ""):

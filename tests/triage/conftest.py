@@ -3,20 +3,14 @@ PostgreSQL, optionally with a clock the test moves forward."""
 
 from __future__ import annotations
 
-import io
 import logging
 from collections.abc import Callable, Iterator
 
 import pytest
 
 from bot.clock import Clock
-from bot.config import Settings
-from bot.http import HttpServer, create_wsgi_app
-from bot.logging_setup import configure_logging
-from bot.runtime import build_runtime
 from bot.standin import SlackStandIn
-from bot.standin.sender import SlackSender
-from tests.conftest import ALICE, LEAD, SIGNING_SECRET, RunningApp, make_env
+from tests.conftest import ALICE, LEAD, RunningApp, start_app
 from tests.triage.helpers import BOB, OTHER_LEAD
 
 
@@ -24,25 +18,7 @@ def launch(
     standin: SlackStandIn, database_url: str, *, clock: Clock | None = None, **env: str
 ) -> RunningApp:
     """The real app (migrations, Bolt, waitress, delivery worker) on a free port."""
-    log = io.StringIO()
-    settings = Settings.from_env(
-        make_env(api_url=standin.url, database_url=database_url, **env), http=True
-    )
-    configure_logging("DEBUG", stream=log)
-    kwargs = {"clock": clock} if clock is not None else {}
-    runtime = build_runtime(settings, poll_interval=0.05, **kwargs)
-    runtime.worker.start()
-    wsgi = create_wsgi_app(
-        app=runtime.app, engine=runtime.engine, delivery=runtime.services.delivery
-    )
-    server = HttpServer(wsgi, host="127.0.0.1", port=0).start()
-    sender = SlackSender(
-        url=f"http://127.0.0.1:{server.port}/slack/events",
-        signing_secret=SIGNING_SECRET,
-        trigger_ids=standin.issue_trigger_id,
-        response_urls=standin.new_response_url,
-    )
-    return RunningApp(runtime=runtime, server=server, sender=sender, standin=standin, log=log)
+    return start_app(standin, database_url, clock=clock, **env)
 
 
 @pytest.fixture
