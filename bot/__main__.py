@@ -99,7 +99,7 @@ def _run(args: argparse.Namespace) -> int:
             type(error).__name__,
         )
 
-    runtime.crowd.small_crowd()  # learn the team's size now, so quick commands never wait for it
+    runtime.warm_up()
     requeued = runtime.services.delivery.requeue_failed()
     if requeued:
         logger.warning("%d post(s) Slack refused earlier are queued again", requeued)

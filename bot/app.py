@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from urllib.error import URLError
@@ -20,6 +21,7 @@ from bot.services import Services
 from handlers import register
 
 LISTENER_THREADS = 16
+AUTH_RETRY_SECONDS = 30.0
 
 
 def create_app(
@@ -70,29 +72,35 @@ def bot_authorization(client: WebClient) -> Callable[..., AuthorizeResult]:
     from auth.test once it answers, and until then authorize with the token alone."""
     learned: list[AuthorizeResult] = []
     lock = threading.Lock()
+    next_try = [0.0]
+
+    def token_only(enterprise_id: str | None, team_id: str | None, user_id: str | None):
+        return AuthorizeResult(
+            enterprise_id=enterprise_id, team_id=team_id, bot_token=client.token, user_id=user_id
+        )
 
     def authorize(enterprise_id: str | None, team_id: str | None, user_id: str | None):
         if not learned:
-            with lock:
+            # Never make a request wait for Slack here: one request at a time tries auth.test,
+            # and after a failure nobody tries again for a while.
+            if time.monotonic() < next_try[0] or not lock.acquire(blocking=False):
+                return token_only(enterprise_id, team_id, user_id)
+            try:
                 if not learned:
-                    try:
-                        auth = client.auth_test()
-                    except (SlackApiError, URLError, OSError) as error:
-                        logging.getLogger("ai_signal.startup").warning(
-                            "auth.test failed (%s); handling the request without the bot's ids",
-                            type(error).__name__,
-                        )
-                        return AuthorizeResult(
-                            enterprise_id=enterprise_id,
-                            team_id=team_id,
-                            bot_token=client.token,
-                            user_id=user_id,
-                        )
                     learned.append(
                         AuthorizeResult.from_auth_test_response(
-                            bot_token=client.token, auth_test_response=auth
+                            bot_token=client.token, auth_test_response=client.auth_test()
                         )
                     )
+            except (SlackApiError, URLError, OSError) as error:
+                next_try[0] = time.monotonic() + AUTH_RETRY_SECONDS
+                logging.getLogger("ai_signal.startup").warning(
+                    "auth.test failed (%s); handling requests without the bot's ids",
+                    type(error).__name__,
+                )
+                return token_only(enterprise_id, team_id, user_id)
+            finally:
+                lock.release()
         result = learned[0]
         return AuthorizeResult(
             enterprise_id=result.enterprise_id,

@@ -201,7 +201,11 @@ class Settings:
 
 
 def parse_delay(text: str | None) -> tuple[int, int]:
-    """`300-1800` -> (300, 1800); `60` -> (60, 60); `0` -> (0, 0); None -> the default range."""
+    """`300-1800` -> (300, 1800); `600` -> (0, 600); `0` -> (0, 0); None -> the default range.
+
+    A single number is an upper bound, not a fixed delay: a fixed delay would let anyone work
+    back from the posting time to the minute the signal was filed.
+    """
     if text is None:
         return DEFAULT_ANON_DELAY
     match = re.fullmatch(r"\s*(\d+)\s*(?:-\s*(\d+)\s*)?", text)
@@ -211,7 +215,10 @@ def parse_delay(text: str | None) -> tuple[int, int]:
             f"must be seconds (e.g. 600) or a range (e.g. 300-1800), got {text!r}",
         )
     low = int(match.group(1))
-    high = int(match.group(2)) if match.group(2) is not None else low
+    if match.group(2) is None:
+        low, high = 0, low
+    else:
+        high = int(match.group(2))
     if high < low:
         raise ConfigError("AI_SIGNAL_ANON_DELAY", f"range {text!r} ends before it starts")
     return low, high

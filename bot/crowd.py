@@ -32,12 +32,18 @@ class CrowdGauge:
     def small_crowd(self, *, refresh: bool = True) -> int | None:
         """The member count when it is below the threshold; None when big enough or unknown.
 
-        `refresh=False` answers from the cache only (no Slack call): for paths that must ack
-        within Slack's 3 seconds.
+        `refresh=False` never waits for Slack (for request paths: acks and trigger ids expire
+        after 3 seconds): it answers from the cache and, when the cache is stale, refreshes it
+        on a background thread for the next caller.
         """
         if self._threshold <= 0:
             return None
-        members = self._member_count() if refresh else self._members
+        if refresh:
+            members = self._member_count()
+        else:
+            members = self._members
+            if time.monotonic() >= self._next_check and not self._lock.locked():
+                threading.Thread(target=self._member_count, daemon=True).start()
         return members if members is not None and members < self._threshold else None
 
     def _member_count(self) -> int | None:

@@ -84,6 +84,7 @@ class Demo:
         }
         settings = Settings.from_env(env, http=True)
         self.runtime = build_runtime(settings, clock=self.clock, poll_interval=0.05)
+        self.runtime.warm_up()
         self.runtime.worker.start()
         wsgi = create_wsgi_app(
             app=self.runtime.app,

@@ -45,6 +45,10 @@ class Runtime:
     crowd: CrowdGauge
     clock: Clock = utc_now  # what scheduled jobs (the digest) take as "now"
 
+    def warm_up(self) -> None:
+        """Learn what request paths must not wait for (the team's size), once at start."""
+        self.crowd.small_crowd()
+
     def stop(self) -> None:
         self.worker.stop()
         self.engine.dispose()

@@ -62,7 +62,7 @@ class DeliveryWorker:
         delivery: DeliveryService,
         send: Sender,
         poll_interval: float = 1.0,
-        batch: int = 20,
+        batch: int = 5,
     ) -> None:
         self._delivery = delivery
         self._send = send

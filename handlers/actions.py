@@ -24,7 +24,7 @@ def register(app: App, services: Services, *, crowd: CrowdGauge) -> None:
             client,
             None,
             trigger_id=body["trigger_id"],
-            view=blocks.build_signal_modal(small_crowd=crowd.small_crowd()),
+            view=blocks.build_signal_modal(small_crowd=crowd.small_crowd(refresh=False)),
         )
 
     def handle_raise_shortcut(ack: Ack, body: dict, client: WebClient) -> None:
@@ -43,7 +43,7 @@ def register(app: App, services: Services, *, crowd: CrowdGauge) -> None:
         if link:
             text = f"{text}\n\nMessage: {link}"
         view = blocks.build_signal_modal(
-            text=text.strip(), from_message=bool(link), small_crowd=crowd.small_crowd()
+            text=text.strip(), from_message=bool(link), small_crowd=crowd.small_crowd(refresh=False)
         )
         open_modal(client, None, trigger_id=body["trigger_id"], view=view)
 

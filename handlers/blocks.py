@@ -243,7 +243,7 @@ def build_help_text() -> str:
 
 
 def build_error_text(error: ServiceError) -> str:
-    return f":warning: {error}"
+    return f":warning: {escape(str(error))}"
 
 
 # -- the filing modal -------------------------------------------------------------------------

@@ -34,7 +34,7 @@ def register(app: App, services: Services, *, crowd: CrowdGauge) -> None:
                     client,
                     respond,
                     trigger_id=body["trigger_id"],
-                    view=blocks.build_signal_modal(small_crowd=crowd.small_crowd()),
+                    view=blocks.build_signal_modal(small_crowd=crowd.small_crowd(refresh=False)),
                 )
             elif word == "help":
                 private(ack, blocks.build_help_text())
@@ -54,7 +54,9 @@ def register(app: App, services: Services, *, crowd: CrowdGauge) -> None:
                 file_quick(ack, services, words=text, anonymous=False, body=body, crowd=crowd)
             else:
                 ack()
-                view = blocks.build_signal_modal(text=text, small_crowd=crowd.small_crowd())
+                view = blocks.build_signal_modal(
+                    text=text, small_crowd=crowd.small_crowd(refresh=False)
+                )
                 open_modal(client, respond, trigger_id=body["trigger_id"], view=view)
         except ServiceError as error:
             private(ack, blocks.build_error_text(error))

@@ -58,12 +58,13 @@ def register(app: App, services: Services, *, leads: LeadDirectory) -> None:
     triage = services.triage
 
     def lead_only(handler: Callable[..., None]) -> Callable[..., None]:
-        def guarded(ack: Ack, body: dict, client: WebClient, **kwargs: Any) -> None:
+        def guarded(ack: Ack, body: dict, client: WebClient) -> None:
+            # Ack first: finding out who is a lead may mean asking Slack for the lead group.
+            ack()
             if not leads.is_lead(body["user"]["id"]):
-                ack()
                 tell(client, body, NOT_A_LEAD)
                 return
-            handler(ack=ack, body=body, client=client, **kwargs)
+            handler(body=body, client=client)
 
         guarded.__name__ = handler.__name__
         return guarded
@@ -78,8 +79,7 @@ def register(app: App, services: Services, *, leads: LeadDirectory) -> None:
             tell(client, body, _unchanged_text(result))
 
     @lead_only
-    def handle_acknowledge_action(ack: Ack, body: dict, client: WebClient) -> None:
-        ack()
+    def handle_acknowledge_action(body: dict, client: WebClient) -> None:
         try:
             result = triage.acknowledge(ref=ref_of(body), lead_id=body["user"]["id"])
         except ServiceError as error:
@@ -88,8 +88,7 @@ def register(app: App, services: Services, *, leads: LeadDirectory) -> None:
         after(result, client, body)
 
     @lead_only
-    def handle_reopen_action(ack: Ack, body: dict, client: WebClient) -> None:
-        ack()
+    def handle_reopen_action(body: dict, client: WebClient) -> None:
         try:
             result = triage.reopen(ref=ref_of(body), lead_id=body["user"]["id"])
         except ServiceError as error:
@@ -99,8 +98,7 @@ def register(app: App, services: Services, *, leads: LeadDirectory) -> None:
 
     def modal_opener(build: Callable[..., dict]) -> Callable[..., None]:
         @lead_only
-        def handle_open_modal_action(ack: Ack, body: dict, client: WebClient) -> None:
-            ack()
+        def handle_open_modal_action(body: dict, client: WebClient) -> None:
             try:
                 detail = triage.detail(ref=ref_of(body))
             except ServiceError as error:

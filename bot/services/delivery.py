@@ -18,7 +18,9 @@ from bot.services.signals import SignalSummary
 from bot.services.triage import EventSummary, SignalDetail, detail_of
 from models import OutboxItem, OutboxPurpose, OutboxState, Signal, SignalEvent
 
-LEASE = timedelta(seconds=60)
+# Long enough for a whole batch to be sent one by one even when Slack answers slowly (the client
+# times out after 10 s), so another instance never takes over an item still being sent.
+LEASE = timedelta(minutes=5)
 MAX_BACKOFF = timedelta(minutes=15)
 
 
@@ -110,7 +112,7 @@ class DeliveryService:
         with self._sessions.begin() as session:
             session.execute(
                 update(OutboxItem)
-                .where(OutboxItem.id == item_id)
+                .where(OutboxItem.id == item_id, OutboxItem.state == OutboxState.PENDING.value)
                 .values(due_at=due, claimed_until=None, last_error=error[:500])
             )
         return due
@@ -130,7 +132,7 @@ class DeliveryService:
         with self._sessions.begin() as session:
             session.execute(
                 update(OutboxItem)
-                .where(OutboxItem.id == item_id)
+                .where(OutboxItem.id == item_id, OutboxItem.state == OutboxState.PENDING.value)
                 .values(state=OutboxState.FAILED.value, claimed_until=None, last_error=error[:500])
             )
 
@@ -150,6 +152,24 @@ class DeliveryService:
                 select(OutboxItem.state, func.count()).group_by(OutboxItem.state)
             ).all()
         return {state: count for state, count in rows}
+
+    def health(self) -> dict[str, int]:
+        """For /healthz: posts due now but not yet sent, and posts Slack refused for good.
+
+        Anonymous posts still inside their release delay are deliberately left out: a public
+        counter that rose when one was filed would date the filing to the second.
+        """
+        now = self._clock()
+        with self._sessions() as session:
+            due = session.scalar(
+                select(func.count()).where(
+                    OutboxItem.state == OutboxState.PENDING.value, OutboxItem.due_at <= now
+                )
+            )
+            failed = session.scalar(
+                select(func.count()).where(OutboxItem.state == OutboxState.FAILED.value)
+            )
+        return {"due": due or 0, "failed": failed or 0}
 
     def next_due(self) -> datetime | None:
         with self._sessions() as session:

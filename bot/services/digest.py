@@ -280,7 +280,7 @@ class DigestService:
             open_counts.update(
                 session.execute(
                     select(Signal.status, func.count())
-                    .where(Signal.status.in_(OPEN_STATUSES))
+                    .where(Signal.status.in_(OPEN_STATUSES), Signal.posted_at.is_not(None))
                     .group_by(Signal.status)
                 ).all()
             )
@@ -337,7 +337,13 @@ class DigestService:
         return dict(
             session.execute(
                 select(Signal.kind, func.count())
-                .where(Signal.created_at >= start, Signal.created_at < end)
+                # Posted signals only: an anonymous one still inside its release delay stays
+                # out of sight until it is in the triage channel.
+                .where(
+                    Signal.created_at >= start,
+                    Signal.created_at < end,
+                    Signal.posted_at.is_not(None),
+                )
                 .group_by(Signal.kind)
             ).all()
         )

@@ -243,7 +243,13 @@ class TriageService:
     def overview(self, *, lead_id: str, limit: int = 5) -> QueueOverview:
         with self._sessions() as session:
             counts = dict(
-                session.execute(select(Signal.status, func.count()).group_by(Signal.status)).all()
+                session.execute(
+                    # Only posted signals: a count that rose the moment an anonymous signal was
+                    # filed would undo its delayed release.
+                    select(Signal.status, func.count())
+                    .where(Signal.posted_at.is_not(None))
+                    .group_by(Signal.status)
+                ).all()
             )
             oldest = session.scalars(
                 select(Signal)

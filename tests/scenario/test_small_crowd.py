@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.conftest import ALICE, DIGEST, start_app
+from tests.conftest import ALICE, DIGEST, start_app, wait_until
 
 
 @pytest.fixture
@@ -20,6 +20,7 @@ def _modal_text(standin) -> str:
 
 def test_form_and_anonymous_receipt_warn_in_a_small_team(small_team, sqlite_url):
     app = start_app(small_team, sqlite_url)
+    app.runtime.warm_up()  # as `ai-signal run` does at start
     try:
         app.sender.command(user=ALICE, text="")
         assert "Small crowd" in _modal_text(small_team) and "only 4 members" in _modal_text(
@@ -45,6 +46,7 @@ def test_form_and_anonymous_receipt_warn_in_a_small_team(small_team, sqlite_url)
 
 def test_no_warning_in_a_big_team(standin, sqlite_url):
     app = start_app(standin, sqlite_url)
+    app.runtime.warm_up()
     try:
         app.sender.command(user=ALICE, text="")
         assert "Small crowd" not in _modal_text(standin)
@@ -54,9 +56,24 @@ def test_no_warning_in_a_big_team(standin, sqlite_url):
 
 def test_warning_can_be_switched_off(small_team, sqlite_url):
     app = start_app(small_team, sqlite_url, AI_SIGNAL_SMALL_CROWD="0")
+    app.runtime.warm_up()
     try:
         app.sender.command(user=ALICE, text="")
         assert "Small crowd" not in _modal_text(small_team)
         assert not small_team.calls_to("conversations.info")
+    finally:
+        app.stop()
+
+
+def test_the_form_never_waits_for_slack_to_count_the_team(small_team, sqlite_url):
+    """Without a warm cache the first form opens at once, without the warning, and the count
+    is fetched in the background for the next one."""
+    app = start_app(small_team, sqlite_url)
+    try:
+        app.sender.command(user=ALICE, text="")
+        assert "Small crowd" not in _modal_text(small_team)
+        wait_until(lambda: app.runtime.crowd.small_crowd(refresh=False) == 4, what="count")
+        app.sender.command(user=ALICE, text="")
+        assert "Small crowd" in _modal_text(small_team)
     finally:
         app.stop()

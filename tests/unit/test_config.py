@@ -83,7 +83,7 @@ def test_explicit_values():
     assert s.lead_group == "S0LEADS1"
     assert s.timezone == "Europe/Berlin"
     assert str(s.tzinfo) == "Europe/Berlin"
-    assert s.anon_delay == (60, 60)
+    assert s.anon_delay == (0, 60)
     assert s.log_level == "DEBUG"
     assert s.port == 8080
 
@@ -161,7 +161,7 @@ def test_malformed_value_names_the_variable(variable, value):
     "text, expected",
     [
         ("0", (0, 0)),
-        ("60", (60, 60)),
+        ("60", (0, 60)),
         ("300-1800", (300, 1800)),
         (" 300 - 1800 ", (300, 1800)),
         ("5-5", (5, 5)),
