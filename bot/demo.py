@@ -14,7 +14,6 @@ import shutil
 import sys
 import tempfile
 import time
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TextIO
@@ -387,6 +386,3 @@ def run_demo(*, keep: str | None = None, out: TextIO = sys.stdout) -> int:
         + (f" Database kept in {workdir}." if keep else "")
     )
     return 0
-
-
-Runner = Callable[..., int]

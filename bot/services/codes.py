@@ -24,13 +24,3 @@ def normalize_code(text: str) -> str:
 
 def hash_code(code: str, *, key: bytes) -> str:
     return hmac.new(key, normalize_code(code).encode("ascii", "ignore"), hashlib.sha256).hexdigest()
-
-
-_CODE_LENGTH = len(base64.b32encode(bytes(CODE_BYTES)))
-_BASE32 = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZ234567")
-
-
-def looks_like_code(text: str) -> bool:
-    # Exactly a code's base32 payload. (Refs are far shorter; a code may well start with "SIG".)
-    normalized = normalize_code(text)
-    return len(normalized) == _CODE_LENGTH and set(normalized) <= _BASE32

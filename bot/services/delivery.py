@@ -170,11 +170,3 @@ class DeliveryService:
                 select(func.count()).where(OutboxItem.state == OutboxState.FAILED.value)
             )
         return {"due": due or 0, "failed": failed or 0}
-
-    def next_due(self) -> datetime | None:
-        with self._sessions() as session:
-            return session.scalar(
-                select(func.min(OutboxItem.due_at)).where(
-                    OutboxItem.state == OutboxState.PENDING.value
-                )
-            )

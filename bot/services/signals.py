@@ -247,15 +247,6 @@ class SignalService:
                 )
             return summarize(signal)
 
-    def signal_by_code(self, *, code: str) -> SignalSummary:
-        """The anonymous signal a follow-up code belongs to; NotFound with one generic answer."""
-        digest = codes.hash_code(code, key=self._code_key)
-        with self._sessions() as session:
-            signal = session.scalar(select(Signal).where(Signal.followup_hash == digest))
-            if signal is None:
-                raise NotFound(GENERIC_CODE_ANSWER)
-            return summarize(signal)
-
     def recent_own_signals(self, *, user_id: str, limit: int = 10) -> list[SignalSummary]:
         with self._sessions() as session:
             rows = session.scalars(
@@ -265,11 +256,6 @@ class SignalService:
                 .limit(limit)
             )
             return [summarize(s) for s in rows]
-
-    def get(self, *, ref: str) -> SignalSummary | None:
-        with self._sessions() as session:
-            signal = session.scalar(select(Signal).where(Signal.ref == ref))
-            return summarize(signal) if signal else None
 
 
 GENERIC_CODE_ANSWER = (
