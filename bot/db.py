@@ -5,7 +5,9 @@ from __future__ import annotations
 import threading
 from pathlib import Path
 
-from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy import Engine, Insert, Table, create_engine, event, text
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
@@ -101,6 +103,22 @@ def _writer_engine(engine: Engine) -> Engine:
         writer = engine.execution_options(**{WRITE_OPTION: True})
         engine.__dict__["_ai_signal_writer"] = writer
     return writer
+
+
+def insert_ignoring_duplicates(session: Session, table: Table) -> Insert:
+    """INSERT ... ON CONFLICT DO NOTHING RETURNING the primary key, on SQLite and PostgreSQL.
+
+    A duplicate key leaves the row as it was and returns no row, without failing the transaction
+    (no SAVEPOINT needed). Check `.first() is not None`: rowcount is not reliable here (psycopg
+    reports -1)."""
+    dialect = session.get_bind().dialect.name
+    if dialect == "sqlite":
+        statement = sqlite_insert(table).on_conflict_do_nothing()
+    elif dialect == "postgresql":
+        statement = postgresql_insert(table).on_conflict_do_nothing()
+    else:
+        raise NotImplementedError(f"no duplicate-ignoring insert for {dialect}")
+    return statement.returning(*table.primary_key.columns)
 
 
 def create_session_factory(engine: Engine) -> sessionmaker[Session]:

@@ -22,6 +22,8 @@ from models import OutboxItem, OutboxPurpose, OutboxState, Signal, SignalEvent
 # times out after 10 s), so another instance never takes over an item still being sent.
 LEASE = timedelta(minutes=5)
 MAX_BACKOFF = timedelta(minutes=15)
+_OUTBOX = OutboxItem.__table__
+_SIGNALS = Signal.__table__
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -36,6 +38,14 @@ class DeliveryTask:
     @property
     def signal(self) -> SignalSummary:
         return self.detail.signal
+
+
+def _event_summary(event: SignalEvent | None) -> EventSummary | None:
+    if event is None:
+        return None
+    return EventSummary(
+        action=event.action, actor_id=event.actor_id, note=event.note, created_at=event.created_at
+    )
 
 
 class DeliveryService:
@@ -57,55 +67,77 @@ class DeliveryService:
             # Thread replies and updates wait until the parent post exists.
             or_(OutboxItem.purpose == OutboxPurpose.TRIAGE_POST.value, posted.exists()),
         )
-        tasks: list[DeliveryTask] = []
         with self._sessions.begin() as session:
             query = select(OutboxItem.id).where(claimable)
             if skip_channels:
                 query = query.where(OutboxItem.channel.not_in(skip_channels))
             candidates = session.scalars(query.order_by(OutboxItem.due_at).limit(limit)).all()
-            for item_id in candidates:
-                taken = session.execute(
-                    update(OutboxItem)
-                    .where(OutboxItem.id == item_id, claimable)
-                    .values(claimed_until=now + LEASE, attempts=OutboxItem.attempts + 1)
-                ).rowcount
-                if not taken:
-                    continue  # another instance got there first
-                item = session.get(OutboxItem, item_id)
-                signal = session.get(Signal, item.signal_id)
-                event = session.get(SignalEvent, item.event_id) if item.event_id else None
-                tasks.append(
-                    DeliveryTask(
-                        item_id=item.id,
-                        purpose=item.purpose,
-                        channel=item.channel,
-                        attempts=item.attempts,
-                        detail=detail_of(signal),
-                        event=EventSummary(
-                            action=event.action,
-                            actor_id=event.actor_id,
-                            note=event.note,
-                            created_at=event.created_at,
-                        )
-                        if event
-                        else None,
-                    )
+            if not candidates:
+                return []
+            # One conditional UPDATE takes what is still claimable; another instance may have
+            # taken some of the candidates in the meantime, and RETURNING says which are ours.
+            taken = session.execute(
+                update(_OUTBOX)
+                .where(_OUTBOX.c.id.in_(candidates), claimable)
+                .values(claimed_until=now + LEASE, attempts=_OUTBOX.c.attempts + 1)
+                .returning(
+                    _OUTBOX.c.id,
+                    _OUTBOX.c.signal_id,
+                    _OUTBOX.c.event_id,
+                    _OUTBOX.c.purpose,
+                    _OUTBOX.c.channel,
+                    _OUTBOX.c.attempts,
                 )
-        return tasks
+            ).all()
+            if not taken:
+                return []
+            signals = {
+                s.id: s
+                for s in session.scalars(
+                    select(Signal).where(Signal.id.in_({row.signal_id for row in taken}))
+                )
+            }
+            event_ids = {row.event_id for row in taken if row.event_id}
+            events = (
+                {
+                    e.id: e
+                    for e in session.scalars(
+                        select(SignalEvent).where(SignalEvent.id.in_(event_ids))
+                    )
+                }
+                if event_ids
+                else {}
+            )
+            order = {item_id: index for index, item_id in enumerate(candidates)}
+            return [
+                DeliveryTask(
+                    item_id=row.id,
+                    purpose=row.purpose,
+                    channel=row.channel,
+                    attempts=row.attempts,
+                    detail=detail_of(signals[row.signal_id]),
+                    event=_event_summary(events.get(row.event_id)),
+                )
+                for row in sorted(taken, key=lambda row: order[row.id])
+            ]
 
     def mark_sent(self, *, item_id: str, channel: str, ts: str) -> None:
         now = self._clock()
         with self._sessions.begin() as session:
-            item = session.get(OutboxItem, item_id)
-            item.state = OutboxState.SENT.value
-            item.sent_at = now
-            item.claimed_until = None
-            item.last_error = None
-            signal = session.get(Signal, item.signal_id)
-            if item.purpose == OutboxPurpose.TRIAGE_POST.value and signal.triage_ts is None:
-                signal.triage_channel = channel
-                signal.triage_ts = ts
-                signal.posted_at = now
+            row = session.execute(
+                update(_OUTBOX)
+                .where(_OUTBOX.c.id == item_id)
+                .values(
+                    state=OutboxState.SENT.value, sent_at=now, claimed_until=None, last_error=None
+                )
+                .returning(_OUTBOX.c.signal_id, _OUTBOX.c.purpose)
+            ).one_or_none()
+            if row is not None and row.purpose == OutboxPurpose.TRIAGE_POST.value:
+                session.execute(
+                    update(_SIGNALS)
+                    .where(_SIGNALS.c.id == row.signal_id, _SIGNALS.c.triage_ts.is_(None))
+                    .values(triage_channel=channel, triage_ts=ts, posted_at=now)
+                )
 
     def mark_retry(self, *, item_id: str, delay: timedelta, error: str) -> datetime:
         due = self._clock() + min(delay, MAX_BACKOFF)

@@ -9,15 +9,24 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import delete, insert, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.clock import Clock, utc_now
+from bot.db import insert_ignoring_duplicates
 from bot.services import codes
 from bot.services.errors import EmptyText, NotFound, TextTooLong, UnknownKind
 from bot.services.kinds import kinds_sentence, parse_kind
-from models import Counter, OutboxItem, OutboxPurpose, SeenRequest, Signal, SignalStatus
+from models import (
+    Counter,
+    OutboxItem,
+    OutboxPurpose,
+    OutboxState,
+    SeenRequest,
+    Signal,
+    SignalStatus,
+)
+from models.base import new_id
 
 MAX_TEXT = 3000
 MAX_IMPACT = 1000
@@ -28,6 +37,9 @@ SEEN_REQUEST_TTL = timedelta(hours=1)
 PURGE_EVERY = timedelta(minutes=5)
 _ANON_REF_FIRST = "ABCDEFGHJKLMNPQRSTUVWXYZ"
 _ANON_REF_REST = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
+_REF_COUNTER = "signal_ref"
+_SIGNALS = Signal.__table__
+_OUTBOX = OutboxItem.__table__
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -148,28 +160,37 @@ class SignalService:
                 ref = f"SIG-{self._next_number(session)}"
                 stamp = now
                 release_at = now
-            signal = Signal(
-                ref=ref,
-                kind=kind,
-                system=system,
-                text=text,
-                impact=impact,
-                anonymous=anonymous,
-                reporter_id=None if anonymous else reporter_id,
-                followup_hash=codes.hash_code(code, key=self._code_key) if code else None,
-                status=SignalStatus.NEW.value,
-                created_at=stamp,
-                updated_at=stamp,
+            # Core inserts, not the ORM unit of work: filing is the hot path of every ack.
+            signal_id = new_id()
+            session.execute(
+                insert(_SIGNALS),
+                {
+                    "id": signal_id,
+                    "ref": ref,
+                    "kind": kind,
+                    "system": system,
+                    "text": text,
+                    "impact": impact,
+                    "anonymous": anonymous,
+                    "reporter_id": None if anonymous else reporter_id,
+                    "followup_hash": codes.hash_code(code, key=self._code_key) if code else None,
+                    "status": SignalStatus.NEW.value,
+                    "created_at": stamp,
+                    "updated_at": stamp,
+                    "reminders_sent": 0,
+                },
             )
-            session.add(signal)
-            session.flush()
-            session.add(
-                OutboxItem(
-                    signal_id=signal.id,
-                    purpose=OutboxPurpose.TRIAGE_POST.value,
-                    channel=self._triage_channel,
-                    due_at=release_at,
-                )
+            session.execute(
+                insert(_OUTBOX),
+                {
+                    "id": new_id(),
+                    "signal_id": signal_id,
+                    "purpose": OutboxPurpose.TRIAGE_POST.value,
+                    "channel": self._triage_channel,
+                    "state": OutboxState.PENDING.value,
+                    "due_at": release_at,
+                    "attempts": 0,
+                },
             )
         return FiledSignal(ref=ref, anonymous=anonymous, code=code, release_at=release_at)
 
@@ -186,21 +207,20 @@ class SignalService:
         return release
 
     def _next_number(self, session: Session) -> int:
+        counters = Counter.__table__
         increment = (
-            update(Counter)
-            .where(Counter.name == "signal_ref")
-            .values(value=Counter.value + 1)
-            .returning(Counter.value)
+            update(counters)
+            .where(counters.c.name == _REF_COUNTER)
+            .values(value=counters.c.value + 1)
+            .returning(counters.c.value)
         )
         value = session.execute(increment).scalar_one_or_none()
         if value is None:
-            try:
-                with session.begin_nested():
-                    session.add(Counter(name="signal_ref", value=1))
-                value = 1
-            except IntegrityError:
-                # A concurrent first filing created the counter (PostgreSQL): count on from it.
-                value = session.execute(increment).scalar_one()
+            created = session.execute(
+                insert_ignoring_duplicates(session, counters), {"name": _REF_COUNTER, "value": 1}
+            ).first()
+            # No row: a concurrent first filing created the counter (PostgreSQL); count on.
+            value = 1 if created is not None else session.execute(increment).scalar_one()
         return value
 
     def _anonymous_ref(self, session: Session) -> str:
@@ -223,12 +243,8 @@ class SignalService:
             session.execute(
                 delete(SeenRequest).where(SeenRequest.seen_at < hour - SEEN_REQUEST_TTL)
             )
-        try:
-            with session.begin_nested():
-                session.add(SeenRequest(key=key, seen_at=hour))
-        except IntegrityError:
-            return False
-        return True
+        guard = insert_ignoring_duplicates(session, SeenRequest.__table__)
+        return session.execute(guard, {"key": key, "seen_at": hour}).first() is not None
 
     def first_time(self, request_key: str) -> bool:
         """Record a request id (e.g. an event_id); False when it was seen in the last minutes."""
