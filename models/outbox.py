@@ -28,6 +28,9 @@ class OutboxItem(Base):
     __tablename__ = "outbox"
     __table_args__ = (
         Index("ix_outbox_state_due_at", "state", "due_at"),
+        # A signal's own items: "is a parent update already pending?" on every lead action,
+        # and the cascade when a signal is deleted. Without it both scan the whole outbox.
+        Index("ix_outbox_signal_id_purpose_state", "signal_id", "purpose", "state"),
         {"sqlite_with_rowid": False},
     )
 

@@ -13,8 +13,9 @@ import time
 from collections import deque
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import Select, and_, func, insert, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.clock import Clock, utc_now
@@ -23,6 +24,7 @@ from bot.services.errors import EmptyText, NotFound, ServiceError, TextTooLong
 from bot.services.signals import GENERIC_CODE_ANSWER, SignalService, SignalSummary, summarize
 from models import EventAction, OutboxItem, OutboxPurpose, OutboxState, Signal, SignalEvent
 from models import SignalStatus as S
+from models.base import new_id
 
 PATTERNS: dict[str, str] = {
     "problem-misidentification": "Problem misidentification",
@@ -419,21 +421,22 @@ class TriageService:
                 select(func.max(SignalEvent.created_at)).where(SignalEvent.signal_id == signal.id)
             )
             coarse = now.replace(minute=0, second=0, microsecond=0)
-            event = SignalEvent(
+            event_id = _record_event(
+                session,
                 signal_id=signal.id,
-                action=EventAction.REPLIED.value,
+                action=EventAction.REPLIED,
                 actor_id=None,
                 note=text,
                 created_at=max(coarse, latest + timedelta(microseconds=1)) if latest else coarse,
             )
-            session.add(event)
-            session.flush()
             self._queue(
                 session,
-                signal,
-                OutboxPurpose.THREAD_REPLY,
-                event_id=event.id,
-                due=release_at or self._signals.release_time(now),
+                self._outbox_row(
+                    signal,
+                    OutboxPurpose.THREAD_REPLY,
+                    event_id=event_id,
+                    due=release_at or self._signals.release_time(now),
+                ),
             )
             return signal.ref
 
@@ -468,16 +471,20 @@ class TriageService:
                 if not taken:
                     continue
                 signal = session.get(Signal, signal_id)
-                event = SignalEvent(
+                event_id = _record_event(
+                    session,
                     signal_id=signal_id,
-                    action=EventAction.REMINDED.value,
+                    action=EventAction.REMINDED,
                     actor_id=None,
                     note=str(sent + 1),
                     created_at=now,
                 )
-                session.add(event)
-                session.flush()
-                self._queue(session, signal, OutboxPurpose.THREAD_REPLY, event_id=event.id, due=now)
+                self._queue(
+                    session,
+                    self._outbox_row(
+                        signal, OutboxPurpose.THREAD_REPLY, event_id=event_id, due=now
+                    ),
+                )
                 refs.append(signal.ref)
         return refs
 
@@ -525,64 +532,98 @@ class TriageService:
                 return ActionResult(ref=signal.ref, changed=False, detail=detail_of(signal))
             note = apply(signal, now)
             signal.updated_at = now
-            event = SignalEvent(
+            event_id = _record_event(
+                session,
                 signal_id=signal.id,
-                action=action.value,
+                action=action,
                 actor_id=lead_id,
                 note=note,
                 created_at=now,
             )
-            session.add(event)
-            session.flush()
-            self._queue(session, signal, OutboxPurpose.THREAD_REPLY, event_id=event.id, due=now)
-            self._queue_parent_update(session, signal, now)
-            if not signal.anonymous and signal.reporter_id and action in _NOTIFY_REPORTER:
-                self._queue(
-                    session,
-                    signal,
-                    OutboxPurpose.REPORTER_NOTICE,
-                    event_id=event.id,
-                    due=now,
-                    channel=signal.reporter_id,
+            rows = [
+                self._outbox_row(signal, OutboxPurpose.THREAD_REPLY, event_id=event_id, due=now)
+            ]
+            if not self._parent_update_pending(session, signal.id):
+                # One pending update is enough: it renders the signal as it is when it is sent.
+                rows.append(
+                    self._outbox_row(signal, OutboxPurpose.PARENT_UPDATE, event_id=None, due=now)
                 )
-            return ActionResult(
-                ref=signal.ref,
-                changed=True,
-                detail=detail_of(signal, self._events(session, signal.id)),
-            )
+            if not signal.anonymous and signal.reporter_id and action in _NOTIFY_REPORTER:
+                rows.append(
+                    self._outbox_row(
+                        signal,
+                        OutboxPurpose.REPORTER_NOTICE,
+                        event_id=event_id,
+                        due=now,
+                        channel=signal.reporter_id,
+                    )
+                )
+            self._queue(session, *rows)
+            return ActionResult(ref=signal.ref, changed=True, detail=detail_of(signal))
 
-    def _queue(
+    def _outbox_row(
         self,
-        session: Session,
         signal: Signal,
         purpose: OutboxPurpose,
         *,
         event_id: str | None,
         due: datetime,
         channel: str | None = None,
-    ) -> None:
-        session.add(
-            OutboxItem(
-                signal_id=signal.id,
-                event_id=event_id,
-                purpose=purpose.value,
-                channel=channel or signal.triage_channel or self._triage_channel,
-                due_at=due,
-            )
-        )
+    ) -> dict[str, Any]:
+        return {
+            "id": new_id(),
+            "signal_id": signal.id,
+            "event_id": event_id,
+            "purpose": purpose.value,
+            "channel": channel or signal.triage_channel or self._triage_channel,
+            "state": OutboxState.PENDING.value,
+            "due_at": due,
+            "attempts": 0,
+        }
 
-    def _queue_parent_update(self, session: Session, signal: Signal, now: datetime) -> None:
-        # One pending update is enough: it renders the signal as it is when it is sent.
-        pending = session.scalar(
-            select(OutboxItem.id).where(
-                OutboxItem.signal_id == signal.id,
-                OutboxItem.purpose == OutboxPurpose.PARENT_UPDATE.value,
-                OutboxItem.state == OutboxState.PENDING.value,
-                OutboxItem.claimed_until.is_(None),
-            )
-        )
-        if pending is None:
-            self._queue(session, signal, OutboxPurpose.PARENT_UPDATE, event_id=None, due=now)
+    @staticmethod
+    def _queue(session: Session, *rows: dict[str, Any]) -> None:
+        session.execute(insert(OutboxItem.__table__), list(rows))
+
+    @staticmethod
+    def _parent_update_pending(session: Session, signal_id: str) -> bool:
+        return session.scalar(pending_parent_update(signal_id)) is not None
+
+
+def pending_parent_update(signal_id: str) -> Select[tuple[str]]:
+    """A parent update of the signal that is queued and not yet taken by a worker (served by
+    the outbox's signal index: during an outage the outbox holds the whole backlog)."""
+    return select(OutboxItem.id).where(
+        OutboxItem.signal_id == signal_id,
+        OutboxItem.purpose == OutboxPurpose.PARENT_UPDATE.value,
+        OutboxItem.state == OutboxState.PENDING.value,
+        OutboxItem.claimed_until.is_(None),
+    )
+
+
+def _record_event(
+    session: Session,
+    *,
+    signal_id: str,
+    action: EventAction,
+    actor_id: str | None,
+    note: str | None,
+    created_at: datetime,
+) -> str:
+    """Add a line to a signal's history (a Core insert: lead actions are on the ack's heels)."""
+    event_id = new_id()
+    session.execute(
+        insert(SignalEvent.__table__),
+        {
+            "id": event_id,
+            "signal_id": signal_id,
+            "action": action.value,
+            "actor_id": actor_id,
+            "note": note,
+            "created_at": created_at,
+        },
+    )
+    return event_id
 
 
 _NOTIFY_REPORTER = frozenset(
