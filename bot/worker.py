@@ -45,6 +45,9 @@ PERMANENT_ERRORS = frozenset(
     }
 )
 
+# After an idle round, how long a wake-up waits for others to join it.
+WAKE_SETTLE_SECONDS = 0.02
+
 # Makes the Slack call an item stands for; returns where it landed (or None: nothing to send).
 Sender = Callable[[DeliveryTask], Any]
 
@@ -63,11 +66,13 @@ class DeliveryWorker:
         send: Sender,
         poll_interval: float = 1.0,
         batch: int = 5,
+        settle: float = WAKE_SETTLE_SECONDS,
     ) -> None:
         self._delivery = delivery
         self._send = send
         self._poll_interval = poll_interval
         self._batch = batch
+        self._settle = settle
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -95,8 +100,28 @@ class DeliveryWorker:
                 logger.exception("delivery round failed; retrying shortly")
                 worked = 0
             if not worked:
-                self._wake.wait(self._poll_interval)
-                self._wake.clear()
+                self._idle()
+
+    def _idle(self) -> None:
+        """Wait for the next round after one that found nothing to send."""
+        resume = self._next_resume()
+        if resume is not None:
+            # Slack holds a channel back and nothing else was due. Wake-ups now mostly mean
+            # more items for that channel, and a round per wake-up would only read past them:
+            # look again when the pause ends (or on the poll interval, whichever is first).
+            self._stop.wait(min(self._poll_interval, resume))
+        else:
+            self._wake.wait(self._poll_interval)
+            # Every filing and lead action wakes the worker: let a burst of wake-ups settle
+            # into one round instead of one database query each.
+            self._stop.wait(self._settle)
+        self._wake.clear()
+
+    def _next_resume(self) -> float | None:
+        """Seconds until the first paused channel may be posted to again; None if none is."""
+        now = time.monotonic()
+        waits = [until - now for until in self._channel_paused_until.values() if until > now]
+        return min(waits) if waits else None
 
     def run_once(self) -> int:
         """Deliver what is due now; return how many items were handled."""

@@ -1,0 +1,185 @@
+"""The delivery worker and the write paths do not waste work under load (issue 5's benchmarks).
+
+Real SQLite database, real worker and sender, the Slack stand-in over HTTP. What is counted is
+what reaches the database: the worker's claim queries, seen through the engine's own events.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import urllib.request
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from slack_sdk import WebClient
+from sqlalchemy import Engine, event, text
+
+from bot import db
+from bot.http import HttpServer
+from bot.leads import LeadDirectory
+from bot.outbox_sender import OutboxSender
+from bot.services.delivery import DeliveryService
+from bot.services.signals import SignalService
+from bot.services.triage import pending_parent_update
+from bot.standin import SlackStandIn
+from bot.worker import DeliveryWorker
+from tests.conftest import BOT_TOKEN, TRIAGE, wait_until
+
+OTHER = "COTHER0001"
+
+
+class ClaimCounter:
+    """Counts the worker's claim queries (the SELECT that looks for due outbox items)."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.count = 0
+        self._lock = threading.Lock()
+        event.listen(engine, "before_cursor_execute", self._seen)
+
+    def _seen(self, conn, cursor, statement, parameters, context, executemany):  # noqa: ANN001
+        if statement.lstrip().upper().startswith("SELECT") and "FROM outbox" in statement:
+            if "ORDER BY outbox.due_at" in statement:
+                with self._lock:
+                    self.count += 1
+
+
+@pytest.fixture
+def pipeline(standin: SlackStandIn, sqlite_url: str):
+    """Signal services for two channels, the outbox, and a worker posting to the stand-in."""
+    standin.add_channel(OTHER, name="other-triage", is_member=True)
+    db.upgrade(sqlite_url)
+    engine = db.create_db_engine(sqlite_url)
+    sessions = db.create_session_factory(engine)
+
+    def signals_for(channel: str) -> SignalService:
+        return SignalService(
+            sessions=sessions, code_key=b"k", triage_channel=channel, anon_delay=(0, 0)
+        )
+
+    delivery = DeliveryService(sessions=sessions)
+    client = WebClient(token=BOT_TOKEN, base_url=standin.url)
+    worker = DeliveryWorker(
+        delivery=delivery,
+        send=OutboxSender(client=client, leads=LeadDirectory(client=client, leads=(), group=None)),
+        poll_interval=1.0,
+    )
+    yield {
+        "triage": signals_for(TRIAGE),
+        "other": signals_for(OTHER),
+        "delivery": delivery,
+        "worker": worker,
+        "claims": ClaimCounter(engine),
+        "engine": engine,
+    }
+    worker.stop()
+    engine.dispose()
+
+
+def file(signals: SignalService, worker: DeliveryWorker, text_: str) -> None:
+    """What the command handler does: store, then wake the worker."""
+    signals.file_signal(kind="drift", text=text_, anonymous=False, reporter_id="U1")
+    worker.wake()
+
+
+def ok_posts(standin: SlackStandIn, channel: str) -> list:
+    return [c for c in standin.calls_to("chat.postMessage") if c.params.get("channel") == channel]
+
+
+def test_wakeups_while_slack_holds_a_channel_back_do_not_each_query(pipeline, standin):
+    worker, claims = pipeline["worker"], pipeline["claims"]
+    standin.fail_next("chat.postMessage", status=429, retry_after=3)
+    worker.start()
+    file(pipeline["triage"], worker, "drift first, rate limited")
+    assert wait_until(
+        lambda: standin.calls_to("chat.postMessage", include_errors=True), timeout=5
+    ), "the worker never tried the first post"
+
+    before = claims.count
+    for n in range(20):  # 20 filings while the channel is paused, each waking the worker
+        file(pipeline["triage"], worker, f"drift while paused {n}")
+        time.sleep(0.02)
+    during = claims.count - before
+    assert during <= 2, f"{during} claim queries for 20 wake-ups during the pause"
+    assert ok_posts(standin, TRIAGE) == []  # nothing went out before Retry-After
+
+    # Once the pause is over, every one of them is posted, once.
+    assert wait_until(lambda: len(ok_posts(standin, TRIAGE)) == 21, timeout=15)
+    texts = [c.params.get("text", "") for c in ok_posts(standin, TRIAGE)]
+    assert len(set(texts)) == 21
+
+
+def test_other_channels_keep_flowing_while_one_is_paused(pipeline, standin):
+    worker = pipeline["worker"]
+    standin.fail_next("chat.postMessage", status=429, retry_after=4)
+    worker.start()
+    file(pipeline["triage"], worker, "drift, rate limited")
+    assert wait_until(lambda: standin.calls_to("chat.postMessage", include_errors=True), timeout=5)
+    paused_at = time.monotonic()
+    file(pipeline["other"], worker, "drift on the other channel")
+    assert wait_until(lambda: ok_posts(standin, OTHER), timeout=3)
+    assert time.monotonic() - paused_at < 2.5  # within the poll interval, not after the pause
+    assert ok_posts(standin, TRIAGE) == []  # the paused channel is still waiting
+    assert wait_until(lambda: ok_posts(standin, TRIAGE), timeout=10)
+
+
+def test_a_burst_of_wakeups_settles_into_few_rounds(pipeline):
+    worker, claims = pipeline["worker"], pipeline["claims"]
+    worker.start()
+    time.sleep(0.1)
+    before = claims.count
+    for _ in range(100):  # nothing to send: each wake-up alone would be one claim query
+        worker.wake()
+        time.sleep(0.005)
+    time.sleep(0.1)
+    rounds = claims.count - before
+    assert 1 <= rounds <= 40, f"{rounds} claim queries for 100 wake-ups"
+
+
+def test_claims_come_back_in_due_order(sqlite_url):
+    db.upgrade(sqlite_url)
+    sessions = db.create_session_factory(db.create_db_engine(sqlite_url))
+    start = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
+    times = iter(start + timedelta(minutes=n) for n in range(10))
+    signals = SignalService(
+        sessions=sessions,
+        code_key=b"k",
+        triage_channel=TRIAGE,
+        anon_delay=(0, 0),
+        clock=lambda: next(times),
+    )
+    for n in range(6):
+        signals.file_signal(kind="drift", text=f"drift {n}", anonymous=False, reporter_id="U1")
+    delivery = DeliveryService(sessions=sessions, clock=lambda: start + timedelta(hours=1))
+    first, second = delivery.claim_due(limit=4), delivery.claim_due(limit=4)
+    assert [t.signal.ref for t in first] == ["SIG-1", "SIG-2", "SIG-3", "SIG-4"]
+    assert [t.signal.ref for t in second] == ["SIG-5", "SIG-6"]
+    assert delivery.claim_due(limit=4) == []  # all leased
+
+
+def test_pending_parent_update_lookup_uses_the_signal_index(pipeline):
+    statement = pending_parent_update("0" * 32).compile(
+        dialect=pipeline["engine"].dialect, compile_kwargs={"literal_binds": True}
+    )
+    with pipeline["engine"].connect() as connection:
+        plan = " ".join(
+            str(row[-1])
+            for row in connection.execute(text(f"EXPLAIN QUERY PLAN {statement}")).all()
+        )
+    assert "ix_outbox_signal_id_purpose_state" in plan, plan
+
+
+def test_http_server_stops_even_when_its_trigger_is_already_closed():
+    def wsgi(environ, start_response):  # noqa: ANN001
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return [b"ok"]
+
+    server = HttpServer(wsgi, host="127.0.0.1", port=0).start()
+    url = f"http://127.0.0.1:{server.port}/"
+    assert urllib.request.urlopen(url, timeout=5).read() == b"ok"
+    server._server.trigger.close()  # as when the loop is already on its way out
+
+    server.stop()
+    assert not server._thread.is_alive()
+    with pytest.raises(OSError):
+        urllib.request.urlopen(url, timeout=2)
