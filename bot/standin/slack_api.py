@@ -630,6 +630,13 @@ class _Handler(BaseHTTPRequestHandler):
 # --------------------------------------------------------------------------------------------
 
 
+def _check_rate_limit(rate_limit: tuple[float, float] | None) -> None:
+    if rate_limit is not None:
+        rate, burst = rate_limit
+        if rate <= 0 or burst < 1:
+            raise ValueError("channel_rate_limit needs rate > 0 and burst >= 1")
+
+
 class SlackStandIn:
     """A local Slack Web API. Use `with SlackStandIn() as slack:` or `start()` / `stop()`."""
 
@@ -642,10 +649,7 @@ class SlackStandIn:
         host: str = "127.0.0.1",
         port: int = 0,
     ) -> None:
-        if channel_rate_limit is not None:
-            rate, burst = channel_rate_limit
-            if rate <= 0 or burst < 1:
-                raise ValueError("channel_rate_limit needs rate > 0 and burst >= 1")
+        _check_rate_limit(channel_rate_limit)
         self.bot_token = bot_token
         self.trigger_ttl = trigger_ttl
         self.channel_rate_limit = channel_rate_limit
@@ -835,6 +839,14 @@ class SlackStandIn:
         with self._lock:
             queue = self._failures.setdefault(method, deque())
             queue.extend(_Failure(error, status, retry_after) for _ in range(times))
+
+    def set_channel_rate_limit(self, rate_limit: tuple[float, float] | None) -> None:
+        """Switch the per-channel chat.postMessage limit (messages/s, burst) on, change it, or
+        switch it off (None); every channel starts again with a full burst."""
+        _check_rate_limit(rate_limit)
+        with self._lock:
+            self.channel_rate_limit = rate_limit
+            self._buckets.clear()
 
     def set_down(self, down: bool = True) -> None:
         """While down, every Web API call answers HTTP 503."""

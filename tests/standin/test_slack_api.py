@@ -377,6 +377,20 @@ def test_channel_rate_limit() -> None:
         assert [m["text"] for m in slack.messages("C1")] == ["1", "2", "3 again"]
 
 
+def test_channel_rate_limit_switched_at_run_time(slack: SlackStandIn, client: WebClient) -> None:
+    slack.add_channel("C1")
+    for n in range(5):  # no limit yet
+        assert client.chat_postMessage(channel="C1", text=str(n))["ok"]
+    slack.set_channel_rate_limit((1.0, 2))
+    assert client.chat_postMessage(channel="C1", text="burst 1")["ok"]
+    assert client.chat_postMessage(channel="C1", text="burst 2")["ok"]
+    assert api_error(client.chat_postMessage, channel="C1", text="x").response.status_code == 429
+    slack.set_channel_rate_limit(None)
+    assert client.chat_postMessage(channel="C1", text="unlimited again")["ok"]
+    with pytest.raises(ValueError):
+        slack.set_channel_rate_limit((0.0, 1))
+
+
 # ---- views ---------------------------------------------------------------------------------------
 
 
