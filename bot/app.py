@@ -11,6 +11,10 @@ from urllib.error import URLError
 
 from slack_bolt import App
 from slack_bolt.authorization import AuthorizeResult
+from slack_bolt.logger.messages import (
+    warning_client_prioritized_and_token_skipped,
+    warning_token_skipped,
+)
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
@@ -49,13 +53,18 @@ def create_app(
     return app
 
 
+_TOKEN_NOTICES = frozenset(
+    {warning_token_skipped(), warning_client_prioritized_and_token_skipped()}
+)
+
+
 class _IgnoredTokenNotice(logging.Filter):
     """Bolt reads SLACK_BOT_TOKEN from the environment by itself and then warns that, with an
-    `authorize` function, it ignores it. The app passes the token through its client on purpose;
-    the warning would only confuse operators."""
+    `authorize` function and a `client`, it ignores that token. The app passes the token through
+    its client on purpose; the warnings would only confuse operators."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        return "will be ignored" not in record.getMessage()
+        return record.getMessage() not in _TOKEN_NOTICES
 
 
 def _bolt_logger() -> logging.Logger:
