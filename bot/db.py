@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import threading
 from pathlib import Path
 
@@ -111,7 +112,11 @@ def insert_ignoring_duplicates(session: Session, table: Table) -> Insert:
     A duplicate key leaves the row as it was and returns no row, without failing the transaction
     (no SAVEPOINT needed). Check `.first() is not None`: rowcount is not reliable here (psycopg
     reports -1)."""
-    dialect = session.get_bind().dialect.name
+    return _insert_ignoring_duplicates(session.get_bind().dialect.name, table)
+
+
+@functools.cache
+def _insert_ignoring_duplicates(dialect: str, table: Table) -> Insert:
     if dialect == "sqlite":
         statement = sqlite_insert(table).on_conflict_do_nothing()
     elif dialect == "postgresql":

@@ -40,6 +40,16 @@ _ANON_REF_REST = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
 _REF_COUNTER = "signal_ref"
 _SIGNALS = Signal.__table__
 _OUTBOX = OutboxItem.__table__
+# Built once: filing runs on every ack, and a prebuilt statement keeps its cache key.
+_INSERT_SIGNAL = insert(_SIGNALS)
+_INSERT_OUTBOX = insert(_OUTBOX)
+_COUNTERS = Counter.__table__
+_INCREMENT_REF = (
+    update(_COUNTERS)
+    .where(_COUNTERS.c.name == _REF_COUNTER)
+    .values(value=_COUNTERS.c.value + 1)
+    .returning(_COUNTERS.c.value)
+)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -163,7 +173,7 @@ class SignalService:
             # Core inserts, not the ORM unit of work: filing is the hot path of every ack.
             signal_id = new_id()
             session.execute(
-                insert(_SIGNALS),
+                _INSERT_SIGNAL,
                 {
                     "id": signal_id,
                     "ref": ref,
@@ -181,7 +191,7 @@ class SignalService:
                 },
             )
             session.execute(
-                insert(_OUTBOX),
+                _INSERT_OUTBOX,
                 {
                     "id": new_id(),
                     "signal_id": signal_id,
@@ -207,20 +217,13 @@ class SignalService:
         return release
 
     def _next_number(self, session: Session) -> int:
-        counters = Counter.__table__
-        increment = (
-            update(counters)
-            .where(counters.c.name == _REF_COUNTER)
-            .values(value=counters.c.value + 1)
-            .returning(counters.c.value)
-        )
-        value = session.execute(increment).scalar_one_or_none()
+        value = session.execute(_INCREMENT_REF).scalar_one_or_none()
         if value is None:
             created = session.execute(
-                insert_ignoring_duplicates(session, counters), {"name": _REF_COUNTER, "value": 1}
+                insert_ignoring_duplicates(session, _COUNTERS), {"name": _REF_COUNTER, "value": 1}
             ).first()
             # No row: a concurrent first filing created the counter (PostgreSQL); count on.
-            value = 1 if created is not None else session.execute(increment).scalar_one()
+            value = 1 if created is not None else session.execute(_INCREMENT_REF).scalar_one()
         return value
 
     def _anonymous_ref(self, session: Session) -> str:

@@ -583,7 +583,7 @@ class TriageService:
 
     @staticmethod
     def _queue(session: Session, *rows: dict[str, Any]) -> None:
-        session.execute(insert(OutboxItem.__table__), list(rows))
+        session.execute(_INSERT_OUTBOX, list(rows))
 
     @staticmethod
     def _parent_update_pending(session: Session, signal_id: str) -> bool:
@@ -613,7 +613,7 @@ def _record_event(
     """Add a line to a signal's history (a Core insert: lead actions are on the ack's heels)."""
     event_id = new_id()
     session.execute(
-        insert(SignalEvent.__table__),
+        _INSERT_EVENT,
         {
             "id": event_id,
             "signal_id": signal_id,
@@ -625,6 +625,10 @@ def _record_event(
     )
     return event_id
 
+
+# Built once: lead actions run right after their ack.
+_INSERT_EVENT = insert(SignalEvent.__table__)
+_INSERT_OUTBOX = insert(OutboxItem.__table__)
 
 _NOTIFY_REPORTER = frozenset(
     {EventAction.ACKNOWLEDGED, EventAction.ASKED, EventAction.RESOLVED, EventAction.DECLINED}
