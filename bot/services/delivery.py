@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.clock import Clock, utc_now
 from bot.services.signals import SignalSummary
-from bot.services.triage import EventSummary, SignalDetail, detail_of
+from bot.services.triage import EventSummary, SignalDetail, detail_of, summarize_event
 from models import OutboxItem, OutboxPurpose, OutboxState, Signal, SignalEvent
 
 # Long enough for a whole batch to be sent one by one even when Slack answers slowly (the client
@@ -38,14 +38,6 @@ class DeliveryTask:
     @property
     def signal(self) -> SignalSummary:
         return self.detail.signal
-
-
-def _event_summary(event: SignalEvent | None) -> EventSummary | None:
-    if event is None:
-        return None
-    return EventSummary(
-        action=event.action, actor_id=event.actor_id, note=event.note, created_at=event.created_at
-    )
 
 
 class DeliveryService:
@@ -116,7 +108,7 @@ class DeliveryService:
                     channel=row.channel,
                     attempts=row.attempts,
                     detail=detail_of(signals[row.signal_id]),
-                    event=_event_summary(events.get(row.event_id)),
+                    event=summarize_event(e) if (e := events.get(row.event_id)) else None,
                 )
                 for row in sorted(taken, key=lambda row: order[row.id])
             ]

@@ -128,10 +128,13 @@ def detail_of(signal: Signal, events: list[SignalEvent] | None = None) -> Signal
         resolved_at=signal.resolved_at,
         triage_channel=signal.triage_channel,
         triage_ts=signal.triage_ts,
-        events=tuple(
-            EventSummary(action=e.action, actor_id=e.actor_id, note=e.note, created_at=e.created_at)
-            for e in events or ()
-        ),
+        events=tuple(summarize_event(e) for e in events or ()),
+    )
+
+
+def summarize_event(event: SignalEvent) -> EventSummary:
+    return EventSummary(
+        action=event.action, actor_id=event.actor_id, note=event.note, created_at=event.created_at
     )
 
 
