@@ -1,0 +1,59 @@
+"""The benchmark scripts still run and report what they should, on tiny sizes.
+
+No figure is checked here (speed targets are met in the benchmarks, not in tests); what is
+checked is that every request was answered, nothing was lost, and the report is complete.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def run_script(name: str, *args: str, timeout: float = 240) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, str(REPO / "bench" / name), *args],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+def test_ack_latency_compares_both_apps_at_each_load():
+    done = run_script("ack_latency.py", "--requests", "20", "--warmup", "5", "--loads", "closed,40")
+    out = done.stdout
+    assert done.returncode in (0, 1), done.stderr[-2000:]  # 1: a target missed
+    assert "== closed loop, C=20 ==" in out and "== 40 req/s, C=20 ==" in out, out
+    rows = re.findall(r"^(ai-signal|bare) (filings|clicks) +(\d+) +(\d+)", out, re.MULTILINE)
+    assert len(rows) == 8, out  # two apps x two kinds x two loads
+    assert all(int(requests) == 20 and int(errors) == 0 for *_, requests, errors in rows), out
+    assert "server CPU per request ours/bare" in out
+    assert re.search(r"^OVERALL: (PASS|FAIL)$", out, re.MULTILINE), out
+    assert "Slack-like limit of 1/s per channel" in out
+    assert "ephemeral error answers to clicks: 0" in out
+
+
+def test_delivery_drain_loses_and_duplicates_nothing():
+    done = run_script("delivery_drain.py", "--posts", "30", "--rate", "50", "--burst", "10")
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    assert "RESULT: PASS (zero lost, zero duplicated)" in done.stdout
+
+
+def test_memory_reads_the_app_before_and_after_filings():
+    done = run_script("memory.py", "--filings", "100", "--settle", "0.2", "--samples", "2")
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    assert re.search(r"^idle after start-up +[\d.]+ MiB", done.stdout, re.MULTILINE)
+    assert "failed requests: 0" in done.stdout and "all posted: True" in done.stdout
+
+
+def test_digest_build_times_a_small_database():
+    done = run_script("digest_build.py", "--sizes", "1000", "--sqlite-only")
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    assert re.search(
+        r"^sqlite +1,000 signals .* digest build +[\d.]+ ms", done.stdout, re.MULTILINE
+    )
