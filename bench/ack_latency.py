@@ -337,7 +337,9 @@ def report_phase(ours: Phase, bare: Phase | None, concurrency: int) -> bool:
                     slow_ratio <= RATIO_TARGET,
                 )
             )
-            cpu = cpu_ms_per_request(o) / cpu_ms_per_request(b)
+            # /proc counts CPU in clock ticks (10 ms): a short run may read 0 for the bare app.
+            base = cpu_ms_per_request(b)
+            cpu = cpu_ms_per_request(o) / base if base > 0 else float("nan")
             say(f"  {kind:<8} info  server CPU per request ours/bare {cpu:.2f}x")
         for text, passed in checks:
             all_pass &= passed
