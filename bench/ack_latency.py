@@ -7,8 +7,10 @@ The Slack Web API stand-in runs in this process; the real app runs as a subproce
 (`python -m bot run --http`, SQLite in a temporary folder, delivery worker on) and so does
 bench/bare_bolt_app.py, behind the same HTTP server (bot.http.HttpServer, waitress, 16 threads).
 
-Set-up (not measured): warm-up + N quick filings, whose triage posts are delivered before
-anything is timed; they are the signals the clicks acknowledge. Then Slack's per-channel limit
+Each load level (--loads: closed loop, or open loops at fixed rates) runs on a fresh app and
+database, so no level inherits the Slack backlog of the one before. Set-up (not measured):
+warm-up + N quick filings, whose triage posts are delivered before anything is timed; they are
+the signals the clicks acknowledge. Then Slack's per-channel limit
 is switched on in the stand-in (about one chat.postMessage per second per channel with a burst
 of 5, as real Slack has; `--unthrottled` leaves it off, so the delivery worker posts as fast as
 it can on the same cores), and the measured phases run: N signed `/ai-signal drift ...` quick
@@ -125,26 +127,64 @@ def measure_ours(
     loads: list[Load],
     slack_limit: tuple[float, float] | None,
 ) -> tuple[list[Phase], dict[str, str]]:
-    """Run the real app through every load level; return the phases and notes."""
+    """Run the real app at every load level, each on a fresh app and database (so no level
+    inherits the Slack backlog of the one before); return the phases and notes."""
     notes: dict[str, str] = {}
     phases: list[Phase] = []
+    offset = 0
+    for load in loads:
+        stand_in.reset()
+        stand_in.set_channel_rate_limit(None)
+        phase, level_notes = measure_level(
+            stand_in,
+            load=load,
+            n=n,
+            warmup=warmup,
+            concurrency=concurrency,
+            time_limit=time_limit,
+            slack_limit=slack_limit,
+            offset=offset,
+        )
+        offset += warmup + 2 * n
+        phases.append(phase)
+        notes.update({f"{load_name(load)}: {key}": value for key, value in level_notes.items()})
+    return phases, notes
+
+
+def measure_level(
+    stand_in: SlackStandIn,
+    *,
+    load: Load,
+    n: int,
+    warmup: int,
+    concurrency: int,
+    time_limit: float,
+    slack_limit: tuple[float, float] | None,
+    offset: int,
+) -> tuple[Phase, dict[str, str]]:
+    notes: dict[str, str] = {}
     with temp_workdir("bench-ack-") as workdir:
         app = start_app_process(api_url=stand_in.url, workdir=workdir)
         try:
-            say(f"ai-signal (pid {app.pid}) ready in {app.wait_ready():.1f}s on port {app.port}")
+            ready = app.wait_ready()
+            say(f"{load_name(load)}: ai-signal (pid {app.pid}) ready in {ready:.1f}s")
             signer = Signer(app.events_url)
             # Set-up, not measured: the signals the clicks will acknowledge (the first `warmup`
             # of them warm the app up), posted to the triage channel before any limit is on.
-            seeds = warmup + n * len(loads)
-            seed = run_load(signer, filings(stand_in, seeds), concurrency=concurrency, label="seed")
+            seed = run_load(
+                signer,
+                filings(stand_in, warmup + n, offset=offset),
+                concurrency=concurrency,
+                label="set-up",
+            )
             seed_refs = refs_from(seed)
-            say(f"set-up filings: {seed.ok}/{len(seed.results)} ok")
             posted = wait_until(
                 lambda: posts_made(stand_in) >= len(seed_refs), timeout=60 + 0.2 * len(seed_refs)
             )
             posts = top_level_posts(stand_in)
             say(
-                f"set-up triage posts: {len(posts)}/{len(seed_refs)}{'' if posted else ' (timeout)'}"
+                f"  set-up: {seed.ok}/{len(seed.results)} filed, {len(posts)} posted"
+                f"{'' if posted else ' (timeout)'}"
             )
             ts_of = {ref: m["ts"] for m in posts if (ref := ref_of_post(m))}
             warm = run_load(
@@ -153,37 +193,31 @@ def measure_ours(
                 concurrency=concurrency,
                 label="warm-up",
             )
-            say(f"warm-up clicks: {warm.ok}/{len(warm.results)} ok")
+            say(f"  warm-up clicks: {warm.ok}/{len(warm.results)} ok")
             if slack_limit is not None:
                 stand_in.set_channel_rate_limit(slack_limit)
             calls_before = len(stand_in.calls)
 
-            for index, load in enumerate(loads):
-                start = warmup + index * n
-                phase = Phase(
-                    load=load,
-                    filings=filings(stand_in, n, offset=seeds + index * n),
-                    clicks=clicks(stand_in, seed_refs[start : start + n], ts_of),
+            phase = Phase(
+                load=load,
+                filings=filings(stand_in, n, offset=offset + warmup + n),
+                clicks=clicks(stand_in, seed_refs[warmup:], ts_of),
+            )
+            for kind, requests in (("filings", phase.filings), ("clicks", phase.clicks)):
+                run = run_load(
+                    signer,
+                    requests,
+                    concurrency=concurrency,
+                    label=f"ai-signal {kind}",
+                    time_limit=time_limit,
+                    rate=load,
+                    server_pid=app.pid,
                 )
-                for kind, requests in (("filings", phase.filings), ("clicks", phase.clicks)):
-                    run = run_load(
-                        signer,
-                        requests,
-                        concurrency=concurrency,
-                        label=f"ai-signal {kind}",
-                        time_limit=time_limit,
-                        rate=load,
-                        server_pid=app.pid,
-                    )
-                    phase.runs[kind] = run
-                    say(
-                        f"{load_name(load)}: {kind} {run.ok}/{len(run.results)} ok in "
-                        f"{run.wall_seconds:.1f}s"
-                    )
-                received = len(refs_from(phase.runs["filings"]))
-                if received != phase.runs["filings"].ok:
-                    notes[f"refs at {load_name(load)}"] = f"only {received} receipts named a ref"
-                phases.append(phase)
+                phase.runs[kind] = run
+                say(f"  {kind}: {run.ok}/{len(run.results)} ok in {run.wall_seconds:.1f}s")
+            received = len(refs_from(phase.runs["filings"]))
+            if received != phase.runs["filings"].ok:
+                notes["refs"] = f"only {received} receipts named a reference"
 
             # Not timed: what the filings and clicks queued for Slack. Without a limit it all
             # drains in seconds; with Slack's limit the triage channel takes about one post a
@@ -192,13 +226,13 @@ def measure_ours(
             if slack_limit is None:
                 wait_until(
                     lambda: app.health().get("outbox", {}).get("due", 1) == 0,
-                    timeout=60 + 0.05 * n * len(loads),
+                    timeout=60 + 0.05 * n,
                     interval=0.5,
                 )
             notes["outbox at the end"] = str(app.health().get("outbox"))
             during = stand_in.calls[calls_before:]
             limited = sum(1 for call in during if call.status == 429)
-            notes["Slack calls during the measured phases"] = (
+            notes["Slack calls while measured"] = (
                 f"{len(during) - limited} answered, {limited} rate limited (429)"
             )
             ephemerals = len(stand_in.calls_to("chat.postEphemeral", include_errors=True))
@@ -210,7 +244,7 @@ def measure_ours(
             notes["app log"] = f"{len(lines)} line(s), {queue} of them waitress 'Task queue depth'"
             if lines:
                 notes["app log, last line"] = lines[-1][:200]
-    return phases, notes
+    return phase, notes
 
 
 def measure_bare(
@@ -390,7 +424,7 @@ def main() -> int:
     parser.add_argument("--warmup", type=int, default=50, help="uncounted requests per kind")
     parser.add_argument(
         "--loads",
-        default="closed",
+        default="closed,100,200,300",
         help="comma-separated load levels, each measured in turn: 'closed' (back to back, C in "
         "flight) or an open-loop rate in requests/s, latency counted from when each request was "
         "due; e.g. closed,50,100,200",
