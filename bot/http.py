@@ -98,14 +98,16 @@ class HttpServer:
         # (and closing sockets from another thread breaks the loop's select() with EBADF).
         server.task_dispatcher.shutdown(timeout=5)
         if self._thread is not None and self._thread.is_alive():
-            try:
-                # Close every socket from inside the loop: with nothing left to watch, it returns.
-                server.trigger.pull_trigger(lambda: wasyncore.close_all(server._map))
-            except OSError:
-                # The trigger is gone already, so the loop cannot be woken: close from here. The
-                # loop then ends at its next turn (at worst its select() fails and ends it).
+            if getattr(server.trigger, "_closed", False):
+                # The trigger is closed already, so the loop cannot be woken (and writing to its
+                # old fd number could reach whatever file reuses it): close from here. The loop
+                # ends at its next turn, or its select() fails on the closed sockets and the
+                # thread ends with that error.
                 logger.debug("http server: trigger closed before stop; closing from outside")
                 wasyncore.close_all(server._map)
+            else:
+                # Close every socket from inside the loop: with nothing left to watch, it returns.
+                server.trigger.pull_trigger(lambda: wasyncore.close_all(server._map))
             self._thread.join(5)
         else:
             wasyncore.close_all(server._map)

@@ -45,8 +45,10 @@ PERMANENT_ERRORS = frozenset(
     }
 )
 
-# After an idle round, how long a wake-up waits for others to join it.
+# After an idle round, how long a wake-up waits for others to join it; longer while a channel
+# is paused after a 429.
 WAKE_SETTLE_SECONDS = 0.02
+PAUSED_SETTLE_SECONDS = 0.25
 
 # Makes the Slack call an item stands for; returns where it landed (or None: nothing to send).
 Sender = Callable[[DeliveryTask], Any]
@@ -105,16 +107,13 @@ class DeliveryWorker:
     def _idle(self) -> None:
         """Wait for the next round after one that found nothing to send."""
         resume = self._next_resume()
-        if resume is not None:
-            # Slack holds a channel back and nothing else was due. Wake-ups now mostly mean
-            # more items for that channel, and a round per wake-up would only read past them:
-            # look again when the pause ends (or on the poll interval, whichever is first).
-            self._stop.wait(min(self._poll_interval, resume))
-        else:
-            self._wake.wait(self._poll_interval)
-            # Every filing and lead action wakes the worker: let a burst of wake-ups settle
-            # into one round instead of one database query each.
-            self._stop.wait(self._settle)
+        timeout = self._poll_interval if resume is None else min(self._poll_interval, resume)
+        if self._wake.wait(timeout):
+            # Every filing and lead action wakes the worker: let a burst of wake-ups settle into
+            # one round instead of one database query each. While Slack holds a channel back,
+            # most wake-ups are more items for that channel, which a round can only read past:
+            # settle longer then, but still come round for the other channels.
+            self._stop.wait(self._settle if resume is None else PAUSED_SETTLE_SECONDS)
         self._wake.clear()
 
     def _next_resume(self) -> float | None:

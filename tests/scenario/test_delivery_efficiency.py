@@ -100,7 +100,7 @@ def test_wakeups_while_slack_holds_a_channel_back_do_not_each_query(pipeline, st
         file(pipeline["triage"], worker, f"drift while paused {n}")
         time.sleep(0.02)
     during = claims.count - before
-    assert during <= 2, f"{during} claim queries for 20 wake-ups during the pause"
+    assert during <= 4, f"{during} claim queries for 20 wake-ups during the pause"
     assert ok_posts(standin, TRIAGE) == []  # nothing went out before Retry-After
 
     # Once the pause is over, every one of them is posted, once.
@@ -118,7 +118,8 @@ def test_other_channels_keep_flowing_while_one_is_paused(pipeline, standin):
     paused_at = time.monotonic()
     file(pipeline["other"], worker, "drift on the other channel")
     assert wait_until(lambda: ok_posts(standin, OTHER), timeout=3)
-    assert time.monotonic() - paused_at < 2.5  # within the poll interval, not after the pause
+    # Woken by the filing, not left to the poll interval (1 s) or the end of the pause (4 s).
+    assert time.monotonic() - paused_at < 0.8
     assert ok_posts(standin, TRIAGE) == []  # the paused channel is still waiting
     assert wait_until(lambda: ok_posts(standin, TRIAGE), timeout=10)
 
@@ -169,7 +170,7 @@ def test_pending_parent_update_lookup_uses_the_signal_index(pipeline):
     assert "ix_outbox_signal_id_purpose_state" in plan, plan
 
 
-def test_http_server_stops_even_when_its_trigger_is_already_closed():
+def test_http_server_stops_even_when_its_trigger_is_already_closed(tmp_path):
     def wsgi(environ, start_response):  # noqa: ANN001
         start_response("200 OK", [("Content-Type", "text/plain")])
         return [b"ok"]
@@ -178,8 +179,16 @@ def test_http_server_stops_even_when_its_trigger_is_already_closed():
     url = f"http://127.0.0.1:{server.port}/"
     assert urllib.request.urlopen(url, timeout=5).read() == b"ok"
     server._server.trigger.close()  # as when the loop is already on its way out
-
-    server.stop()
-    assert not server._thread.is_alive()
-    with pytest.raises(OSError):
-        urllib.request.urlopen(url, timeout=2)
+    # Files opened now take the trigger's old descriptor numbers: nothing may be written there.
+    bystanders = [open(tmp_path / f"file{n}", "wb") for n in range(2)]  # noqa: SIM115
+    try:
+        started = time.monotonic()
+        server.stop()
+        assert time.monotonic() - started < 3
+        assert not server._thread.is_alive()
+        with pytest.raises(OSError):
+            urllib.request.urlopen(url, timeout=2)
+    finally:
+        for handle in bystanders:
+            handle.close()
+    assert [(tmp_path / f"file{n}").read_bytes() for n in range(2)] == [b"", b""]
