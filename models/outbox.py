@@ -28,8 +28,8 @@ class OutboxItem(Base):
     __tablename__ = "outbox"
     __table_args__ = (
         Index("ix_outbox_state_due_at", "state", "due_at"),
-        # A signal's own items: "is a parent update already pending?" on every lead action,
-        # and the cascade when a signal is deleted. Without it both scan the whole outbox.
+        # A signal's own items: "is a parent update already pending?" on every lead action
+        # reads the whole outbox without it.
         Index("ix_outbox_signal_id_purpose_state", "signal_id", "purpose", "state"),
         {"sqlite_with_rowid": False},
     )

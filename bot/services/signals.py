@@ -8,6 +8,7 @@ import random
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import delete, insert, select, update
 from sqlalchemy.orm import Session, sessionmaker
@@ -21,10 +22,8 @@ from models import (
     Counter,
     OutboxItem,
     OutboxPurpose,
-    OutboxState,
     SeenRequest,
     Signal,
-    SignalStatus,
 )
 from models.base import new_id
 
@@ -50,6 +49,30 @@ _INCREMENT_REF = (
     .values(value=_COUNTERS.c.value + 1)
     .returning(_COUNTERS.c.value)
 )
+
+
+def outbox_item(
+    *,
+    signal_id: str,
+    purpose: OutboxPurpose,
+    channel: str,
+    due_at: datetime,
+    event_id: str | None = None,
+) -> dict[str, Any]:
+    """One pending Slack post, as a row for `queue_posts` (id, state and attempts come from the
+    model's defaults)."""
+    return {
+        "signal_id": signal_id,
+        "event_id": event_id,
+        "purpose": purpose.value,
+        "channel": channel,
+        "due_at": due_at,
+    }
+
+
+def queue_posts(session: Session, *items: dict[str, Any]) -> None:
+    """Add posts to the outbox inside the caller's transaction (one Core INSERT)."""
+    session.execute(_INSERT_OUTBOX, list(items))
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -184,23 +207,18 @@ class SignalService:
                     "anonymous": anonymous,
                     "reporter_id": None if anonymous else reporter_id,
                     "followup_hash": codes.hash_code(code, key=self._code_key) if code else None,
-                    "status": SignalStatus.NEW.value,
                     "created_at": stamp,
                     "updated_at": stamp,
-                    "reminders_sent": 0,
-                },
+                },  # status and reminders_sent: the model's defaults
             )
-            session.execute(
-                _INSERT_OUTBOX,
-                {
-                    "id": new_id(),
-                    "signal_id": signal_id,
-                    "purpose": OutboxPurpose.TRIAGE_POST.value,
-                    "channel": self._triage_channel,
-                    "state": OutboxState.PENDING.value,
-                    "due_at": release_at,
-                    "attempts": 0,
-                },
+            queue_posts(
+                session,
+                outbox_item(
+                    signal_id=signal_id,
+                    purpose=OutboxPurpose.TRIAGE_POST,
+                    channel=self._triage_channel,
+                    due_at=release_at,
+                ),
             )
         return FiledSignal(ref=ref, anonymous=anonymous, code=code, release_at=release_at)
 

@@ -21,7 +21,14 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot.clock import Clock, utc_now
 from bot.services import codes
 from bot.services.errors import EmptyText, NotFound, ServiceError, TextTooLong
-from bot.services.signals import GENERIC_CODE_ANSWER, SignalService, SignalSummary, summarize
+from bot.services.signals import (
+    GENERIC_CODE_ANSWER,
+    SignalService,
+    SignalSummary,
+    outbox_item,
+    queue_posts,
+    summarize,
+)
 from models import EventAction, OutboxItem, OutboxPurpose, OutboxState, Signal, SignalEvent
 from models import SignalStatus as S
 from models.base import new_id
@@ -89,7 +96,7 @@ class SignalDetail:
 class ActionResult:
     ref: str
     changed: bool
-    detail: SignalDetail
+    detail: SignalDetail  # the signal as the action left it, without its history (events=())
     duplicate: bool = False  # the same request (view id) was already handled
 
 
@@ -432,7 +439,7 @@ class TriageService:
                 note=text,
                 created_at=max(coarse, latest + timedelta(microseconds=1)) if latest else coarse,
             )
-            self._queue(
+            queue_posts(
                 session,
                 self._outbox_row(
                     signal,
@@ -482,7 +489,7 @@ class TriageService:
                     note=str(sent + 1),
                     created_at=now,
                 )
-                self._queue(
+                queue_posts(
                     session,
                     self._outbox_row(
                         signal, OutboxPurpose.THREAD_REPLY, event_id=event_id, due=now
@@ -561,7 +568,7 @@ class TriageService:
                         channel=signal.reporter_id,
                     )
                 )
-            self._queue(session, *rows)
+            queue_posts(session, *rows)
             return ActionResult(ref=signal.ref, changed=True, detail=detail_of(signal))
 
     def _outbox_row(
@@ -573,20 +580,13 @@ class TriageService:
         due: datetime,
         channel: str | None = None,
     ) -> dict[str, Any]:
-        return {
-            "id": new_id(),
-            "signal_id": signal.id,
-            "event_id": event_id,
-            "purpose": purpose.value,
-            "channel": channel or signal.triage_channel or self._triage_channel,
-            "state": OutboxState.PENDING.value,
-            "due_at": due,
-            "attempts": 0,
-        }
-
-    @staticmethod
-    def _queue(session: Session, *rows: dict[str, Any]) -> None:
-        session.execute(_INSERT_OUTBOX, list(rows))
+        return outbox_item(
+            signal_id=signal.id,
+            purpose=purpose,
+            channel=channel or signal.triage_channel or self._triage_channel,
+            due_at=due,
+            event_id=event_id,
+        )
 
     @staticmethod
     def _parent_update_pending(session: Session, signal_id: str) -> bool:
@@ -631,7 +631,6 @@ def _record_event(
 
 # Built once: lead actions run right after their ack.
 _INSERT_EVENT = insert(SignalEvent.__table__)
-_INSERT_OUTBOX = insert(OutboxItem.__table__)
 
 _NOTIFY_REPORTER = frozenset(
     {EventAction.ACKNOWLEDGED, EventAction.ASKED, EventAction.RESOLVED, EventAction.DECLINED}
