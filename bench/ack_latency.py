@@ -424,7 +424,7 @@ def main() -> int:
     parser.add_argument("--warmup", type=int, default=50, help="uncounted requests per kind")
     parser.add_argument(
         "--loads",
-        default="closed,100,200,300",
+        default="closed,100,200,400",
         help="comma-separated load levels, each measured in turn: 'closed' (back to back, C in "
         "flight) or an open-loop rate in requests/s, latency counted from when each request was "
         "due; e.g. closed,50,100,200",
