@@ -17,7 +17,7 @@ from urllib.error import URLError
 
 from slack_sdk.errors import SlackApiError
 
-from bot.services.delivery import DeliveryService, DeliveryTask
+from bot.services.delivery import MAX_BACKOFF, DeliveryService, DeliveryTask
 
 logger = logging.getLogger("ai_signal.delivery")
 
@@ -171,7 +171,7 @@ class DeliveryWorker:
         status = response.status_code
         code = response.get("error") if isinstance(response.data, dict) else None
         if status == 429 or code == "ratelimited":
-            retry_after = _retry_after(response.headers)
+            retry_after = retry_after_seconds(response.headers)
             self._channel_paused_until[task.channel] = time.monotonic() + retry_after
             self._delivery.mark_retry(
                 item_id=task.item_id, delay=timedelta(seconds=retry_after), error="ratelimited"
@@ -197,11 +197,13 @@ class DeliveryWorker:
             )
 
 
-def _retry_after(headers: dict[str, Any]) -> float:
+def retry_after_seconds(headers: dict[str, Any]) -> float:
+    """Seconds to hold a channel after a 429: Slack's Retry-After, at least 1 s, 30 s when it is
+    missing or unreadable, and never longer than the outbox's longest wait (15 minutes)."""
     for key, value in (headers or {}).items():
         if key.lower() == "retry-after":
             try:
-                return max(float(value), 1.0)
+                return min(max(float(value), 1.0), MAX_BACKOFF.total_seconds())
             except (TypeError, ValueError):
                 break
     return 30.0
