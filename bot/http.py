@@ -73,6 +73,16 @@ def _outbox_counts(delivery: DeliveryService) -> dict[str, int] | None:
         return None
 
 
+def _wake_to_close(server: Any) -> bool:
+    """Ask the loop to close every socket from inside (with nothing left to watch, it returns).
+    False when the trigger's pipe is gone (EBADF)."""
+    try:
+        server.trigger.pull_trigger(lambda: wasyncore.close_all(server._map))
+    except OSError:
+        return False
+    return True
+
+
 class HttpServer:
     """A waitress server on a background thread (so tests and the demo can run it in-process)."""
 
@@ -98,16 +108,13 @@ class HttpServer:
         # (and closing sockets from another thread breaks the loop's select() with EBADF).
         server.task_dispatcher.shutdown(timeout=5)
         if self._thread is not None and self._thread.is_alive():
-            if getattr(server.trigger, "_closed", False):
-                # The trigger is closed already, so the loop cannot be woken (and writing to its
-                # old fd number could reach whatever file reuses it): close from here. The loop
-                # ends at its next turn, or its select() fails on the closed sockets and the
-                # thread ends with that error.
-                logger.debug("http server: trigger closed before stop; closing from outside")
+            if getattr(server.trigger, "_closed", False) or not _wake_to_close(server):
+                # The loop cannot be woken: its trigger is closed already (and writing to its
+                # old fd number could reach whatever file reuses it), or its pipe is gone. Close
+                # from here: the loop ends at its next turn, or its select() fails on the closed
+                # sockets and the thread ends with that error.
+                logger.debug("http server: loop trigger unusable at stop; closing from outside")
                 wasyncore.close_all(server._map)
-            else:
-                # Close every socket from inside the loop: with nothing left to watch, it returns.
-                server.trigger.pull_trigger(lambda: wasyncore.close_all(server._map))
             self._thread.join(5)
         else:
             wasyncore.close_all(server._map)

@@ -6,6 +6,7 @@ what reaches the database: the worker's claim queries, seen through the engine's
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 import urllib.request
@@ -192,3 +193,23 @@ def test_http_server_stops_even_when_its_trigger_is_already_closed(tmp_path):
         for handle in bystanders:
             handle.close()
     assert [(tmp_path / f"file{n}").read_bytes() for n in range(2)] == [b"", b""]
+
+
+def test_a_loop_whose_trigger_pipe_is_gone_is_reported_not_raised():
+    """The flaky teardown seen in full-suite runs: writing to the trigger failed with EBADF."""
+    from waitress import wasyncore
+    from waitress.trigger import trigger
+
+    from bot.http import _wake_to_close
+
+    class Server:  # what _wake_to_close reads of a waitress server: its map and trigger
+        _map: dict = {}
+
+    server = Server()
+    server.trigger = trigger(server._map)
+    try:
+        assert _wake_to_close(server) is True  # a working pipe takes the request
+        os.close(server.trigger.trigger)  # the write end, gone behind waitress's back
+        assert _wake_to_close(server) is False
+    finally:
+        wasyncore.close_all(server._map)
