@@ -91,19 +91,30 @@ class HttpServer:
             wsgi, host=host, port=port, threads=SERVER_THREADS, ident="ai-signal"
         )
         self._thread: threading.Thread | None = None
+        self._stopping = False
 
     @property
     def port(self) -> int:
         return int(self._server.effective_port)
 
     def start(self) -> HttpServer:
-        self._thread = threading.Thread(target=self._server.run, name="ai-signal-http", daemon=True)
+        self._thread = threading.Thread(target=self._serve, name="ai-signal-http", daemon=True)
         self._thread.start()
         return self
+
+    def _serve(self) -> None:
+        try:
+            self._server.run()
+        except OSError:
+            # Closing the sockets from outside the loop (see stop) can make its select() fail;
+            # that is the end we asked for, not an error.
+            if not self._stopping:
+                raise
 
     def stop(self) -> None:
         """Finish the requests being handled, stop the worker threads, then end the loop."""
         server = self._server
+        self._stopping = True
         # waitress's close() alone neither stops the worker threads nor ends the loop thread
         # (and closing sockets from another thread breaks the loop's select() with EBADF).
         server.task_dispatcher.shutdown(timeout=5)
@@ -112,7 +123,7 @@ class HttpServer:
                 # The loop cannot be woken: its trigger is closed already (and writing to its
                 # old fd number could reach whatever file reuses it), or its pipe is gone. Close
                 # from here: the loop ends at its next turn, or its select() fails on the closed
-                # sockets and the thread ends with that error.
+                # sockets, which ends the thread quietly (see _serve).
                 logger.debug("http server: loop trigger unusable at stop; closing from outside")
                 wasyncore.close_all(server._map)
             self._thread.join(5)

@@ -64,6 +64,16 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """Every test that takes this runs on SQLite and on PostgreSQL (skipped when unreachable)."""
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'ai_signal.db'}"
+    return fresh_postgres()
+
+
+@pytest.fixture
+def postgres_url() -> str:
+    """For the few tests about PostgreSQL alone (row locks): an empty test database."""
+    return fresh_postgres()
+
+
+def fresh_postgres() -> str:
     if PG_SKIP_REASON:
         if os.environ.get("CI"):
             pytest.fail(f"CI must have PostgreSQL: {PG_SKIP_REASON}")

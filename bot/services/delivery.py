@@ -63,7 +63,11 @@ class DeliveryService:
             query = select(OutboxItem.id).where(claimable)
             if skip_channels:
                 query = query.where(OutboxItem.channel.not_in(skip_channels))
-            candidates = session.scalars(query.order_by(OutboxItem.due_at).limit(limit)).all()
+            # PostgreSQL: rows another instance is claiming right now are skipped, not waited
+            # for, so two workers take two different batches (SQLite ignores FOR UPDATE; its
+            # writers take turns anyway).
+            query = query.order_by(OutboxItem.due_at).limit(limit).with_for_update(skip_locked=True)
+            candidates = session.scalars(query).all()
             if not candidates:
                 return []
             # One conditional UPDATE takes what is still claimable; another instance may have

@@ -213,3 +213,37 @@ def test_a_loop_whose_trigger_pipe_is_gone_is_reported_not_raised():
         assert _wake_to_close(server) is False
     finally:
         wasyncore.close_all(server._map)
+
+
+def test_a_second_instance_takes_other_items_instead_of_waiting(postgres_url):
+    """PostgreSQL: while one instance holds its claim open, another claims the rest at once.
+    (On SQLite writers take turns, so two claims never overlap.)"""
+    db.upgrade(postgres_url)
+    engine = db.create_db_engine(postgres_url)
+    sessions = db.create_session_factory(engine)
+    signals = SignalService(
+        sessions=sessions, code_key=b"k", triage_channel=TRIAGE, anon_delay=(0, 0)
+    )
+    for n in range(6):
+        signals.file_signal(kind="drift", text=f"drift {n}", anonymous=False, reporter_id="U1")
+    delivery = DeliveryService(sessions=sessions)
+    holder = engine.connect()
+    try:
+        held = holder.begin()
+        # The first instance, mid-claim: it has locked the three oldest items.
+        locked = (
+            holder.execute(text("SELECT id FROM outbox ORDER BY due_at LIMIT 3 FOR UPDATE"))
+            .scalars()
+            .all()
+        )
+        result: list = []
+        claimer = threading.Thread(target=lambda: result.append(delivery.claim_due(limit=3)))
+        claimer.start()
+        claimer.join(5)
+        assert not claimer.is_alive(), "the second instance waited for the first one's locks"
+        (claimed,) = result
+        assert len(claimed) == 3 and not {t.item_id for t in claimed} & set(locked)
+        held.rollback()
+    finally:
+        holder.close()
+        engine.dispose()
