@@ -7,12 +7,14 @@ import io
 import logging
 import os
 import socket
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
 
 from bot.clock import Clock
 from bot.config import Settings
@@ -26,20 +28,25 @@ SIGNING_SECRET = "test-signing-secret"
 BOT_TOKEN = "xoxb-standin"
 TRIAGE = "CTRIAGE001"
 DIGEST = "CDIGEST001"
-PG_URL = os.environ.get(
+BASE_PG_URL = os.environ.get(
     "AI_SIGNAL_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 )
+# Every test run works in a database of its own on that server (created on first use, dropped
+# when the run ends), so two runs against one server never touch each other's tables.
+PG_URL = make_url(BASE_PG_URL).set(database=f"ai_signal_test_{os.getpid()}_{uuid.uuid4().hex[:8]}")
+_pg_created = False
 
 
 def _pg_reachable() -> str | None:
-    host, port = "127.0.0.1", 5432
+    url = make_url(BASE_PG_URL)
+    host, port = url.host or "127.0.0.1", url.port or 5432
     try:
         with socket.create_connection((host, port), timeout=1):
             pass
     except OSError as error:
         return f"no PostgreSQL server at {host}:{port} ({error})"
     try:
-        engine = create_engine(PG_URL)
+        engine = create_engine(BASE_PG_URL)
         with engine.connect() as connection:
             connection.execute(text("SELECT 1"))
         engine.dispose()
@@ -51,8 +58,37 @@ def _pg_reachable() -> str | None:
 PG_SKIP_REASON = _pg_reachable()
 
 
+def _admin(statement: str) -> None:
+    engine = create_engine(BASE_PG_URL, isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as connection:
+            connection.execute(text(statement))
+    finally:
+        engine.dispose()
+
+
+def _run_database() -> str:
+    global _pg_created
+    if not _pg_created:
+        _admin(f'CREATE DATABASE "{PG_URL.database}"')
+        _pg_created = True
+    return PG_URL.render_as_string(hide_password=False)
+
+
+def drop_run_database() -> None:
+    """Called when the run ends (tests/conftest.py: pytest_sessionfinish)."""
+    global _pg_created
+    if _pg_created:
+        _admin(f'DROP DATABASE IF EXISTS "{PG_URL.database}" WITH (FORCE)')
+        _pg_created = False
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    drop_run_database()
+
+
 def reset_postgres() -> None:
-    engine = create_engine(PG_URL)
+    engine = create_engine(_run_database())
     with engine.begin() as connection:
         connection.execute(text("DROP SCHEMA public CASCADE"))
         connection.execute(text("CREATE SCHEMA public"))
@@ -79,7 +115,7 @@ def fresh_postgres() -> str:
             pytest.fail(f"CI must have PostgreSQL: {PG_SKIP_REASON}")
         pytest.skip(PG_SKIP_REASON)
     reset_postgres()
-    return PG_URL
+    return _run_database()
 
 
 @pytest.fixture
