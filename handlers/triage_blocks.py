@@ -292,8 +292,8 @@ def build_reporter_notice(detail: SignalDetail, event: EventSummary) -> dict[str
     elif event.action == "asked":
         text = (
             f"A lead has a question about *{ref}*:\n{quote(event.note or '')}\n"
-            f"Answer with `/ai-signal reply {ref} <your answer>` — it lands in the signal's "
-            "thread for the leads."
+            f"Answer with `/ai-signal reply {ref} …` (your answer after the reference): it "
+            "lands in the signal's thread for the leads."
         )
     elif event.action == "resolved":
         text = f"*{ref}* is resolved. What was done: {escape(detail.resolution_done or '')}"
