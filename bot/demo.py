@@ -3,8 +3,12 @@
 Runs the real app (HTTP mode, waitress, a free local port, SQLite in a temporary folder) against
 the Slack Web API stand-in that ships in bot/standin, and plays a short week: members file
 signals (named, anonymous, by quick command and through the modal), a lead acknowledges, asks the
-anonymous reporter a question, the reporter answers with their code, the lead resolves with a
-lesson, and the weekly digest goes out. Prints what Slack would have shown.
+anonymous reporter a question, the reporter answers with their code, reminders go out, the lead
+resolves with a lesson, a named reporter answers by reference, and the weekly digest goes out.
+Prints what Slack would have shown.
+
+The app runs on the story's clock: each scene moves it on to its day and hour, and the anonymous
+delay is the real one, waited for by moving the clock past it (and said in the transcript).
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from apscheduler.triggers.cron import CronTrigger
 from bot import digest_job
 from bot.config import Settings
 from bot.http import HttpServer, create_wsgi_app
+from bot.reminders import send_reminders
 from bot.runtime import Runtime, build_runtime
 from bot.standin import SlackStandIn, render_blocks, render_view
 from bot.standin.sender import SlackSender, SlackUser
@@ -40,8 +45,13 @@ LEAD = SlackUser(id="UDEMOLEAD1", name="dana.lead")
 NAMES = {u.id: u.name for u in (MAYA, OMAR, PRIYA, LEAD)}
 
 
+# The anonymous delay the demo really applies (seconds): as in production, a random delay, so the
+# demo's clock moves on past it instead of pretending there is none.
+ANON_DELAY = (300, 1800)
+
+
 class DemoClock:
-    """Real time, until the story skips ahead to the digest's Monday morning."""
+    """The story's time: real time shifted onto the demo week, moved on from scene to scene."""
 
     def __init__(self) -> None:
         self.offset = timedelta(0)
@@ -50,7 +60,11 @@ class DemoClock:
         return datetime.now(UTC) + self.offset
 
     def jump_to(self, moment: datetime) -> None:
-        self.offset = moment - datetime.now(UTC)
+        """Move on to `moment` (never back: what was recorded stays in the past)."""
+        self.offset = max(self.offset, moment - datetime.now(UTC))
+
+    def advance(self, delta: timedelta) -> None:
+        self.offset += delta
 
 
 class Demo:
@@ -79,7 +93,7 @@ class Demo:
             "AI_SIGNAL_TRIAGE_CHANNEL": TRIAGE,
             "AI_SIGNAL_DIGEST_CHANNEL": DIGEST,
             "AI_SIGNAL_LEADS": LEAD.id,
-            "AI_SIGNAL_ANON_DELAY": "0",
+            "AI_SIGNAL_ANON_DELAY": f"{ANON_DELAY[0]}-{ANON_DELAY[1]}",
         }
         settings = Settings.from_env(env, http=True)
         self.runtime = build_runtime(settings, clock=self.clock, poll_interval=0.05)
@@ -91,6 +105,11 @@ class Demo:
             delivery=self.runtime.services.delivery,
         )
         self.server = HttpServer(wsgi, host="127.0.0.1", port=0).start()
+        # The story week: Monday to Friday of the week whose digest the schedule posts next
+        # (the following Monday), in the configured timezone.
+        trigger = CronTrigger.from_crontab(settings.digest_schedule, timezone=settings.tzinfo)
+        fires = trigger.get_next_fire_time(None, self.clock())
+        self.week_start = fires.replace(hour=0, minute=0, second=0, microsecond=0)
         self.sender = SlackSender(
             url=f"http://127.0.0.1:{self.server.port}/slack/events",
             signing_secret=SIGNING_SECRET,
@@ -158,12 +177,12 @@ class Demo:
 
     # -- helpers that act like Slack ---------------------------------------------------------
 
-    def wait_quiet(self, seconds: float = 0.4) -> None:
-        """Let the delivery worker drain: wait until the outbox holds nothing due."""
+    def wait_quiet(self, seconds: float = 0.3) -> None:
+        """Let the delivery worker drain: wait until the outbox holds nothing due (an anonymous
+        post inside its delay is not due yet)."""
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
-            counts = self.runtime.services.delivery.counts()
-            if not counts.get("pending"):
+            if not self.runtime.services.delivery.health()["due"]:
                 break
             time.sleep(0.05)
         time.sleep(seconds)
@@ -201,24 +220,26 @@ class Demo:
 
     def run(self) -> None:
         seen = 0
-        self.step("Monday: Maya files a named signal with one line")
+        self.step(f"{self.at(0, 9, 40)}: Maya files a named signal with one line")
         answer = self.command(
-            MAYA, "drift fraud-model precision fell from 0.91 to 0.78 since the holiday data"
+            MAYA, "drift fraud-model: precision fell from 0.91 to 0.78 since the holiday data"
         )
         named_ref = answer.split("*")[1]
         self.wait_quiet()
         seen = self.show_new_slack_calls(seen)
 
-        self.step("Tuesday: Omar raises a concern anonymously")
+        self.step(f"{self.at(1, 10, 15)}: Omar raises a concern anonymously")
         answer = self.command(
-            OMAR, "anon bias loan-scoring declines far more applicants over 60 <!channel>"
+            OMAR, "anon bias loan-scoring: declines far more applicants over 60 <!channel>"
         )
         anon_ref = answer.split("*")[1]
         code = answer.split("`")[1]
         self.wait_quiet()
         seen = self.show_new_slack_calls(seen)
+        self.pass_the_delay("the anonymous post is released after its random delay")
+        seen = self.show_new_slack_calls(seen)
 
-        self.step("Wednesday: Priya uses the form")
+        self.step(f"{self.at(2, 9, 0)}: Priya uses the form")
         opened = len(self.standin.calls_to("views.open"))
         self.command(PRIYA, "")
         self.standin.wait_for("views.open", count=opened + 1)
@@ -260,35 +281,34 @@ class Demo:
         seen = self.show_new_slack_calls(seen)
 
         self.step(
-            f"Wednesday: {LEAD.name} acknowledges {anon_ref} and asks the reporter a question"
+            f"{self.at(2, 11, 30)}: {LEAD.name} acknowledges {anon_ref} and asks the reporter "
+            "a question"
         )
         self.press(LEAD, ids.ACKNOWLEDGE_ACTION, anon_ref)
         self.wait_quiet()
-        opened = len(self.standin.calls_to("views.open"))
-        self.press(LEAD, ids.ASK_ACTION, anon_ref)
-        self.standin.wait_for("views.open", count=opened + 1)
-        self.sender.view_submission(
-            user=LEAD,
-            view=self.last_view(),
-            values={
-                ids.QUESTION_BLOCK: {
-                    ids.QUESTION_INPUT: {
-                        "type": "plain_text_input",
-                        "value": "Which months of applications did you compare?",
-                    }
-                }
-            },
-        )
+        self.ask(anon_ref, "Which months of applications did you compare?")
         self.wait_quiet()
         seen = self.show_new_slack_calls(seen)
 
-        self.step("Thursday: the anonymous reporter checks in with their code and answers")
+        self.step(
+            f"{self.at(3, 8, 30)}: the anonymous reporter checks in with their code and answers"
+        )
         self.command(OMAR, f"status {code}")
         self.command(OMAR, f"reply {code} September against March, same branch mix")
         self.wait_quiet()
         seen = self.show_new_slack_calls(seen)
+        self.pass_the_delay("the anonymous answer reaches the thread after its random delay")
+        seen = self.show_new_slack_calls(seen)
 
-        self.step(f"Friday: {LEAD.name} resolves {anon_ref} with a blameless review")
+        self.step(
+            f"{self.at(4, 9, 30)}: the reminder job nudges the leads about signals waiting "
+            f"over {self.runtime.settings.ack_reminder_hours:g} h"
+        )
+        send_reminders(self.runtime)
+        self.wait_quiet()
+        seen = self.show_new_slack_calls(seen)
+
+        self.step(f"{self.at(4, 14, 0)}: {LEAD.name} resolves {anon_ref} with a blameless review")
         opened = len(self.standin.calls_to("views.open"))
         self.press(LEAD, ids.RESOLVE_ACTION, anon_ref)
         self.standin.wait_for("views.open", count=opened + 1)
@@ -322,14 +342,26 @@ class Demo:
                 },
             },
         )
-        self.press(LEAD, ids.ACKNOWLEDGE_ACTION, named_ref)
         self.wait_quiet()
         seen = self.show_new_slack_calls(seen)
         self.command(OMAR, f"status {code}")
         self.command(MAYA, "lessons age")
 
-        self.step("Monday 09:00: the weekly digest (the demo's clock skips ahead to it)")
+        self.step(
+            f"{self.at(4, 15, 0)}: {LEAD.name} acknowledges {named_ref}; Maya answers the "
+            "lead's question"
+        )
+        self.press(LEAD, ids.ACKNOWLEDGE_ACTION, named_ref)
+        self.wait_quiet()
+        self.ask(named_ref, "Which dashboard shows the fall?")
+        self.wait_quiet()
+        seen = self.show_new_slack_calls(seen)
+        self.command(MAYA, f"reply {named_ref} The fraud-ops weekly dashboard, precision panel")
+        self.wait_quiet()
+        seen = self.show_new_slack_calls(seen)
+
         self.clock.jump_to(next_digest_time(self.runtime.settings, self.clock()))
+        self.step(f"{self.now_words()}: the weekly digest")
         result = digest_job.send_digest(self.runtime)
         self.say(f"  digest {result.status.value} to #ai-signals")
         self.wait_quiet()
@@ -337,6 +369,40 @@ class Demo:
 
         self.step("What was stored")
         self.summary()
+
+    # -- the story's clock -------------------------------------------------------------------
+
+    def at(self, day: int, hour: int, minute: int = 0) -> str:
+        """Move the clock to `day` of the story week (0 = its Monday) at hour:minute; say when."""
+        self.clock.jump_to(self.week_start + timedelta(days=day, hours=hour, minutes=minute))
+        return self.now_words()
+
+    def now_words(self) -> str:
+        return f"{self.clock().astimezone(self.runtime.settings.tzinfo):%A %H:%M}"
+
+    def pass_the_delay(self, why: str) -> None:
+        """Move the clock past the longest anonymous delay (releases fall on whole minutes)."""
+        delay = timedelta(seconds=ANON_DELAY[1]) + timedelta(minutes=2)
+        self.clock.advance(delay)
+        self.say(
+            f"  (the demo's clock moves on {int(delay.total_seconds() // 60)} min, to "
+            f"{self.now_words()}: {why})"
+        )
+        self.wait_quiet()
+
+    def ask(self, ref: str, question: str) -> None:
+        opened = len(self.standin.calls_to("views.open"))
+        self.press(LEAD, ids.ASK_ACTION, ref)
+        self.standin.wait_for("views.open", count=opened + 1)
+        self.sender.view_submission(
+            user=LEAD,
+            view=self.last_view(),
+            values={
+                ids.QUESTION_BLOCK: {
+                    ids.QUESTION_INPUT: {"type": "plain_text_input", "value": question}
+                }
+            },
+        )
 
     def summary(self) -> None:
         from sqlalchemy import func, select
@@ -363,7 +429,7 @@ class Demo:
 
 
 def next_digest_time(settings: Settings, now: datetime) -> datetime:
-    """A minute after the schedule next fires: the digest then covers the week in progress."""
+    """A minute after the schedule next fires: the digest then covers the story's week."""
     trigger = CronTrigger.from_crontab(settings.digest_schedule, timezone=settings.tzinfo)
     return trigger.get_next_fire_time(None, now) + timedelta(minutes=1)
 

@@ -30,9 +30,12 @@ def add_commands(commands: Any) -> None:
 
     digest = commands.add_parser("digest", help="the weekly digest")
     digest_commands = digest.add_subparsers(dest="digest_command", required=True)
-    digest_commands.add_parser("preview", help="print the current period's digest as plain text")
+    digest_commands.add_parser(
+        "preview", help="print the digest of the period in progress, so far, as plain text"
+    )
     send = digest_commands.add_parser(
-        "send", help="post the current period's digest now (once per period and channel)"
+        "send",
+        help="post the digest of the period that just ended now (once per period and channel)",
     )
     send.add_argument(
         "--force",
@@ -90,7 +93,9 @@ def _preview() -> int:
     configure_logging("WARNING")
     engine, sessions = _sessions(settings.database_url)
     try:
-        text = build_digest_text(digest_service(settings, sessions, utc_now).gather())
+        service = digest_service(settings, sessions, utc_now)
+        # The period in progress, as far as it has gone (`digest send` sends the one that ended).
+        text = build_digest_text(service.gather(period=service.period_in_progress()))
     finally:
         engine.dispose()
     sys.stdout.write(text)

@@ -149,7 +149,7 @@ class DigestSender:
     def preview(self) -> str:
         from handlers.digest_blocks import build_digest_text
 
-        return build_digest_text(self._digest.gather())
+        return build_digest_text(self._digest.gather(period=self._digest.period_in_progress()))
 
     def _links(self, data: DigestData) -> dict[str, str]:
         """Permalinks to the triage threads of the signals that need attention."""

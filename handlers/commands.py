@@ -13,6 +13,7 @@ from bot.crowd import CrowdGauge
 from bot.services import Services
 from bot.services.errors import EmptyText, ServiceError
 from bot.services.kinds import parse_kind
+from bot.services.signals import split_system
 from handlers import blocks, ids, triage_blocks
 from handlers.formatting import command_text_to_plain
 
@@ -42,7 +43,13 @@ def register(app: App, services: Services, *, crowd: CrowdGauge) -> None:
                 private(ack, status_answer(services, ref_or_code=rest, user_id=body["user_id"]))
             elif word == "reply":
                 private(
-                    ack, reply_answer(services, words=rest, trigger_id=body.get("trigger_id", ""))
+                    ack,
+                    reply_answer(
+                        services,
+                        words=rest,
+                        user_id=body["user_id"],
+                        trigger_id=body.get("trigger_id", ""),
+                    ),
                 )
             elif word == "lessons":
                 words = rest.split()
@@ -75,12 +82,14 @@ def file_quick(
     kind, _, text = words.partition(" ")
     if not kind:
         raise EmptyText(
-            "Tell me the kind and what you saw, e.g. `/ai-signal anon bias loan-model rejects more "
+            "Tell me the kind and what you saw, e.g. `/ai-signal anon bias loan-model: rejects more "
             "applicants over 60` — or run `/ai-signal` alone for the form."
         )
+    system, text = split_system(text)
     filed = services.signals.file_signal(
         kind=kind,
         text=text,
+        system=system,
         anonymous=anonymous,
         reporter_id=None if anonymous else body["user_id"],
         request_key="command:" + body.get("trigger_id", ""),
@@ -106,10 +115,20 @@ def status_answer(services: Services, *, ref_or_code: str, user_id: str) -> str:
     return triage_blocks.build_reporter_status(services.triage.reporter_view(code=ref_or_code))
 
 
-def reply_answer(services: Services, *, words: str, trigger_id: str) -> str:
+def reply_answer(services: Services, *, words: str, user_id: str, trigger_id: str) -> str:
     code, _, text = words.partition(" ")
     if not code or not text.strip():
-        raise EmptyText("Use `/ai-signal reply <code> <your answer>`.")
+        raise EmptyText(
+            "Use `/ai-signal reply SIG-12 <your answer>` for a signal filed under your name, "
+            "or `/ai-signal reply <code> <your answer>` for an anonymous one."
+        )
+    if _REF.match(code):
+        # By reference: only the named reporter of that signal; never an anonymous signal.
+        ref = services.triage.reply_as_reporter(
+            ref=code, user_id=user_id, text=text, request_key="command:" + trigger_id
+        )
+        services.wake_delivery()
+        return f"Thanks — your answer is added to *{ref}*; the leads see it in the signal's thread."
     ref = services.triage.reply_anonymously(
         code=code, text=text, request_key="command:" + trigger_id
     )

@@ -79,6 +79,16 @@ def period_sentence(period: Period) -> str:
     return f"{_day(start)} {start:%H:%M} – {_day(end)} {end:%H:%M} ({period.timezone})"
 
 
+def progress_sentence(period: Period, now: datetime) -> str:
+    """For a preview of the period still running: which period, up to when, when it is sent."""
+    start, at, end = period.local(period.start), period.local(now), period.local(period.end)
+    return (
+        f"Preview of the {period.noun} in progress: {_day(start)} {start:%H:%M} – now, "
+        f"{_day(at)} {at:%H:%M} ({period.timezone}). Its digest is posted "
+        f"{_day(end)} {end:%H:%M}; figures may still change."
+    )
+
+
 def change(count: int, previous: int) -> str:
     delta = count - previous
     if delta > 0:
@@ -125,13 +135,8 @@ def health_words(health: ResponseHealth, *, reminder_hours: float) -> str:
 
 
 def anonymous_waited_longer(data: DigestData) -> bool:
-    named, anonymous = data.named, data.anonymous
-    if anonymous.median is not None and named.median is not None:
-        if anonymous.median > named.median:
-            return True
-    if anonymous.share_within is not None and named.share_within is not None:
-        return anonymous.share_within < named.share_within
-    return False
+    """See `bot.services.digest.anonymous_waited_longer`: big enough samples, a material gap."""
+    return data.anonymous_waited_longer
 
 
 def user_text(text: str) -> str:
@@ -193,21 +198,40 @@ def build_digest_text(data: DigestData, *, for_slack: bool = False) -> str:
     esc: Callable[[str], str] = user_text if for_slack else redact_user_ids
     period = data.period
     this = _subject(period)
-    lines = [
-        f"AI signal digest · {period_title(period)}",
-        f"Covers {period_sentence(period)}. {NO_NAMES}",
-        "",
-    ]
-    if data.empty:
-        lines.append(f"No new signals {this}.")
+    if period.in_progress:
+        # A preview of the running period: a part of it, so no change against a whole one.
+        lines = [
+            f"AI signal digest · {period_title(period)} (preview, in progress)",
+            f"{progress_sentence(period, data.now)} {NO_NAMES}",
+            "",
+        ]
+        so_far = f"{this} so far"
+        if data.empty:
+            lines.append(f"No new signals {so_far}.")
+        else:
+            lines.append(
+                f"New signals {so_far}: {data.new_total} "
+                f"(the whole previous {period.noun}: {data.previous_total})"
+            )
+            for k in _kind_counts(data.new_by_kind):
+                lines.append(f"  {esc(k.label)}: {k.count} (previous: {k.previous})")
+        this = so_far
     else:
-        lines.append(
-            f"New signals {this}: {data.new_total} "
-            f"({change(data.new_total, data.previous_total)} on the previous {period.noun}: "
-            f"{data.previous_total})"
-        )
-        for k in _kind_counts(data.new_by_kind):
-            lines.append(f"  {esc(k.label)}: {k.count} ({change(k.count, k.previous)})")
+        lines = [
+            f"AI signal digest · {period_title(period)}",
+            f"Covers {period_sentence(period)}. {NO_NAMES}",
+            "",
+        ]
+        if data.empty:
+            lines.append(f"No new signals {this}.")
+        else:
+            lines.append(
+                f"New signals {this}: {data.new_total} "
+                f"({change(data.new_total, data.previous_total)} on the previous {period.noun}: "
+                f"{data.previous_total})"
+            )
+            for k in _kind_counts(data.new_by_kind):
+                lines.append(f"  {esc(k.label)}: {k.count} ({change(k.count, k.previous)})")
     lines += ["", "Where things stand:"]
     for status, count in data.open_counts.items():
         lines.append(f"  {STATUS_WORDS.get(status, status)}: {count}")

@@ -159,7 +159,8 @@ def build_ask_modal(detail: SignalDetail) -> dict[str, Any]:
         "The reporter is anonymous: they read your question with their follow-up code and can "
         "answer without being identified."
         if detail.signal.anonymous
-        else "The reporter is told privately and can answer in the thread."
+        else "The reporter is told privately and can answer with `/ai-signal reply "
+        f"{detail.signal.ref} …`; the answer lands in this thread."
     )
     blocks = [
         _context_signal(detail),
@@ -250,7 +251,13 @@ def build_thread_reply(
     elif event.action == "asked":
         text = f":speech_balloon: {_who(event)} asked {reporter}:\n{quote(event.note or '')}"
     elif event.action == "replied":
-        text = f":envelope_with_arrow: {reporter.capitalize()} replied:\n{quote(event.note or '')}"
+        # A named reporter's answer carries who they are; an anonymous one never has an actor.
+        who = (
+            f"<@{event.actor_id}> (the reporter)"
+            if event.actor_id and not detail.signal.anonymous
+            else reporter.capitalize()
+        )
+        text = f":envelope_with_arrow: {who} replied:\n{quote(event.note or '')}"
     elif event.action == "resolved":
         lines = [f":white_check_mark: {_who(event)} resolved {ref}. Thank you to {reporter}."]
         lines.append(f"*What was done:* {escape(detail.resolution_done or event.note or '')}")
@@ -283,7 +290,11 @@ def build_reporter_notice(detail: SignalDetail, event: EventSummary) -> dict[str
     if event.action == "acknowledged":
         text = f"Thank you for raising *{ref}* — a lead has acknowledged it and is looking at it."
     elif event.action == "asked":
-        text = f"A lead has a question about *{ref}*:\n{quote(event.note or '')}\nYou can answer in the signal's thread."
+        text = (
+            f"A lead has a question about *{ref}*:\n{quote(event.note or '')}\n"
+            f"Answer with `/ai-signal reply {ref} …` (your answer after the reference): it "
+            "lands in the signal's thread for the leads."
+        )
     elif event.action == "resolved":
         text = f"*{ref}* is resolved. What was done: {escape(detail.resolution_done or '')}"
         if detail.lesson:

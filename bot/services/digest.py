@@ -39,7 +39,9 @@ __all__ = [
     "ResolvedItem",
     "ResponseHealth",
     "SystemCount",
+    "anonymous_waited_longer",
     "period_at",
+    "period_in_progress",
     "redact_user_ids",
 ]
 
@@ -86,6 +88,8 @@ class Period:
     end: datetime
     previous_start: datetime  # the period before is [previous_start, start)
     timezone: str
+    # True for the period still running (a preview): its end is the next fire time, in the future.
+    in_progress: bool = False
 
     @property
     def length(self) -> timedelta:
@@ -130,6 +134,24 @@ def period_at(schedule: str, timezone: str, now: datetime) -> Period:
         end=end.astimezone(UTC),
         previous_start=before.astimezone(UTC),
         timezone=timezone,
+    )
+
+
+def period_in_progress(schedule: str, timezone: str, now: datetime) -> Period:
+    """The period running at `now`: from the latest fire time <= now to the next one, whose
+    digest is not due yet (what `ai-signal digest preview` shows)."""
+    tz = ZoneInfo(timezone)
+    trigger = CronTrigger.from_crontab(schedule, timezone=tz)
+    before, start = _fire_times(trigger, now.astimezone(tz), 2)
+    end = trigger.get_next_fire_time(start, start + timedelta(seconds=1))
+    if end is None:
+        raise ValueError("the digest schedule does not fire again")
+    return Period(
+        start=start.astimezone(UTC),
+        end=end.astimezone(UTC),
+        previous_start=before.astimezone(UTC),
+        timezone=timezone,
+        in_progress=True,
     )
 
 
@@ -190,6 +212,50 @@ class ResponseHealth:
         return self.within_window / self.eligible if self.eligible else None
 
 
+# When the digest may say "anonymous signals waited longer than named ones": only on samples big
+# enough to mean something, only for a material gap, and never when anonymous signals did as well
+# or better on either measure.
+COMPARE_MIN_ACKNOWLEDGED = 5  # acknowledged signals in each group (the medians' samples)
+COMPARE_MIN_JUDGED = 5  # judged signals in each group (the on-time shares' samples)
+MATERIAL_MEDIAN_GAP = timedelta(hours=1)  # and at least MATERIAL_MEDIAN_RATIO times the named one
+MATERIAL_MEDIAN_RATIO = 1.5
+MATERIAL_SHARE_GAP = 0.2  # 20 percentage points fewer acknowledged within the reminder window
+
+
+def anonymous_waited_longer(named: ResponseHealth, anonymous: ResponseHealth) -> bool:
+    """Whether anonymous signals materially waited longer for an acknowledgement than named ones.
+
+    Two measures: the median time to acknowledge (compared when each group has at least
+    COMPARE_MIN_ACKNOWLEDGED acknowledged signals) and the share acknowledged within the
+    reminder window (when each has at least COMPARE_MIN_JUDGED judged signals). True when one
+    comparable measure is materially worse for anonymous signals — a median longer by at least
+    MATERIAL_MEDIAN_GAP and MATERIAL_MEDIAN_RATIO times, or a share lower by MATERIAL_SHARE_GAP —
+    and no comparable measure is better for them. Too few signals: False, nothing is claimed.
+    """
+    worse = better = False
+    if (
+        named.acknowledged >= COMPARE_MIN_ACKNOWLEDGED
+        and anonymous.acknowledged >= COMPARE_MIN_ACKNOWLEDGED
+        and named.median is not None
+        and anonymous.median is not None
+    ):
+        gap = anonymous.median - named.median
+        worse |= (
+            gap >= MATERIAL_MEDIAN_GAP and anonymous.median >= named.median * MATERIAL_MEDIAN_RATIO
+        )
+        better |= gap < timedelta(0)
+    named_share, anonymous_share = named.share_within, anonymous.share_within
+    if (
+        named.eligible >= COMPARE_MIN_JUDGED
+        and anonymous.eligible >= COMPARE_MIN_JUDGED
+        and named_share is not None
+        and anonymous_share is not None
+    ):
+        worse |= named_share - anonymous_share >= MATERIAL_SHARE_GAP
+        better |= anonymous_share > named_share
+    return worse and not better
+
+
 @dataclass(frozen=True, kw_only=True)
 class DigestData:
     period: Period
@@ -217,6 +283,10 @@ class DigestData:
     @property
     def open_total(self) -> int:
         return sum(self.open_counts.values())
+
+    @property
+    def anonymous_waited_longer(self) -> bool:
+        return anonymous_waited_longer(self.named, self.anonymous)
 
 
 # -- the claim ---------------------------------------------------------------------------------
@@ -258,7 +328,12 @@ class DigestService:
         self._clock = clock
 
     def current_period(self, *, now: datetime | None = None) -> Period:
+        """The period that just ended: the one the scheduled digest sends."""
         return period_at(self._schedule, self._timezone, now or self._clock())
+
+    def period_in_progress(self, *, now: datetime | None = None) -> Period:
+        """The period still running: the one a preview shows."""
+        return period_in_progress(self._schedule, self._timezone, now or self._clock())
 
     # -- gathering -------------------------------------------------------------------------
 

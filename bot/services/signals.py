@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import random
+import re
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -111,6 +112,33 @@ def summarize(signal: Signal) -> SignalSummary:
         created_at=signal.created_at,
         posted=signal.triage_ts is not None,
     )
+
+
+# The one-line command's system: `fraud-model: text` (one word ending in ':') or
+# `system:fraud-model text`, as the first word after the kind. The word must start with a letter
+# or digit and hold no other ':' so that "precision fell: see dashboard", ":warning: …" or a
+# URL stays text.
+_SYSTEM_WORD = re.compile(r"^(?P<name>[^\W_][^\s:]*):$")
+_SYSTEM_PREFIX = re.compile(r"^system:(?P<name>\S*)$", re.IGNORECASE)
+
+
+def split_system(text: str) -> tuple[str | None, str]:
+    """(system, the rest) of what follows the kind in `/ai-signal <kind> …`.
+
+    `fraud-model: precision fell` and `system:fraud-model precision fell` name the system
+    `fraud-model`; anything else (no such first word, a name over MAX_SYSTEM characters in the
+    `name:` form, an empty `system:`) names none and leaves the text as typed.
+    """
+    text = text.strip()
+    first, rest = (text.split(maxsplit=1) + ["", ""])[:2]
+    prefixed = _SYSTEM_PREFIX.match(first)
+    name = prefixed.group("name").rstrip(":") if prefixed else ""
+    if name:
+        return name, rest.strip()
+    word = _SYSTEM_WORD.match(first)
+    if word and len(word.group("name")) <= MAX_SYSTEM and not prefixed:
+        return word.group("name"), rest.strip()
+    return None, text
 
 
 def clean_fields(
@@ -278,10 +306,8 @@ class SignalService:
         """A named signal filed by `user_id`; NotFound for anything else (including anonymous)."""
         with self._sessions() as session:
             signal = session.scalar(select(Signal).where(Signal.ref == ref.strip().upper()))
-            if signal is None or signal.anonymous or signal.reporter_id != user_id:
-                raise NotFound(
-                    f"I can't find a signal {ref.strip()[:20]} that you filed under your name."
-                )
+            if not is_own_named(signal, user_id):
+                raise NotFound(not_own_signal_answer(ref))
             return summarize(signal)
 
     def recent_own_signals(self, *, user_id: str, limit: int = 10) -> list[SignalSummary]:
@@ -293,6 +319,24 @@ class SignalService:
                 .limit(limit)
             )
             return [summarize(s) for s in rows]
+
+
+def is_own_named(signal: Signal | None, user_id: str) -> bool:
+    """Whether `signal` was filed under the name of `user_id`. Never true for an anonymous one:
+    it stores no reporter, and its reference is not a key to it (only its code is)."""
+    return (
+        signal is not None
+        and not signal.anonymous
+        and signal.reporter_id is not None
+        and bool(user_id)
+        and signal.reporter_id == user_id
+    )
+
+
+def not_own_signal_answer(ref: str) -> str:
+    """One answer for a reference that does not exist, is someone else's or is anonymous: it
+    must not tell them apart."""
+    return f"I can't find a signal {ref.strip()[:20]} that you filed under your name."
 
 
 GENERIC_CODE_ANSWER = (

@@ -25,6 +25,8 @@ from bot.services.signals import (
     GENERIC_CODE_ANSWER,
     SignalService,
     SignalSummary,
+    is_own_named,
+    not_own_signal_answer,
     outbox_item,
     queue_posts,
     summarize,
@@ -447,6 +449,39 @@ class TriageService:
                     event_id=event_id,
                     due=release_at or self._signals.release_time(now),
                 ),
+            )
+            return signal.ref
+
+    def reply_as_reporter(
+        self, *, ref: str, user_id: str, text: str, request_key: str | None = None
+    ) -> str:
+        """A named reporter answers on their own signal, by its reference; returns the ref.
+
+        Only the person who filed it under their name may: for anyone else, for a reference that
+        does not exist and for every anonymous signal the answer is the same NotFound (an
+        anonymous signal is answered with its code, never its reference).
+        """
+        text = _text(text, field="text", label="Your reply", required=True)
+        now = self._clock()
+        with self._sessions.begin() as session:
+            signal = session.scalar(select(Signal).where(Signal.ref == ref.strip().upper()))
+            if signal is None or not is_own_named(signal, user_id):
+                raise NotFound(not_own_signal_answer(ref))
+            if request_key is not None and not self._signals.record_request(
+                session, request_key, now
+            ):
+                return signal.ref  # a replayed command: the answer is in the thread already
+            event_id = _record_event(
+                session,
+                signal_id=signal.id,
+                action=EventAction.REPLIED,
+                actor_id=user_id,
+                note=text,
+                created_at=now,
+            )
+            queue_posts(
+                session,
+                self._outbox_row(signal, OutboxPurpose.THREAD_REPLY, event_id=event_id, due=now),
             )
             return signal.ref
 

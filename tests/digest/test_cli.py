@@ -53,7 +53,7 @@ def test_preview_prints_the_digest_and_posts_nothing(cli, standin):
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith("AI signal digest · ")
     assert "(Europe/Berlin)" in result.stdout
-    assert "No new signals this week." in result.stdout
+    assert "No new signals this week so far." in result.stdout
     assert "Response health" in result.stdout
     assert standin.calls == []
 

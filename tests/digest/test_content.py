@@ -264,7 +264,8 @@ def test_response_health_named_and_anonymous_side_by_side(week):
     text = dump(blocks)
     assert "*Named*\\nmedian 3 h 0 min to acknowledge · 3 of 4 (75%) within 48 h" in text
     assert "*Anonymous*\\nmedian 16 h to acknowledge · 2 of 2 (100%) within 48 h" in text
-    assert "Anonymous signals waited longer than named ones this week" in text
+    # Two anonymous signals are too few to compare: the digest claims nothing.
+    assert "waited longer" not in text
 
 
 def test_a_signal_still_inside_its_window_is_not_judged(sqlite_database, clock):
