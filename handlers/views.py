@@ -16,15 +16,8 @@ def register(app: App, services: Services) -> None:
         anonymous = values.pop("anonymous")
         if anonymous is None:
             # No choice made: file nothing, and say what else needs fixing in the same answer.
-            try:
-                clean_fields(**values)
-            except ServiceError as error:
-                ack(
-                    response_action="errors",
-                    errors=blocks.build_field_errors(error, identity_missing=True),
-                )
-                return
-            ack(response_action="errors", errors=blocks.build_field_errors(identity_missing=True))
+            errors = blocks.build_field_errors(_field_problem(values), identity_missing=True)
+            ack(response_action="errors", errors=errors)
             return
         try:
             filed = services.signals.file_signal(
@@ -60,3 +53,11 @@ def register(app: App, services: Services) -> None:
 
     app.view_submission(ids.SIGNAL_MODAL)(handle_signal_modal_submission)
     app.view_submission(ids.REVEAL_MODAL)(handle_reveal_modal_submission)
+
+
+def _field_problem(values: dict) -> ServiceError | None:
+    try:
+        clean_fields(**values)
+    except ServiceError as error:
+        return error
+    return None
