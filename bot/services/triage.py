@@ -542,6 +542,7 @@ class TriageService:
             rows = [
                 self._outbox_row(signal, OutboxPurpose.THREAD_REPLY, event_id=event_id, due=now)
             ]
+            # Also before the post is out: a worker may be sending it right now, rendered anonymous.
             if not self._parent_update_pending(session, signal.id):
                 rows.append(
                     self._outbox_row(signal, OutboxPurpose.PARENT_UPDATE, event_id=None, due=now)
