@@ -12,7 +12,7 @@ from typing import Any
 from bot.services.errors import ServiceError
 from bot.services.kinds import KIND_DESCRIPTIONS, KINDS
 from bot.services.signals import MAX_IMPACT, MAX_SYSTEM, MAX_TEXT, FiledSignal, SignalSummary
-from bot.services.triage import SignalDetail
+from bot.services.triage import RevealOffer, SignalDetail
 from handlers import ids
 from handlers.formatting import escape, fit, plain
 
@@ -35,6 +35,15 @@ ANONYMITY_PROMISE = (
     "*Anonymous* means your name, user id and the channel you typed in are never stored, logged "
     "or posted; the post reaches the leads after a delay; you get a one-time follow-up code. "
     "Honest limits: Slack itself records that you ran a command, and wording can identify you."
+)
+
+IDENTITY_HINT = (
+    "Nothing is preselected: pick one. An anonymous signal can get your name later, with "
+    "/ai-signal reveal and your code; a name once shared cannot be taken back."
+)
+IDENTITY_REQUIRED = (
+    "Choose: share your name or stay anonymous. Nothing is preselected, as a shared name can't be "
+    "taken back."
 )
 
 FROM_MESSAGE_NOTE = (
@@ -188,7 +197,9 @@ def build_receipt_text(filed: FiledSignal, *, small_crowd: int | None = None) ->
         f"Your follow-up code: `{filed.code}`\n"
         "Save it now: it is shown only this once and nobody, including the admins, can look it up. "
         f"Use `/ai-signal status <code>` to read what the leads ask or decide.\n"
-        "The post reaches the triage channel after a delay, so its timing does not point at you."
+        "The post reaches the triage channel after a delay, so its timing does not point at you.\n"
+        "To put your name to it later, `/ai-signal reveal <code>` asks you to confirm first; "
+        "a name once shown cannot be taken back."
         + (small_crowd_note(small_crowd) if small_crowd is not None else "")
     )
 
@@ -241,9 +252,75 @@ def build_help_text() -> str:
         "`/ai-signal status <code>` — an anonymous one\n"
         "• `/ai-signal reply SIG-12 <answer>` — answer a lead on your named signal; "
         "`/ai-signal reply <code> <answer>` — on an anonymous one\n"
+        "• `/ai-signal reveal <code>` — put your name to your anonymous signal "
+        "(you confirm first; it cannot be undone)\n"
         "• `/ai-signal help` — this text\n\n"
         f"*Kinds*\n{kinds}\n\n{ANONYMITY_PROMISE}"
     )
+
+
+# -- putting a name to an anonymous signal ----------------------------------------------------
+
+
+def build_reveal_modal(offer: RevealOffer) -> dict[str, Any]:
+    """The private confirmation of `/ai-signal reveal`: exactly what becomes visible to whom.
+    Closing it is staying anonymous; only the submission changes anything."""
+    ref = offer.ref
+    post = (
+        "its post in the leads' triage channel shows you as the reporter, and a reply in its "
+        "thread says that you chose to put your name to it"
+        if offer.posted
+        else "when its post reaches the leads' triage channel it shows you as the reporter, "
+        "and a reply in its thread says that you chose to put your name to it"
+    )
+    text = (
+        f"*Put your name to {ref}?* If you confirm:\n"
+        f"• *Everyone in the triage channel:* {post}.\n"
+        "• *Everyone who reads that thread:* what is already in it, including anything you "
+        "replied anonymously, can then be read as yours.\n"
+        f"• *The leads and the app:* {ref} becomes a named signal. The app keeps that you "
+        "raised it, the leads' questions and decisions reach you as private notes, and "
+        f"`/ai-signal status {ref}` and your Home tab show it.\n"
+        "• *Your follow-up code* stops working.\n"
+        "*This cannot be undone:* a named signal never becomes anonymous again."
+    )
+    return {
+        "type": "modal",
+        "callback_id": ids.REVEAL_MODAL,
+        "private_metadata": offer.token,
+        "title": _text("Put your name to it", kind="plain_text"),
+        "submit": _text("Show my name", kind="plain_text"),
+        "close": _text("Stay anonymous", kind="plain_text"),
+        "blocks": [
+            _section(text),
+            _context(
+                "Nothing about you has been stored: press *Stay anonymous* (or close this) and "
+                "the signal stays as it is. This confirmation lapses after 30 minutes."
+            ),
+        ],
+    }
+
+
+def build_reveal_done_view(*, ref: str | None, changed: bool, problem: str = "") -> dict[str, Any]:
+    """The confirmation's answer: named now, already named, or nothing changed (`problem`)."""
+    if problem:
+        title, text = "Nothing changed", escape(problem)
+    elif changed:
+        title = "Your name is on it"
+        text = (
+            f"Thank you for standing behind *{ref}*. The triage post and its thread now show you "
+            f"as the reporter. Follow it with `/ai-signal status {ref}`."
+        )
+    else:
+        title = "Already named"
+        text = f"*{ref}* already shows your name; nothing changed."
+    return {
+        "type": "modal",
+        "callback_id": ids.REVEAL_MODAL + "_done",
+        "title": _text(title, kind="plain_text"),
+        "close": _text("Done", kind="plain_text"),
+        "blocks": [_section(text)],
+    }
 
 
 def build_error_text(error: ServiceError) -> str:
@@ -262,11 +339,16 @@ def build_signal_modal(
     kind: str | None = None,
     text: str = "",
     system: str = "",
-    anonymous: bool = False,
+    anonymous: bool | None = None,
     from_message: bool = False,
     small_crowd: int | None = None,
 ) -> dict[str, Any]:
-    """The /ai-signal form. Pre-filled values are plain text; nothing about the user is in it."""
+    """The /ai-signal form. Pre-filled values are plain text; nothing about the user is in it.
+
+    The name/anonymous choice is preselected only when the reporter already made it
+    (`anonymous=True` for `/ai-signal anon`); otherwise nothing is, and the form cannot be
+    submitted until they pick one: a name once shared cannot be taken back.
+    """
     kind_element: dict[str, Any] = {
         "type": "static_select",
         "action_id": ids.KIND_INPUT,
@@ -296,6 +378,13 @@ def build_signal_modal(
         system_element["initial_value"] = system[:MAX_SYSTEM]
     named = _option(ids.IDENTITY_NAMED, "Share my name with the leads")
     anon = _option(ids.IDENTITY_ANONYMOUS, "Stay anonymous")
+    identity_element: dict[str, Any] = {
+        "type": "radio_buttons",
+        "action_id": ids.IDENTITY_INPUT,
+        "options": [named, anon],
+    }
+    if anonymous is not None:
+        identity_element["initial_option"] = anon if anonymous else named
     return {
         "type": "modal",
         "callback_id": ids.SIGNAL_MODAL,
@@ -341,12 +430,8 @@ def build_signal_modal(
                 "type": "input",
                 "block_id": ids.IDENTITY_BLOCK,
                 "label": _text("Your name", kind="plain_text"),
-                "element": {
-                    "type": "radio_buttons",
-                    "action_id": ids.IDENTITY_INPUT,
-                    "options": [named, anon],
-                    "initial_option": anon if anonymous else named,
-                },
+                "hint": _text(IDENTITY_HINT, kind="plain_text"),
+                "element": identity_element,
             },
             _context(
                 ANONYMITY_PROMISE
@@ -358,7 +443,10 @@ def build_signal_modal(
 
 
 def parse_signal_submission(view: dict[str, Any]) -> dict[str, Any]:
-    """state.values of the modal -> one flat dict (kind, system, text, impact, anonymous)."""
+    """state.values of the modal -> one flat dict (kind, system, text, impact, anonymous).
+
+    `anonymous` is None when no identity was picked (Slack sends `selected_option: null`).
+    """
     values = view.get("state", {}).get("values", {})
 
     def value(block: str, action: str) -> str:
@@ -373,8 +461,11 @@ def parse_signal_submission(view: dict[str, Any]) -> dict[str, Any]:
         "system": value(ids.SYSTEM_BLOCK, ids.SYSTEM_INPUT),
         "text": value(ids.TEXT_BLOCK, ids.TEXT_INPUT),
         "impact": value(ids.IMPACT_BLOCK, ids.IMPACT_INPUT),
-        "anonymous": selected(ids.IDENTITY_BLOCK, ids.IDENTITY_INPUT) == ids.IDENTITY_ANONYMOUS,
+        "anonymous": _IDENTITY_CHOICES.get(selected(ids.IDENTITY_BLOCK, ids.IDENTITY_INPUT)),
     }
+
+
+_IDENTITY_CHOICES = {ids.IDENTITY_NAMED: False, ids.IDENTITY_ANONYMOUS: True}
 
 
 FIELD_BLOCKS = {
@@ -385,8 +476,17 @@ FIELD_BLOCKS = {
 }
 
 
-def build_field_errors(error: ServiceError) -> dict[str, str]:
-    return {FIELD_BLOCKS.get(error.field or "text", ids.TEXT_BLOCK): str(error)[:150]}
+def build_field_errors(
+    error: ServiceError | None = None, *, identity_missing: bool = False
+) -> dict[str, str]:
+    """`response_action: errors` for the filing form: the field `error` concerns, and the
+    identity choice when none was picked."""
+    errors = {}
+    if error is not None:
+        errors[FIELD_BLOCKS.get(error.field or "text", ids.TEXT_BLOCK)] = str(error)[:150]
+    if identity_missing:
+        errors[ids.IDENTITY_BLOCK] = IDENTITY_REQUIRED
+    return errors
 
 
 # -- App Home ---------------------------------------------------------------------------------

@@ -51,10 +51,18 @@ def register(app: App, services: Services, *, crowd: CrowdGauge) -> None:
                         trigger_id=body.get("trigger_id", ""),
                     ),
                 )
+            elif word == "reveal":
+                offer_reveal(ack, client, respond, services, code=rest, body=body)
             elif word == "lessons":
                 words = rest.split()
                 lessons = services.triage.lessons(words=words)
                 private(ack, triage_blocks.build_lessons_text(lessons, words))
+            elif word in ("anon", "anonymous") and not rest:
+                ack()  # the choice is made; the form asks for the rest
+                view = blocks.build_signal_modal(
+                    anonymous=True, small_crowd=crowd.small_crowd(refresh=False)
+                )
+                open_modal(client, respond, trigger_id=body["trigger_id"], view=view)
             elif word in ("anon", "anonymous"):
                 file_quick(ack, services, words=rest, anonymous=True, body=body, crowd=crowd)
             elif parse_kind(word) is not None:
@@ -137,6 +145,20 @@ def reply_answer(services: Services, *, words: str, user_id: str, trigger_id: st
         f"Thanks — your answer is added to *{ref}* as “the reporter (anonymous)”. "
         "It appears in the thread after a short delay, so its timing does not point at you."
     )
+
+
+def offer_reveal(
+    ack: Ack, client: WebClient, respond: Respond, services: Services, *, code: str, body: dict
+) -> None:
+    """`/ai-signal reveal <code>`: a private confirmation first; nothing is stored until then."""
+    if not code:
+        raise EmptyText(
+            "Use `/ai-signal reveal <code>` with your anonymous signal's follow-up code."
+        )
+    offer = services.triage.offer_reveal(code=code, user_id=body["user_id"])
+    ack()
+    view = blocks.build_reveal_modal(offer)
+    open_modal(client, respond, trigger_id=body["trigger_id"], view=view)
 
 
 def open_modal(client: WebClient, respond: Respond | None, *, trigger_id: str, view: dict) -> None:

@@ -17,6 +17,9 @@ IDENTITY_INPUT = "identity_choice"
 IDENTITY_NAMED = "named"
 IDENTITY_ANONYMOUS = "anonymous"
 
+# `/ai-signal reveal <code>`: the private confirmation (private_metadata carries the token only)
+REVEAL_MODAL = "reveal_modal"
+
 # The triage post
 TRIAGE_ACTIONS_BLOCK = "triage_actions"
 ACKNOWLEDGE_ACTION = "signal_acknowledge"

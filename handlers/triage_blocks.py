@@ -272,6 +272,12 @@ def build_thread_reply(
         text = "\n".join(lines)
     elif event.action == "reopened":
         text = f":arrows_counterclockwise: {_who(event)} reopened {ref}."
+    elif event.action == "revealed":
+        who = f"<@{event.actor_id}>" if event.actor_id else "The reporter"
+        text = (
+            f":raised_hand: The reporter of {ref} chose to put their name to this signal: {who}. "
+            "Thank you for standing behind it."
+        )
     elif event.action == "reminded":
         text = (
             f":alarm_clock: {lead_mention} — {ref} has waited for an acknowledgement "

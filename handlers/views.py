@@ -6,6 +6,7 @@ from slack_bolt import Ack, App
 
 from bot.services import Services
 from bot.services.errors import ServiceError
+from bot.services.signals import clean_fields
 from handlers import blocks, ids
 
 
@@ -13,6 +14,11 @@ def register(app: App, services: Services) -> None:
     def handle_signal_modal_submission(ack: Ack, body: dict, view: dict) -> None:
         values = blocks.parse_signal_submission(view)
         anonymous = values.pop("anonymous")
+        if anonymous is None:
+            # No choice made: file nothing, and say what else needs fixing in the same answer.
+            errors = blocks.build_field_errors(_field_problem(values), identity_missing=True)
+            ack(response_action="errors", errors=errors)
+            return
         try:
             filed = services.signals.file_signal(
                 **values,
@@ -29,4 +35,29 @@ def register(app: App, services: Services) -> None:
         ack(response_action="update", view=blocks.build_receipt_view(filed))
         services.wake_delivery()
 
+    def handle_reveal_modal_submission(ack: Ack, body: dict, view: dict) -> None:
+        try:
+            result = services.triage.reveal(
+                token=view.get("private_metadata") or "", user_id=body["user"]["id"]
+            )
+        except ServiceError as error:
+            ack(
+                response_action="update",
+                view=blocks.build_reveal_done_view(ref=None, changed=False, problem=str(error)),
+            )
+            return
+        view = blocks.build_reveal_done_view(ref=result.ref, changed=result.changed)
+        ack(response_action="update", view=view)
+        if result.changed:
+            services.wake_delivery()
+
     app.view_submission(ids.SIGNAL_MODAL)(handle_signal_modal_submission)
+    app.view_submission(ids.REVEAL_MODAL)(handle_reveal_modal_submission)
+
+
+def _field_problem(values: dict) -> ServiceError | None:
+    try:
+        clean_fields(**values)
+    except ServiceError as error:
+        return error
+    return None

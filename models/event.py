@@ -20,6 +20,8 @@ class EventAction(StrEnum):
     RESOLVED = "resolved"
     REOPENED = "reopened"
     REMINDED = "reminded"
+    # An anonymous reporter chose to put their name to the signal (actor_id: the reporter).
+    REVEALED = "revealed"
 
 
 class SignalEvent(Base):
@@ -32,7 +34,8 @@ class SignalEvent(Base):
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
     signal_id: Mapped[str] = mapped_column(ForeignKey("signals.id", ondelete="CASCADE"))
     action: Mapped[str] = mapped_column(String(16))
-    # The lead who acted; NULL for an anonymous reporter's reply and for the app's reminders.
+    # The lead who acted (the reporter for "revealed"); NULL for an anonymous reporter's reply
+    # and for the app's reminders.
     actor_id: Mapped[str | None] = mapped_column(String(32))
     note: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())

@@ -76,7 +76,7 @@ def _iso(moment: datetime | None) -> str | None:
 
 
 def _role(action: str) -> str:
-    if action == EventAction.REPLIED.value:
+    if action in (EventAction.REPLIED.value, EventAction.REVEALED.value):
         return "reporter"
     if action == EventAction.REMINDED.value:
         return "app"

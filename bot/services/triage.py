@@ -8,11 +8,13 @@ double click changes nothing.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import threading
 import time
 from collections import deque
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Select, and_, func, insert, or_, select, update
@@ -45,6 +47,12 @@ PATTERNS: dict[str, str] = {
 IMPACTS: dict[str, str] = {"low": "Low", "medium": "Medium", "high": "High", "critical": "Critical"}
 MAX_NOTE = 2000
 MAX_REMINDERS = 3
+# How long the private confirmation of `/ai-signal reveal` stays valid.
+REVEAL_TTL = timedelta(minutes=30)
+REVEAL_LAPSED = (
+    "That confirmation is no longer valid, so nothing changed and the signal stays anonymous. "
+    "Run `/ai-signal reveal <code>` again if you still want to put your name to it."
+)
 OPEN_STATUSES = (S.NEW.value, S.ACKNOWLEDGED.value, S.INVESTIGATING.value)
 CLOSED_STATUSES = (S.RESOLVED.value, S.DECLINED.value)
 
@@ -59,6 +67,22 @@ class NotAllowed(ServiceError):
 
 class TooManyAttempts(ServiceError):
     pass
+
+
+class RevealLapsed(ServiceError):
+    """A reveal confirmation that expired, was altered or was made for someone else."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class RevealOffer:
+    """What `/ai-signal reveal <code>` asks the reporter to confirm. Nothing is stored for it:
+    `token` carries the signal id, an expiry and a MAC over them, the asker's user id and the
+    code's hash, so only that person can confirm, only while the code is live."""
+
+    ref: str
+    token: str
+    posted: bool  # the triage post is out already (the name appears there at once)
+    expires_at: datetime
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -484,6 +508,88 @@ class TriageService:
                 self._outbox_row(signal, OutboxPurpose.THREAD_REPLY, event_id=event_id, due=now),
             )
             return signal.ref
+
+    def offer_reveal(self, *, code: str, user_id: str) -> RevealOffer:
+        """Step one of putting a name to an anonymous signal: check the code, store nothing.
+
+        `user_id` only goes into the token's MAC; a wrong code gets the one generic answer.
+        """
+        self._throttle.check()
+        digest = codes.hash_code(code, key=self._code_key)
+        with self._sessions() as session:
+            signal = session.scalar(select(Signal).where(Signal.followup_hash == digest))
+            if signal is None:
+                self._throttle.failed()
+                raise NotFound(GENERIC_CODE_ANSWER)
+            expires_at = (self._clock() + REVEAL_TTL).replace(microsecond=0)
+            token = self._reveal_token(
+                signal_id=signal.id, digest=digest, user_id=user_id, expires=expires_at
+            )
+            return RevealOffer(
+                ref=signal.ref,
+                token=token,
+                posted=signal.triage_ts is not None,
+                expires_at=expires_at,
+            )
+
+    def reveal(self, *, token: str, user_id: str) -> ActionResult:
+        """Step two, confirmed by the reporter: the signal becomes theirs by name, for good.
+
+        The reporter's id is stored, the follow-up code stops working (the signal is named now:
+        `status SIG-…` shows it), the history records the reveal, and the thread reply and the
+        update of the parent post are queued. A second confirmation changes nothing.
+        """
+        signal_id, _, expires_text = token.partition(".")
+        expires_text = expires_text.partition(".")[0]
+        try:
+            expires_at = datetime.fromtimestamp(int(expires_text), tz=UTC)
+        except (ValueError, OverflowError, OSError):
+            raise RevealLapsed(REVEAL_LAPSED) from None
+        now = self._clock()
+        with self._sessions.begin() as session:
+            signal = session.scalar(
+                select(Signal).where(Signal.id == signal_id[:32]).with_for_update()
+            )
+            if signal is not None and not signal.anonymous and signal.reporter_id == user_id:
+                return ActionResult(ref=signal.ref, changed=False, detail=detail_of(signal))
+            if signal is None or not signal.anonymous or not signal.followup_hash:
+                raise RevealLapsed(REVEAL_LAPSED)
+            expected = self._reveal_token(
+                signal_id=signal.id,
+                digest=signal.followup_hash,
+                user_id=user_id,
+                expires=expires_at,
+            )
+            if not hmac.compare_digest(expected, token) or now > expires_at:
+                raise RevealLapsed(REVEAL_LAPSED)
+            signal.anonymous = False
+            signal.reporter_id = user_id
+            signal.followup_hash = None
+            signal.updated_at = now
+            event_id = _record_event(
+                session,
+                signal_id=signal.id,
+                action=EventAction.REVEALED,
+                actor_id=user_id,
+                note=None,
+                created_at=now,
+            )
+            rows = [
+                self._outbox_row(signal, OutboxPurpose.THREAD_REPLY, event_id=event_id, due=now)
+            ]
+            # Also before the post is out: a worker may be sending it right now, rendered anonymous.
+            if not self._parent_update_pending(session, signal.id):
+                rows.append(
+                    self._outbox_row(signal, OutboxPurpose.PARENT_UPDATE, event_id=None, due=now)
+                )
+            queue_posts(session, *rows)
+            return ActionResult(ref=signal.ref, changed=True, detail=detail_of(signal))
+
+    def _reveal_token(self, *, signal_id: str, digest: str, user_id: str, expires: datetime) -> str:
+        stamp = str(int(expires.timestamp()))
+        message = "\0".join(("reveal", signal_id, stamp, user_id, digest)).encode()
+        mac = hmac.new(self._code_key, message, hashlib.sha256).hexdigest()
+        return f"{signal_id}.{stamp}.{mac}"
 
     # -- reminders -------------------------------------------------------------------------
 

@@ -172,8 +172,8 @@ class Canaries:
     trigger_ids: list[str] = field(default_factory=list)
     response_urls: list[str] = field(default_factory=list)
     codes: list[str] = field(default_factory=list)
-    # Stand-in trigger ids of `/ai-signal` (no text): views.open must carry them, before the
-    # person has chosen between their name and anonymity.
+    # Stand-in trigger ids of the commands that open a form (`/ai-signal`, `anon` alone,
+    # `reveal <code>`): views.open must carry them back to Slack.
     modal_triggers: set[str] = field(default_factory=set)
 
     def __post_init__(self) -> None:
@@ -246,8 +246,9 @@ class Canaries:
 
     def outbound_leaks(self, calls: Iterable[Call] | None = None) -> list[Leak]:
         """Every request the app sent to "Slack". One exception, and only one field of it:
-        views.open must carry the trigger_id Slack issued for `/ai-signal` — that call is made
-        before the person has chosen to be anonymous — so that field of those calls is skipped.
+        views.open must carry the trigger_id Slack issued for the command that opens a form
+        (`/ai-signal` alone, `anon` alone, `reveal <code>`): it is Slack's own one-time token,
+        handed back to Slack and kept nowhere, so that field of those calls is skipped.
         """
         needles = self.needles()
         leaks: list[Leak] = []

@@ -198,7 +198,6 @@ def test_status_with_right_and_wrong_code(running_app, canaries, database_url):
 def test_errors_on_anonymous_paths(running_app, canaries, database_url):
     commands = {
         "anon frobnicate the model is odd": "don't know the kind",
-        "anon": "Tell me the kind",
         "anon drift": "empty",
         "anon drift " + "x" * 3001: "limit is 3,000",
     }

@@ -119,8 +119,17 @@ def _anonymous_paths(canaries: Canaries) -> None:
     triage_post(canaries, modal_ref)
 
     # Errors a reporter can make.
-    for text in ("anon frobnicate odd", "anon", "anon drift", "anon drift " + "x" * 3001):
+    for text in ("anon frobnicate odd", "anon drift", "anon drift " + "x" * 3001):
         assert canaries.command(text).json()["response_type"] == "ephemeral"
+
+    # `anon` alone opens the form; a reveal with a wrong code; a reveal offered, never confirmed.
+    before = len(standin.calls_to("views.open"))
+    assert canaries.command("anon", sender=canaries.modal_sender).status == 200
+    wrong = canaries.remember_code(codes.new_code())
+    assert GENERIC_CODE_ANSWER in canaries.command(f"reveal {wrong}").json()["text"]
+    assert canaries.command(f"reveal {code}", sender=canaries.modal_sender).status == 200
+    opened = standin.wait_for("views.open", count=before + 2)[before:]
+    assert [c.params["view"]["callback_id"] for c in opened] == [ids.SIGNAL_MODAL, ids.REVEAL_MODAL]
 
     # Bad signature and a replay.
     fields = canaries.command_fields("anon bias hiring-model ranks women lower")

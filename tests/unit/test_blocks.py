@@ -140,7 +140,7 @@ def test_modal_offers_every_kind_and_the_fields():
     assert not text_block.get("optional")  # what was observed is required
     identity = _element(modal, ids.IDENTITY_BLOCK)
     assert {o["value"] for o in identity["options"]} == {ids.IDENTITY_NAMED, ids.IDENTITY_ANONYMOUS}
-    assert identity["initial_option"]["value"] == ids.IDENTITY_NAMED
+    assert "initial_option" not in identity  # the identity choice is never made for them
     assert "Anonymous" in _all_text(modal)  # the one-line promise
 
 
@@ -231,7 +231,7 @@ def test_parse_signal_submission_nulls_and_missing():
         "system": "",
         "text": "",
         "impact": "",
-        "anonymous": False,
+        "anonymous": None,  # no choice made
     }
 
 
