@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import random
+import re
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -113,6 +114,21 @@ def summarize(signal: Signal) -> SignalSummary:
     )
 
 
+_UNPAIRED_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def storable(text: str) -> str:
+    """`text` as the database can store it, otherwise exactly as sent.
+
+    NUL characters are removed (PostgreSQL refuses them in text) and unpaired UTF-16 surrogates,
+    which a JSON payload can carry but UTF-8 cannot encode, become U+FFFD. Applied to every field
+    a person types before it is checked and stored.
+    """
+    if "\x00" in text:
+        text = text.replace("\x00", "")
+    return _UNPAIRED_SURROGATE.sub("\ufffd", text)
+
+
 def clean_fields(
     *, kind: str, text: str, system: str | None = None, impact: str | None = None
 ) -> tuple[str, str, str | None, str | None]:
@@ -122,7 +138,7 @@ def clean_fields(
         raise UnknownKind(
             f"I don't know the kind “{kind.strip()[:40]}”. Use one of: {kinds_sentence()}."
         )
-    text = (text or "").strip()
+    text = storable(text or "").strip()
     if not text:
         raise EmptyText("Please say what you observed — the signal text is empty.")
     if len(text) > MAX_TEXT:
@@ -130,10 +146,10 @@ def clean_fields(
             f"That is {len(text):,} characters; the limit is {MAX_TEXT:,}. "
             "Please shorten it (a link to details works well)."
         )
-    system = (system or "").strip() or None
+    system = storable(system or "").strip() or None
     if system is not None and len(system) > MAX_SYSTEM:
         raise TextTooLong(f"The system name is limited to {MAX_SYSTEM} characters.", field="system")
-    impact = (impact or "").strip() or None
+    impact = storable(impact or "").strip() or None
     if impact is not None and len(impact) > MAX_IMPACT:
         raise TextTooLong(f"The impact is limited to {MAX_IMPACT:,} characters.", field="impact")
     return canonical, text, system, impact

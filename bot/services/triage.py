@@ -27,6 +27,7 @@ from bot.services.signals import (
     SignalSummary,
     outbox_item,
     queue_posts,
+    storable,
     summarize,
 )
 from models import EventAction, OutboxItem, OutboxPurpose, OutboxState, Signal, SignalEvent
@@ -148,7 +149,7 @@ def summarize_event(event: SignalEvent) -> EventSummary:
 def _text(
     value: str | None, *, field: str, required: bool = False, label: str = "This"
 ) -> str | None:
-    value = (value or "").strip() or None
+    value = storable(value or "").strip() or None
     if value is None and required:
         error = EmptyText(f"{label} is required.")
         error.field = field
