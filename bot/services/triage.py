@@ -27,6 +27,7 @@ from bot.services.signals import (
     SignalSummary,
     outbox_item,
     queue_posts,
+    request_transaction,
     storable,
     summarize,
 )
@@ -46,6 +47,8 @@ MAX_NOTE = 2000
 MAX_REMINDERS = 3
 OPEN_STATUSES = (S.NEW.value, S.ACKNOWLEDGED.value, S.INVESTIGATING.value)
 CLOSED_STATUSES = (S.RESOLVED.value, S.DECLINED.value)
+NOTHING_CHANGED_BUSY = "Nothing changed — the database was busy; please try again."
+REPLY_NOT_ADDED = "Your reply was not added — the database was busy; please try again."
 
 
 class NotAllowed(ServiceError):
@@ -418,7 +421,9 @@ class TriageService:
         self._throttle.check()
         digest = codes.hash_code(code, key=self._code_key)
         now = self._clock()
-        with self._sessions.begin() as session:
+        with request_transaction(
+            self._sessions, deadline_ms=self._signals.deadline_ms, busy=REPLY_NOT_ADDED
+        ) as session:
             signal = session.scalar(select(Signal).where(Signal.followup_hash == digest))
             if signal is None:
                 self._throttle.failed()
@@ -531,7 +536,9 @@ class TriageService:
 
     def _act(self, *, ref, lead_id, action, allowed, apply, request_key=None) -> ActionResult:  # type: ignore[no-untyped-def]
         now = self._clock()
-        with self._sessions.begin() as session:
+        with request_transaction(
+            self._sessions, deadline_ms=self._signals.deadline_ms, busy=NOTHING_CHANGED_BUSY
+        ) as session:
             signal = self._by_ref(session, ref, lock=True)
             if request_key is not None and not self._signals.record_request(
                 session, request_key, now
