@@ -42,7 +42,13 @@ def register(app: App, services: Services, *, crowd: CrowdGauge) -> None:
                 private(ack, status_answer(services, ref_or_code=rest, user_id=body["user_id"]))
             elif word == "reply":
                 private(
-                    ack, reply_answer(services, words=rest, trigger_id=body.get("trigger_id", ""))
+                    ack,
+                    reply_answer(
+                        services,
+                        words=rest,
+                        trigger_id=body.get("trigger_id", ""),
+                        user_id=body["user_id"],
+                    ),
                 )
             elif word == "lessons":
                 words = rest.split()
@@ -103,15 +109,17 @@ def status_answer(services: Services, *, ref_or_code: str, user_id: str) -> str:
         return blocks.build_status_text(
             services.signals.own_signal(ref=ref_or_code, user_id=user_id)
         )
-    return triage_blocks.build_reporter_status(services.triage.reporter_view(code=ref_or_code))
+    # The user id only limits how many codes one person may try; the service keeps nothing of it.
+    detail = services.triage.reporter_view(code=ref_or_code, requester_id=user_id)
+    return triage_blocks.build_reporter_status(detail)
 
 
-def reply_answer(services: Services, *, words: str, trigger_id: str) -> str:
+def reply_answer(services: Services, *, words: str, trigger_id: str, user_id: str) -> str:
     code, _, text = words.partition(" ")
     if not code or not text.strip():
         raise EmptyText("Use `/ai-signal reply <code> <your answer>`.")
     ref = services.triage.reply_anonymously(
-        code=code, text=text, request_key="command:" + trigger_id
+        code=code, text=text, requester_id=user_id, request_key="command:" + trigger_id
     )
     services.wake_delivery()
     return (

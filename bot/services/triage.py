@@ -8,9 +8,13 @@ double click changes nothing.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import os
 import threading
 import time
-from collections import deque
+from collections import OrderedDict, deque
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -163,30 +167,69 @@ def _text(
 
 
 class _WrongCodeThrottle:
-    """Slows down guessing of follow-up codes without recording who guessed: one shared window."""
+    """Slows down guessing of follow-up codes, per requester, without recording who guessed.
 
-    def __init__(self, *, limit: int = 20, window: float = 60.0) -> None:
+    A requester is known only by an HMAC of their Slack user id under a random key made when the
+    process starts: it is kept in memory only (never logged, never stored), means nothing after a
+    restart, and its entry goes away once the window has passed. One person's flood of wrong
+    codes never refuses another person's code. The codes carry 160 bits, so this is against
+    enumeration noise, not brute force.
+    """
+
+    def __init__(
+        self,
+        *,
+        limit: int = 20,
+        window: float = 60.0,
+        max_requesters: int = 10_000,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._clock = clock
         self._limit = limit
         self._window = window
-        self._failures: deque[float] = deque()
+        self._max = max_requesters
+        self._key = os.urandom(32)
+        # requester key -> times of their recent wrong codes; oldest activity first.
+        self._failures: OrderedDict[bytes, deque[float]] = OrderedDict()
         self._lock = threading.Lock()
 
-    def _trim(self, now: float) -> None:
-        while self._failures and self._failures[0] < now - self._window:
-            self._failures.popleft()
+    def key(self, requester_id: str | None) -> bytes:
+        return hmac.new(self._key, (requester_id or "").encode(), hashlib.sha256).digest()
 
-    def check(self) -> None:
+    def _expire(self, now: float) -> None:
+        while self._failures:
+            oldest = next(iter(self._failures))
+            times = self._failures[oldest]
+            if times and times[-1] >= now - self._window and len(self._failures) <= self._max:
+                return
+            del self._failures[oldest]
+
+    def tracked(self) -> int:
+        """How many requesters are remembered right now."""
         with self._lock:
-            now = time.monotonic()
-            self._trim(now)
-            if len(self._failures) >= self._limit:
+            return len(self._failures)
+
+    def check(self, requester: bytes) -> None:
+        with self._lock:
+            now = self._clock()
+            self._expire(now)
+            times = self._failures.get(requester)
+            if times is None:
+                return
+            while times and times[0] < now - self._window:
+                times.popleft()
+            if len(times) >= self._limit:
                 raise TooManyAttempts(
-                    "Too many follow-up codes were tried just now. Please wait a minute."
+                    "Too many follow-up codes were tried from your account just now. Please wait a minute."
                 )
 
-    def failed(self) -> None:
+    def failed(self, requester: bytes) -> None:
         with self._lock:
-            self._failures.append(time.monotonic())
+            now = self._clock()
+            times = self._failures.pop(requester, None) or deque(maxlen=self._limit)
+            times.append(now)
+            self._failures[requester] = times  # now the most recently active
+            self._expire(now)
 
 
 class TriageService:
@@ -214,14 +257,19 @@ class TriageService:
             signal = self._by_ref(session, ref)
             return detail_of(signal, self._events(session, signal.id))
 
-    def reporter_view(self, *, code: str) -> SignalDetail:
-        """What an anonymous reporter may read with their code: status, questions, resolution."""
-        self._throttle.check()
+    def reporter_view(self, *, code: str, requester_id: str | None) -> SignalDetail:
+        """What an anonymous reporter may read with their code: status, questions, resolution.
+
+        `requester_id` (the Slack user id) is turned at once into the throttle's in-memory key
+        and is never kept."""
+        requester = self._throttle.key(requester_id)
+        del requester_id
+        self._throttle.check(requester)
         digest = codes.hash_code(code, key=self._code_key)
         with self._sessions() as session:
             signal = session.scalar(select(Signal).where(Signal.followup_hash == digest))
             if signal is None:
-                self._throttle.failed()
+                self._throttle.failed(requester)
                 raise NotFound(GENERIC_CODE_ANSWER)
             return detail_of(signal, self._events(session, signal.id))
 
@@ -413,12 +461,16 @@ class TriageService:
         *,
         code: str,
         text: str,
+        requester_id: str | None,
         release_at: datetime | None = None,
         request_key: str | None = None,
     ) -> str:
-        """An anonymous reporter answers in the thread; returns the ref. Nothing of them is kept."""
+        """An anonymous reporter answers in the thread; returns the ref. Nothing of them is kept:
+        `requester_id` only becomes the throttle's in-memory key, as in `reporter_view`."""
+        requester = self._throttle.key(requester_id)
+        del requester_id
         text = _text(text, field="text", label="Your reply", required=True)
-        self._throttle.check()
+        self._throttle.check(requester)
         digest = codes.hash_code(code, key=self._code_key)
         now = self._clock()
         with request_transaction(
@@ -426,7 +478,7 @@ class TriageService:
         ) as session:
             signal = session.scalar(select(Signal).where(Signal.followup_hash == digest))
             if signal is None:
-                self._throttle.failed()
+                self._throttle.failed(requester)
                 raise NotFound(GENERIC_CODE_ANSWER)
             if request_key is not None and not self._signals.record_request(
                 session, request_key, now
