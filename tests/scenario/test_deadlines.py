@@ -8,19 +8,15 @@ retry files exactly once.
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
 
 from handlers import ids
 from models import OutboxItem, Signal, SignalEvent
 from tests.conftest import ALICE, LEAD, RunningApp, count_rows, start_app
+from tests.db_locks import LockHolder, hold_postgres_lock, hold_sqlite_lock
 from tests.triage.helpers import (
     BOB,
     actions,
@@ -38,25 +34,6 @@ from tests.triage.helpers import (
 SLACK_LIMIT = 3.0
 NOT_FILED = "Not filed — the database was busy; please try again."
 
-# Holds SQLite's write lock from another process until stdin closes (at most 20 s).
-_HOLDER = """
-import select, sqlite3, sys
-connection = sqlite3.connect(sys.argv[1], isolation_level=None, timeout=10)
-connection.execute("BEGIN IMMEDIATE")
-print("locked", flush=True)
-select.select([sys.stdin], [], [], 20.0)
-connection.rollback()
-connection.close()
-"""
-
-
-class LockHolder:
-    def __init__(self, release) -> None:  # noqa: ANN001
-        self._release = release
-
-    def release(self) -> None:
-        self._release()
-
 
 @pytest.fixture
 def sqlite_app(standin, sqlite_url) -> Iterator[RunningApp]:
@@ -70,39 +47,6 @@ def postgres_app(standin, postgres_url) -> Iterator[RunningApp]:
     app = start_app(standin, postgres_url)
     yield app
     app.stop()
-
-
-def hold_sqlite_lock(database_url: str) -> LockHolder:
-    path = Path(make_url(database_url).database or "")
-    process = subprocess.Popen(
-        [sys.executable, "-c", _HOLDER, str(path)],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    assert process.stdout is not None and process.stdout.readline().strip() == "locked"
-
-    def release() -> None:
-        if process.poll() is None:
-            assert process.stdin is not None
-            process.stdin.close()
-        process.wait(timeout=10)
-
-    return LockHolder(release)
-
-
-def hold_postgres_lock(database_url: str, table: str) -> LockHolder:
-    engine = create_engine(database_url)
-    connection = engine.connect()
-    transaction = connection.begin()
-    connection.execute(text(f"LOCK TABLE {table} IN EXCLUSIVE MODE"))
-
-    def release() -> None:
-        transaction.rollback()
-        connection.close()
-        engine.dispose()
-
-    return LockHolder(release)
 
 
 def timed(call):  # noqa: ANN001, ANN201
