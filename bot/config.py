@@ -50,6 +50,7 @@ class Settings:
     small_crowd: int = 10
     log_level: str = "INFO"
     port: int = 3000
+    db_deadline_ms: int = 2000
 
     @property
     def socket_mode(self) -> bool:
@@ -179,6 +180,13 @@ class Settings:
                 "DATABASE_URL", "must be a SQLAlchemy URL such as sqlite:///ai_signal.db"
             )
 
+        deadline_text = get("AI_SIGNAL_DB_DEADLINE_MS") or "2000"
+        if not deadline_text.isdigit() or not 100 <= int(deadline_text) <= 2800:
+            raise ConfigError(
+                "AI_SIGNAL_DB_DEADLINE_MS",
+                f"must be milliseconds from 100 to 2800 (Slack waits 3 s), got {deadline_text!r}",
+            )
+
         return cls(
             bot_token=bot_token,
             signing_secret=signing_secret,
@@ -197,6 +205,7 @@ class Settings:
             small_crowd=int(crowd_text),
             log_level=log_level,
             port=int(port_text),
+            db_deadline_ms=int(deadline_text),
         )
 
 

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import contextvars
 import functools
 import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from sqlalchemy import Engine, Insert, Table, create_engine, event, text
@@ -17,6 +21,17 @@ import migrations
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000
 WRITE_OPTION = "ai_signal_writes"
+DEFAULT_DEADLINE_MS = 2000
+# The monotonic time by which the current thread's unit of work must be done (None: no bound).
+_DEADLINE: contextvars.ContextVar[float | None] = contextvars.ContextVar(
+    "ai_signal_db_deadline", default=None
+)
+# PostgreSQL reports a lock wait or statement cut short by these SQLSTATEs.
+_PG_BUSY = frozenset({"55P03", "57014"})  # lock_not_available, query_canceled
+
+
+class DeadlineExceeded(Exception):
+    """The database could not finish a unit of work within its deadline; nothing was kept."""
 
 
 def create_db_engine(url: str) -> Engine:
@@ -35,7 +50,30 @@ def create_db_engine(url: str) -> Engine:
     if parsed.get_backend_name() == "postgresql" and parsed.get_driver_name() in ("", "psycopg2"):
         # psycopg 3 is the driver this project ships with.
         url = parsed.set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
-    return create_engine(url, hide_parameters=True, pool_pre_ping=True)
+    engine = create_engine(url, hide_parameters=True, pool_pre_ping=True)
+    _configure_postgresql(engine)
+    return engine
+
+
+def _remaining_ms() -> int | None:
+    deadline = _DEADLINE.get()
+    if deadline is None:
+        return None
+    return max(int((deadline - time.monotonic()) * 1000), 1)
+
+
+def _configure_postgresql(engine: Engine) -> None:
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection):  # type: ignore[no-untyped-def]
+        remaining = _remaining_ms()
+        if remaining is None:
+            return
+        # Local to this transaction: waits for locks and each statement end at the deadline.
+        connection.exec_driver_sql(
+            "SELECT set_config('lock_timeout', %(ms)s, true), "
+            "set_config('statement_timeout', %(ms)s, true)",
+            {"ms": f"{remaining}ms"},
+        )
 
 
 def _configure_sqlite(engine: Engine) -> None:
@@ -61,10 +99,17 @@ def _configure_sqlite(engine: Engine) -> None:
         if not connection.get_execution_options().get(WRITE_OPTION):
             connection.exec_driver_sql("BEGIN")
             return
-        if not writers.acquire(timeout=SQLITE_BUSY_TIMEOUT_MS / 1000):
+        remaining = _remaining_ms()
+        wait_ms = SQLITE_BUSY_TIMEOUT_MS if remaining is None else remaining
+        if not writers.acquire(timeout=wait_ms / 1000):
             raise OperationalError("BEGIN IMMEDIATE", None, TimeoutError("database is busy"))
         connection.info["holds_write_lock"] = True
         try:
+            # Another process may hold SQLite's lock: wait for it no longer than the deadline.
+            busy_ms = SQLITE_BUSY_TIMEOUT_MS if remaining is None else _remaining_ms()
+            if connection.info.get("busy_timeout_ms") != busy_ms:
+                connection.exec_driver_sql(f"PRAGMA busy_timeout={int(busy_ms)}")
+                connection.info["busy_timeout_ms"] = busy_ms
             # Take SQLite's write lock up front: a deferred transaction that later writes can
             # fail with "database is locked" without waiting for the busy timeout.
             connection.exec_driver_sql("BEGIN IMMEDIATE")
@@ -124,6 +169,48 @@ def _insert_ignoring_duplicates(dialect: str, table: Table) -> Insert:
     else:
         raise NotImplementedError(f"no duplicate-ignoring insert for {dialect}")
     return statement.returning(*table.primary_key.columns)
+
+
+@contextmanager
+def unit_of_work(sessions: sessionmaker[Session], *, deadline_ms: int | None) -> Iterator[Session]:
+    """`sessions.begin()` for a request: done within `deadline_ms`, or rolled back.
+
+    Every wait is bounded by what is left of the deadline: the in-process writer lock and
+    SQLite's busy timeout, PostgreSQL's lock and statement timeouts (set for this transaction
+    only). When the work is done after the deadline, it is rolled back instead of committed: the
+    answer would reach Slack too late for anyone to see it. Either way `DeadlineExceeded` is
+    raised and nothing is kept. `deadline_ms=None` is a plain `sessions.begin()` (background
+    jobs, which may wait longer).
+    """
+    if deadline_ms is None:
+        with sessions.begin() as session:
+            yield session
+        return
+    end = time.monotonic() + deadline_ms / 1000
+    token = _DEADLINE.set(end)
+    try:
+        with sessions.begin() as session:
+            yield session
+            session.flush()
+            if time.monotonic() > end:
+                raise DeadlineExceeded("the unit of work ran past its deadline")
+    except OperationalError as error:
+        if not _is_busy(error):
+            raise
+        raise DeadlineExceeded("the database was busy") from None
+    finally:
+        _DEADLINE.reset(token)
+
+
+def _is_busy(error: OperationalError) -> bool:
+    orig = error.orig
+    if isinstance(orig, TimeoutError):  # the in-process writer lock
+        return True
+    if getattr(orig, "sqlite_errorcode", None) in (5, 6):  # SQLITE_BUSY, SQLITE_LOCKED
+        return True
+    if "database is locked" in str(orig):
+        return True
+    return getattr(orig, "sqlstate", None) in _PG_BUSY
 
 
 def create_session_factory(engine: Engine) -> sessionmaker[Session]:

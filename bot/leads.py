@@ -30,10 +30,27 @@ class LeadDirectory:
         self._cache_seconds = cache_seconds
         self._members: frozenset[str] = frozenset()
         self._fetched_at: float | None = None
+        self._fetched_once = False
         self._lock = threading.Lock()
 
-    def is_lead(self, user_id: str) -> bool:
-        return user_id in self._leads or user_id in self._group_members()
+    def is_lead(self, user_id: str, *, cached: bool = False) -> bool:
+        """Whether `user_id` is a lead. May ask Slack for the group (up to the client's timeout)
+        when the cached members are stale; `cached=True` never calls Slack and answers from the
+        last known members: what a request path uses before its ack (then `refresh()`)."""
+        if user_id in self._leads:
+            return True
+        if cached:
+            return user_id in self._members
+        return user_id in self._group_members()
+
+    @property
+    def group_known(self) -> bool:
+        """False while the lead group was never fetched (so a cached answer knows no member)."""
+        return self._group is None or self._fetched_once
+
+    def refresh(self) -> None:
+        """Fetch the group's members if the cache is stale (after an ack, never before)."""
+        self._group_members()
 
     def _group_members(self) -> frozenset[str]:
         if self._group is None:
@@ -48,6 +65,7 @@ class LeadDirectory:
                 users = self._client.usergroups_users_list(usergroup=self._group)["users"]
                 self._members = frozenset(users)
                 self._fetched_at = time.monotonic()
+                self._fetched_once = True
             except (SlackApiError, OSError) as error:
                 # Keep the last known members; ask Slack again in a little while, not on every
                 # button press while it is failing.

@@ -98,6 +98,7 @@ def build_runtime(
         triage_channel=settings.triage_channel,
         anon_delay=settings.anon_delay,
         clock=clock,
+        deadline_ms=settings.db_deadline_ms,
     )
     services = Services(
         signals=signals,

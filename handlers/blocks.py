@@ -14,7 +14,7 @@ from bot.services.kinds import KIND_DESCRIPTIONS, KINDS
 from bot.services.signals import MAX_IMPACT, MAX_SYSTEM, MAX_TEXT, FiledSignal, SignalSummary
 from bot.services.triage import RevealOffer, SignalDetail
 from handlers import ids
-from handlers.formatting import escape, fit, plain
+from handlers.formatting import escape, fit, inline, plain
 
 SECTION_TEXT_LIMIT = 3000
 FIELD_LIMIT = 2000
@@ -129,7 +129,7 @@ def build_triage_message(
     )
     fields = [
         _text(f"*Kind*\n{escape(kind_label(signal.kind))}"),
-        _text(f"*System*\n{fit(escape(signal.system or '—'), FIELD_LIMIT - 20)}"),
+        _text(f"*System*\n{fit(inline(signal.system or '—'), FIELD_LIMIT - 20)}"),
         _text(f"*Reporter*\n{reporter}"),
         _text(f"*Status*\n{status_label(signal.status)}"),
     ]
@@ -153,7 +153,8 @@ def build_triage_message(
         _section(quote(signal.text)),
     ]
     if signal.impact:
-        blocks.append(_section(f"*Perceived impact*\n{escape(signal.impact)}"))
+        # Quoted like the text: a reporter's lines never pass for the post's own fields.
+        blocks.append(_section(f"*Perceived impact*\n{quote(signal.impact)}"))
     blocks.append(
         _context(
             "Raised with `/ai-signal`. Thank the reporter; look at the system, not the person."
@@ -171,7 +172,7 @@ def build_triage_message(
         f"{signal.ref}: {kind_label(signal.kind).lower()} signal{system} — {signal.status}",
         NOTIFICATION_TEXT_LIMIT,
     )
-    return {"text": escape(text), "blocks": blocks}
+    return {"text": inline(text), "blocks": blocks}
 
 
 # -- private answers to the reporter ----------------------------------------------------------
@@ -229,7 +230,7 @@ def build_duplicate_view() -> dict[str, Any]:
 
 
 def build_status_text(signal: SignalSummary) -> str:
-    system = f" on *{escape(signal.system)}*" if signal.system else ""
+    system = f" on *{inline(signal.system)}*" if signal.system else ""
     posted = "" if signal.posted else "\n_It has not reached the triage channel yet._"
     return (
         f"*{signal.ref}* — {escape(kind_label(signal.kind))}{system}\n"
@@ -518,11 +519,11 @@ def build_home_view(*, own_signals: list[SignalSummary]) -> dict[str, Any]:
             _context("None yet. Anonymous signals are never listed here — use your code.")
         )
     for signal in own_signals[:40]:
-        system = f" · {escape(signal.system)}" if signal.system else ""
+        system = f" · {inline(signal.system)}" if signal.system else ""
         blocks.append(
             _section(
                 f"*{signal.ref}* · {escape(kind_label(signal.kind))}{system}\n"
-                f"{status_label(signal.status)} — {fit(escape(signal.text), 200)}"
+                f"{status_label(signal.status)} — {fit(inline(signal.text), 200)}"
             )
         )
     return {"type": "home", "blocks": blocks[:100]}

@@ -120,7 +120,9 @@ def status_answer(services: Services, *, ref_or_code: str, user_id: str) -> str:
         return blocks.build_status_text(
             services.signals.own_signal(ref=ref_or_code, user_id=user_id)
         )
-    return triage_blocks.build_reporter_status(services.triage.reporter_view(code=ref_or_code))
+    # The user id only limits how many codes one person may try; the service keeps nothing of it.
+    detail = services.triage.reporter_view(code=ref_or_code, requester_id=user_id)
+    return triage_blocks.build_reporter_status(detail)
 
 
 def reply_answer(services: Services, *, words: str, user_id: str, trigger_id: str) -> str:
@@ -138,7 +140,7 @@ def reply_answer(services: Services, *, words: str, user_id: str, trigger_id: st
         services.wake_delivery()
         return f"Thanks — your answer is added to *{ref}*; the leads see it in the signal's thread."
     ref = services.triage.reply_anonymously(
-        code=code, text=text, request_key="command:" + trigger_id
+        code=code, text=text, requester_id=user_id, request_key="command:" + trigger_id
     )
     services.wake_delivery()
     return (

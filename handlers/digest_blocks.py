@@ -24,7 +24,7 @@ from bot.services.digest import (
 from bot.services.kinds import KINDS
 from bot.services.triage import PATTERNS
 from handlers.blocks import FIELD_LIMIT, HEADER_LIMIT, SECTION_TEXT_LIMIT, format_duration
-from handlers.formatting import escape, fit, plain
+from handlers.formatting import escape, fit, inline, plain
 
 Block = dict[str, Any]
 
@@ -140,8 +140,9 @@ def anonymous_waited_longer(data: DigestData) -> bool:
 
 
 def user_text(text: str) -> str:
-    """What a person typed, for mrkdwn: no user id, nothing that pings or links."""
-    return escape(redact_user_ids(text))
+    """What a person typed, for mrkdwn: no user id, nothing that pings or links, on one line
+    and with no formatting that could pass for the digest's own words."""
+    return inline(redact_user_ids(text))
 
 
 def _safe_link(url: str | None) -> str | None:

@@ -4,6 +4,11 @@ Signals are stored as the plain text the person meant. Slash-command text arrive
 entity escaping and may carry live tokens (`<@U1|ann>`, `<!here>`, `<!subteam^S1>`, `<http://x|y>`):
 `command_text_to_plain` turns those into inert words. `escape` is applied to every piece of user
 text that goes into a message, so nothing becomes a mention or a link again.
+
+User text must not pass for the app's own words either (a bold "*Reporter*" line with someone
+else's name in a triage post): longer text is shown as a block quote, and text that sits inside
+the app's own lines goes through `inline`, which keeps it on one line with its mrkdwn markers
+made inert.
 """
 
 from __future__ import annotations
@@ -12,6 +17,11 @@ import html
 import re
 
 _TOKEN = re.compile(r"<([^<>]*)>")
+# A mrkdwn marker (*bold*, _italic_, ~strike~, `code`) that is not inside a word, where Slack
+# would read it as formatting; inside a word (fraud_model_v2, 2*3) it is left as typed.
+_MARKER = re.compile(r"(?<![^\W_])[*_~`]|[*_~`](?![^\W_])")
+# Look-alikes that Slack shows as typed and never reads as formatting.
+_INERT_MARKERS = {"*": "\u2217", "_": "\u02cd", "~": "\u223c", "`": "\u02cb"}
 _CUT_NOTE = "… _(cut: {more:,} more characters)_"
 
 
@@ -40,6 +50,14 @@ def command_text_to_plain(text: str) -> str:
 def escape(text: str) -> str:
     """Escape raw user text for mrkdwn / plain_text fields (exactly & < >)."""
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def inline(text: str) -> str:
+    """Raw user text placed inside one of the app's own mrkdwn lines: escaped, on one line, and
+    with formatting markers at word edges replaced by look-alikes, so it can neither start a new
+    line nor render bold or italic words that look like the app's labels."""
+    one_line = " ".join(escape(text).split())
+    return _MARKER.sub(lambda m: _INERT_MARKERS[m.group(0)], one_line)
 
 
 def fit(text: str, limit: int) -> str:

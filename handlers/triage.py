@@ -23,6 +23,10 @@ NOT_A_LEAD = (
     "Only leads can do that, so nothing changed. Leads are set by the app's admin "
     "(AI_SIGNAL_LEADS or AI_SIGNAL_LEAD_GROUP)."
 )
+LEADS_NOT_KNOWN_YET = (
+    "I couldn't confirm who the leads are just now, so nothing changed. Please submit again "
+    "in a moment."
+)
 MODAL_FIELD_BLOCKS = {
     "note": ids.NOTE_BLOCK,
     "reason": ids.REASON_BLOCK,
@@ -127,11 +131,14 @@ def register(app: App, services: Services, *, leads: LeadDirectory) -> None:
             ack: Ack, body: dict, view: dict, client: WebClient
         ) -> None:
             lead_id = body["user"]["id"]
-            if not leads.is_lead(lead_id):
+            # Before the ack only the cached lead group counts; it is refreshed after the ack.
+            if not leads.is_lead(lead_id, cached=True):
+                refusal = NOT_A_LEAD if leads.group_known else LEADS_NOT_KNOWN_YET
                 ack(
                     response_action="errors",
-                    errors={next(iter(view["state"]["values"]), "note"): NOT_A_LEAD[:150]},
+                    errors={next(iter(view["state"]["values"]), "note"): refusal[:150]},
                 )
+                leads.refresh()
                 return
             values = triage_blocks.parse_values(view)
             ref = triage_blocks.ref_from_view(view)
@@ -151,13 +158,14 @@ def register(app: App, services: Services, *, leads: LeadDirectory) -> None:
             ack()
             if result.changed:
                 services.wake_delivery()
+            leads.refresh()
 
         return handle_lead_modal_submission
 
     def do_triage(ref: str, lead_id: str, v: dict, key: str) -> ActionResult:
         status = v.get(ids.STATUS_BLOCK) or "investigating"
         owner = v.get(ids.OWNER_BLOCK)
-        if owner and not leads.is_lead(owner):
+        if owner and not leads.is_lead(owner, cached=True):
             raise NotAllowed("Choose a lead as the owner.", field="owner")
         try:
             return triage.triage(

@@ -23,7 +23,7 @@ from handlers.blocks import (
     quote,
     status_label,
 )
-from handlers.formatting import escape, fit, plain
+from handlers.formatting import escape, fit, inline, plain
 
 Block = dict[str, Any]
 THREAD_TEXT_LIMIT = 3000
@@ -79,14 +79,14 @@ def _modal(
 
 def _context_signal(detail: SignalDetail) -> Block:
     s = detail.signal
-    system = f" · {escape(s.system)}" if s.system else ""
+    system = f" · {inline(s.system)}" if s.system else ""
     return {
         "type": "context",
         "elements": [
             {
                 "type": "mrkdwn",
                 "text": fit(
-                    f"*{s.ref}* · {escape(kind_label(s.kind))}{system} — {escape(s.text)}", 2000
+                    f"*{s.ref}* · {escape(kind_label(s.kind))}{system} — {inline(s.text)}", 2000
                 ),
             }
         ],
@@ -229,7 +229,7 @@ def build_thread_reply(
     detail: SignalDetail, event: EventSummary, *, lead_mention: str
 ) -> dict[str, Any]:
     """One history event as a reply under the triage post."""
-    note = escape(event.note or "")
+    note = inline(event.note or "")
     ref = detail.signal.ref
     reporter = "the reporter (anonymous)" if detail.signal.anonymous else "the reporter"
     if event.action == "acknowledged":
@@ -260,15 +260,15 @@ def build_thread_reply(
         text = f":envelope_with_arrow: {who} replied:\n{quote(event.note or '')}"
     elif event.action == "resolved":
         lines = [f":white_check_mark: {_who(event)} resolved {ref}. Thank you to {reporter}."]
-        lines.append(f"*What was done:* {escape(detail.resolution_done or event.note or '')}")
+        lines.append(f"*What was done:* {inline(detail.resolution_done or event.note or '')}")
         if detail.failed_assumption:
-            lines.append(f"*Assumption that failed:* {escape(detail.failed_assumption)}")
+            lines.append(f"*Assumption that failed:* {inline(detail.failed_assumption)}")
         if detail.pattern:
             lines.append(
                 f"*Systemic pattern:* {escape(PATTERNS.get(detail.pattern, detail.pattern))}"
             )
         if detail.lesson:
-            lines.append(f"*Lesson:* {escape(detail.lesson)}")
+            lines.append(f"*Lesson:* {inline(detail.lesson)}")
         text = "\n".join(lines)
     elif event.action == "reopened":
         text = f":arrows_counterclockwise: {_who(event)} reopened {ref}."
@@ -292,7 +292,7 @@ def build_thread_reply(
 def build_reporter_notice(detail: SignalDetail, event: EventSummary) -> dict[str, Any] | None:
     """A private note to a named reporter; None for anything they need not hear about."""
     ref = detail.signal.ref
-    note = escape(event.note or "")
+    note = inline(event.note or "")
     if event.action == "acknowledged":
         text = f"Thank you for raising *{ref}* — a lead has acknowledged it and is looking at it."
     elif event.action == "asked":
@@ -302,9 +302,9 @@ def build_reporter_notice(detail: SignalDetail, event: EventSummary) -> dict[str
             "lands in the signal's thread for the leads."
         )
     elif event.action == "resolved":
-        text = f"*{ref}* is resolved. What was done: {escape(detail.resolution_done or '')}"
+        text = f"*{ref}* is resolved. What was done: {inline(detail.resolution_done or '')}"
         if detail.lesson:
-            text += f"\nLesson: {escape(detail.lesson)}"
+            text += f"\nLesson: {inline(detail.lesson)}"
         text += "\nThank you for raising it."
     elif event.action == "declined":
         text = f"*{ref}* was reviewed and declined as not a problem: {note}\nIt still counts — thank you for raising it."
@@ -317,7 +317,7 @@ def build_reporter_notice(detail: SignalDetail, event: EventSummary) -> dict[str
 def build_reporter_status(detail: SignalDetail) -> str:
     """`/ai-signal status <code>`: status, the leads' questions and answers, the resolution."""
     s = detail.signal
-    system = f" on *{escape(s.system)}*" if s.system else ""
+    system = f" on *{inline(s.system)}*" if s.system else ""
     lines = [
         f"*{s.ref}* — {escape(kind_label(s.kind))}{system}",
         f"Status: {status_label(s.status)}",
@@ -326,15 +326,15 @@ def build_reporter_status(detail: SignalDetail) -> str:
         lines.append("_It has not reached the triage channel yet._")
     for event in detail.events:
         if event.action == "asked":
-            lines.append(f"*A lead asked:* {fit(escape(event.note or ''), 600)}")
+            lines.append(f"*A lead asked:* {fit(inline(event.note or ''), 600)}")
         elif event.action == "replied":
-            lines.append(f"*You replied:* {fit(escape(event.note or ''), 600)}")
+            lines.append(f"*You replied:* {fit(inline(event.note or ''), 600)}")
     if s.status == "declined" and detail.decline_reason:
-        lines.append(f"*Declined:* {fit(escape(detail.decline_reason), 600)}")
+        lines.append(f"*Declined:* {fit(inline(detail.decline_reason), 600)}")
     if s.status == "resolved":
-        lines.append(f"*What was done:* {fit(escape(detail.resolution_done or ''), 600)}")
+        lines.append(f"*What was done:* {fit(inline(detail.resolution_done or ''), 600)}")
         if detail.lesson:
-            lines.append(f"*Lesson:* {fit(escape(detail.lesson), 600)}")
+            lines.append(f"*Lesson:* {fit(inline(detail.lesson), 600)}")
     if s.status not in ("resolved", "declined"):
         lines.append("Add information with `/ai-signal reply <code> <text>`.")
     return fit("\n".join(lines), 3000)
@@ -342,20 +342,20 @@ def build_reporter_status(detail: SignalDetail) -> str:
 
 def build_lessons_text(lessons: list[Lesson], words: list[str]) -> str:
     if not lessons:
-        scope = f" matching “{escape(' '.join(words))}”" if words else ""
+        scope = f" matching “{inline(' '.join(words))}”" if words else ""
         return f"No lessons recorded yet{scope}."
     lines = [
-        f"*Lessons from resolved signals*{' matching “' + escape(' '.join(words)) + '”' if words else ''}:"
+        f"*Lessons from resolved signals*{' matching “' + inline(' '.join(words)) + '”' if words else ''}:"
     ]
     for lesson in lessons:
-        system = f" · {escape(lesson.system)}" if lesson.system else ""
+        system = f" · {inline(lesson.system)}" if lesson.system else ""
         lines.append(f"• *{lesson.ref}* ({escape(kind_label(lesson.kind))}{system})")
         if lesson.failed_assumption:
-            lines.append(f"   Assumption that failed: {fit(escape(lesson.failed_assumption), 300)}")
+            lines.append(f"   Assumption that failed: {fit(inline(lesson.failed_assumption), 300)}")
         if lesson.pattern:
             lines.append(f"   Pattern: {escape(PATTERNS.get(lesson.pattern, lesson.pattern))}")
         if lesson.lesson:
-            lines.append(f"   Lesson: {fit(escape(lesson.lesson), 300)}")
+            lines.append(f"   Lesson: {fit(inline(lesson.lesson), 300)}")
     return fit("\n".join(lines), 3000)
 
 
@@ -375,7 +375,7 @@ def build_lead_home(overview: QueueOverview, *, own_signals: list) -> dict[str, 
         )
     for d in overview.oldest_unacknowledged:
         age = format_duration(overview.as_of - d.posted_at) if d.posted_at else "not posted yet"
-        system = f" · {escape(d.signal.system)}" if d.signal.system else ""
+        system = f" · {inline(d.signal.system)}" if d.signal.system else ""
         extra.append(
             {
                 "type": "section",
@@ -392,7 +392,7 @@ def build_lead_home(overview: QueueOverview, *, own_signals: list) -> dict[str, 
     if not overview.owned:
         extra.append({"type": "context", "elements": [{"type": "mrkdwn", "text": "None open."}]})
     for d in overview.owned:
-        system = f" · {escape(d.signal.system)}" if d.signal.system else ""
+        system = f" · {inline(d.signal.system)}" if d.signal.system else ""
         extra.append(
             {
                 "type": "section",

@@ -29,3 +29,9 @@ class TextTooLong(ServiceError):
 
 class NotFound(ServiceError):
     """A reference or code that matches nothing the asker may see (one generic answer)."""
+
+
+class DatabaseBusy(ServiceError):
+    """The database could not take the write in time; nothing was stored, the user may retry."""
+
+    field = "text"

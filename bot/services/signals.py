@@ -7,6 +7,8 @@ import hmac
 import random
 import re
 import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -15,9 +17,9 @@ from sqlalchemy import delete, insert, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.clock import Clock, utc_now
-from bot.db import insert_ignoring_duplicates
+from bot.db import DEFAULT_DEADLINE_MS, DeadlineExceeded, insert_ignoring_duplicates, unit_of_work
 from bot.services import codes
-from bot.services.errors import EmptyText, NotFound, TextTooLong, UnknownKind
+from bot.services.errors import DatabaseBusy, EmptyText, NotFound, TextTooLong, UnknownKind
 from bot.services.kinds import kinds_sentence, parse_kind
 from models import (
     Counter,
@@ -69,6 +71,22 @@ def outbox_item(
         "channel": channel,
         "due_at": due_at,
     }
+
+
+NOT_FILED = "Not filed — the database was busy; please try again."
+
+
+@contextmanager
+def request_transaction(
+    sessions: sessionmaker[Session], *, deadline_ms: int | None, busy: str
+) -> Iterator[Session]:
+    """The transaction of a request someone waits for: committed within `deadline_ms` or rolled
+    back, then `DatabaseBusy(busy)` is raised, so the answer still reaches Slack in time."""
+    try:
+        with unit_of_work(sessions, deadline_ms=deadline_ms) as session:
+            yield session
+    except DeadlineExceeded:
+        raise DatabaseBusy(busy) from None
 
 
 def queue_posts(session: Session, *items: dict[str, Any]) -> None:
@@ -141,6 +159,21 @@ def split_system(text: str) -> tuple[str | None, str]:
     return None, text
 
 
+_UNPAIRED_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def storable(text: str) -> str:
+    """`text` as the database can store it, otherwise exactly as sent.
+
+    NUL characters are removed (PostgreSQL refuses them in text) and unpaired UTF-16 surrogates,
+    which a JSON payload can carry but UTF-8 cannot encode, become U+FFFD. Applied to every field
+    a person types before it is checked and stored.
+    """
+    if "\x00" in text:
+        text = text.replace("\x00", "")
+    return _UNPAIRED_SURROGATE.sub("\ufffd", text)
+
+
 def clean_fields(
     *, kind: str, text: str, system: str | None = None, impact: str | None = None
 ) -> tuple[str, str, str | None, str | None]:
@@ -150,7 +183,7 @@ def clean_fields(
         raise UnknownKind(
             f"I don't know the kind “{kind.strip()[:40]}”. Use one of: {kinds_sentence()}."
         )
-    text = (text or "").strip()
+    text = storable(text or "").strip()
     if not text:
         raise EmptyText("Please say what you observed — the signal text is empty.")
     if len(text) > MAX_TEXT:
@@ -158,10 +191,10 @@ def clean_fields(
             f"That is {len(text):,} characters; the limit is {MAX_TEXT:,}. "
             "Please shorten it (a link to details works well)."
         )
-    system = (system or "").strip() or None
+    system = storable(system or "").strip() or None
     if system is not None and len(system) > MAX_SYSTEM:
         raise TextTooLong(f"The system name is limited to {MAX_SYSTEM} characters.", field="system")
-    impact = (impact or "").strip() or None
+    impact = storable(impact or "").strip() or None
     if impact is not None and len(impact) > MAX_IMPACT:
         raise TextTooLong(f"The impact is limited to {MAX_IMPACT:,} characters.", field="impact")
     return canonical, text, system, impact
@@ -177,8 +210,11 @@ class SignalService:
         anon_delay: tuple[int, int],
         clock: Clock = utc_now,
         rng: random.Random | None = None,
+        deadline_ms: int | None = DEFAULT_DEADLINE_MS,
     ) -> None:
+        """`deadline_ms` bounds each request's transaction (None: no bound)."""
         self._sessions = sessions
+        self.deadline_ms = deadline_ms
         self._code_key = code_key
         self._triage_channel = triage_channel
         self._anon_delay = anon_delay
@@ -210,7 +246,9 @@ class SignalService:
         )
         now = self._clock()
         code = codes.new_code() if anonymous else None
-        with self._sessions.begin() as session:
+        with request_transaction(
+            self._sessions, deadline_ms=self.deadline_ms, busy=NOT_FILED
+        ) as session:
             if request_key is not None and not self.record_request(session, request_key, now):
                 return FiledSignal(ref="", anonymous=anonymous, code=None, duplicate=True)
             if anonymous:
@@ -297,7 +335,9 @@ class SignalService:
 
     def first_time(self, request_key: str) -> bool:
         """Record a request id (e.g. an event_id); False when it was seen in the last minutes."""
-        with self._sessions.begin() as session:
+        with request_transaction(
+            self._sessions, deadline_ms=self.deadline_ms, busy="The database was busy."
+        ) as session:
             return self.record_request(session, request_key, self._clock())
 
     # -- looking up -------------------------------------------------------------------------

@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import os
 import threading
 import time
-from collections import deque
+from collections import OrderedDict, deque
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -31,6 +33,8 @@ from bot.services.signals import (
     not_own_signal_answer,
     outbox_item,
     queue_posts,
+    request_transaction,
+    storable,
     summarize,
 )
 from models import EventAction, OutboxItem, OutboxPurpose, OutboxState, Signal, SignalEvent
@@ -55,6 +59,8 @@ REVEAL_LAPSED = (
 )
 OPEN_STATUSES = (S.NEW.value, S.ACKNOWLEDGED.value, S.INVESTIGATING.value)
 CLOSED_STATUSES = (S.RESOLVED.value, S.DECLINED.value)
+NOTHING_CHANGED_BUSY = "Nothing changed — the database was busy; please try again."
+REPLY_NOT_ADDED = "Your reply was not added — the database was busy; please try again."
 
 
 class NotAllowed(ServiceError):
@@ -174,7 +180,7 @@ def summarize_event(event: SignalEvent) -> EventSummary:
 def _text(
     value: str | None, *, field: str, required: bool = False, label: str = "This"
 ) -> str | None:
-    value = (value or "").strip() or None
+    value = storable(value or "").strip() or None
     if value is None and required:
         error = EmptyText(f"{label} is required.")
         error.field = field
@@ -185,30 +191,69 @@ def _text(
 
 
 class _WrongCodeThrottle:
-    """Slows down guessing of follow-up codes without recording who guessed: one shared window."""
+    """Slows down guessing of follow-up codes, per requester, without recording who guessed.
 
-    def __init__(self, *, limit: int = 20, window: float = 60.0) -> None:
+    A requester is known only by an HMAC of their Slack user id under a random key made when the
+    process starts: it is kept in memory only (never logged, never stored), means nothing after a
+    restart, and its entry goes away once the window has passed. One person's flood of wrong
+    codes never refuses another person's code. The codes carry 160 bits, so this is against
+    enumeration noise, not brute force.
+    """
+
+    def __init__(
+        self,
+        *,
+        limit: int = 20,
+        window: float = 60.0,
+        max_requesters: int = 10_000,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._clock = clock
         self._limit = limit
         self._window = window
-        self._failures: deque[float] = deque()
+        self._max = max_requesters
+        self._key = os.urandom(32)
+        # requester key -> times of their recent wrong codes; oldest activity first.
+        self._failures: OrderedDict[bytes, deque[float]] = OrderedDict()
         self._lock = threading.Lock()
 
-    def _trim(self, now: float) -> None:
-        while self._failures and self._failures[0] < now - self._window:
-            self._failures.popleft()
+    def key(self, requester_id: str | None) -> bytes:
+        return hmac.new(self._key, (requester_id or "").encode(), hashlib.sha256).digest()
 
-    def check(self) -> None:
+    def _expire(self, now: float) -> None:
+        while self._failures:
+            oldest = next(iter(self._failures))
+            times = self._failures[oldest]
+            if times and times[-1] >= now - self._window and len(self._failures) <= self._max:
+                return
+            del self._failures[oldest]
+
+    def tracked(self) -> int:
+        """How many requesters are remembered right now."""
         with self._lock:
-            now = time.monotonic()
-            self._trim(now)
-            if len(self._failures) >= self._limit:
+            return len(self._failures)
+
+    def check(self, requester: bytes) -> None:
+        with self._lock:
+            now = self._clock()
+            self._expire(now)
+            times = self._failures.get(requester)
+            if times is None:
+                return
+            while times and times[0] < now - self._window:
+                times.popleft()
+            if len(times) >= self._limit:
                 raise TooManyAttempts(
-                    "Too many follow-up codes were tried just now. Please wait a minute."
+                    "Too many follow-up codes were tried from your account just now. Please wait a minute."
                 )
 
-    def failed(self) -> None:
+    def failed(self, requester: bytes) -> None:
         with self._lock:
-            self._failures.append(time.monotonic())
+            now = self._clock()
+            times = self._failures.pop(requester, None) or deque(maxlen=self._limit)
+            times.append(now)
+            self._failures[requester] = times  # now the most recently active
+            self._expire(now)
 
 
 class TriageService:
@@ -236,14 +281,19 @@ class TriageService:
             signal = self._by_ref(session, ref)
             return detail_of(signal, self._events(session, signal.id))
 
-    def reporter_view(self, *, code: str) -> SignalDetail:
-        """What an anonymous reporter may read with their code: status, questions, resolution."""
-        self._throttle.check()
+    def reporter_view(self, *, code: str, requester_id: str | None) -> SignalDetail:
+        """What an anonymous reporter may read with their code: status, questions, resolution.
+
+        `requester_id` (the Slack user id) is turned at once into the throttle's in-memory key
+        and is never kept."""
+        requester = self._throttle.key(requester_id)
+        del requester_id
+        self._throttle.check(requester)
         digest = codes.hash_code(code, key=self._code_key)
         with self._sessions() as session:
             signal = session.scalar(select(Signal).where(Signal.followup_hash == digest))
             if signal is None:
-                self._throttle.failed()
+                self._throttle.failed(requester)
                 raise NotFound(GENERIC_CODE_ANSWER)
             return detail_of(signal, self._events(session, signal.id))
 
@@ -435,18 +485,24 @@ class TriageService:
         *,
         code: str,
         text: str,
+        requester_id: str | None,
         release_at: datetime | None = None,
         request_key: str | None = None,
     ) -> str:
-        """An anonymous reporter answers in the thread; returns the ref. Nothing of them is kept."""
+        """An anonymous reporter answers in the thread; returns the ref. Nothing of them is kept:
+        `requester_id` only becomes the throttle's in-memory key, as in `reporter_view`."""
+        requester = self._throttle.key(requester_id)
+        del requester_id
         text = _text(text, field="text", label="Your reply", required=True)
-        self._throttle.check()
+        self._throttle.check(requester)
         digest = codes.hash_code(code, key=self._code_key)
         now = self._clock()
-        with self._sessions.begin() as session:
+        with request_transaction(
+            self._sessions, deadline_ms=self._signals.deadline_ms, busy=REPLY_NOT_ADDED
+        ) as session:
             signal = session.scalar(select(Signal).where(Signal.followup_hash == digest))
             if signal is None:
-                self._throttle.failed()
+                self._throttle.failed(requester)
                 raise NotFound(GENERIC_CODE_ANSWER)
             if request_key is not None and not self._signals.record_request(
                 session, request_key, now
@@ -487,7 +543,9 @@ class TriageService:
         """
         text = _text(text, field="text", label="Your reply", required=True)
         now = self._clock()
-        with self._sessions.begin() as session:
+        with request_transaction(
+            self._sessions, deadline_ms=self._signals.deadline_ms, busy=REPLY_NOT_ADDED
+        ) as session:
             signal = session.scalar(select(Signal).where(Signal.ref == ref.strip().upper()))
             if signal is None or not is_own_named(signal, user_id):
                 raise NotFound(not_own_signal_answer(ref))
@@ -514,12 +572,13 @@ class TriageService:
 
         `user_id` only goes into the token's MAC; a wrong code gets the one generic answer.
         """
-        self._throttle.check()
+        requester = self._throttle.key(user_id)
+        self._throttle.check(requester)
         digest = codes.hash_code(code, key=self._code_key)
         with self._sessions() as session:
             signal = session.scalar(select(Signal).where(Signal.followup_hash == digest))
             if signal is None:
-                self._throttle.failed()
+                self._throttle.failed(requester)
                 raise NotFound(GENERIC_CODE_ANSWER)
             expires_at = (self._clock() + REVEAL_TTL).replace(microsecond=0)
             token = self._reveal_token(
@@ -546,7 +605,9 @@ class TriageService:
         except (ValueError, OverflowError, OSError):
             raise RevealLapsed(REVEAL_LAPSED) from None
         now = self._clock()
-        with self._sessions.begin() as session:
+        with request_transaction(
+            self._sessions, deadline_ms=self._signals.deadline_ms, busy=NOTHING_CHANGED_BUSY
+        ) as session:
             signal = session.scalar(
                 select(Signal).where(Signal.id == signal_id[:32]).with_for_update()
             )
@@ -671,7 +732,9 @@ class TriageService:
 
     def _act(self, *, ref, lead_id, action, allowed, apply, request_key=None) -> ActionResult:  # type: ignore[no-untyped-def]
         now = self._clock()
-        with self._sessions.begin() as session:
+        with request_transaction(
+            self._sessions, deadline_ms=self._signals.deadline_ms, busy=NOTHING_CHANGED_BUSY
+        ) as session:
             signal = self._by_ref(session, ref, lock=True)
             if request_key is not None and not self._signals.record_request(
                 session, request_key, now

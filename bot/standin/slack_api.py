@@ -673,6 +673,7 @@ class SlackStandIn:
         self._views: dict[str, dict[str, Any]] = {}
         self._home_view_ids: dict[str, str] = {}
         self._down = False
+        self._slow: dict[str, float] = {}
         # issued identifiers
         self._triggers: dict[str, float] = {}
         self._used_triggers: set[str] = set()
@@ -790,7 +791,7 @@ class SlackStandIn:
     # ---- test controls ---------------------------------------------------------------------
 
     def reset(self) -> None:
-        """Forget calls, messages, views, queued failures, rate buckets and set_down.
+        """Forget calls, messages, views, queued failures, rate buckets, set_slow and set_down.
 
         Channels (with their membership), users and user groups are kept.
         """
@@ -803,6 +804,7 @@ class SlackStandIn:
             self._views.clear()
             self._home_view_ids.clear()
             self._down = False
+            self._slow.clear()
             self._changed.notify_all()
 
     def issue_trigger_id(self) -> str:
@@ -847,6 +849,15 @@ class SlackStandIn:
         with self._lock:
             self.channel_rate_limit = rate_limit
             self._buckets.clear()
+
+    def set_slow(self, method: str, seconds: float | None) -> None:
+        """While set, every call of `method` is answered `seconds` late (a slow Slack); None or
+        0 answers it at once again. Other calls are not held up."""
+        with self._lock:
+            if seconds:
+                self._slow[method] = seconds
+            else:
+                self._slow.pop(method, None)
 
     def set_down(self, down: bool = True) -> None:
         """While down, every Web API call answers HTTP 503."""
@@ -932,6 +943,10 @@ class SlackStandIn:
             method = "response_url"
         else:
             return _err("not_found", status=404)
+        with self._lock:
+            slow = self._slow.get(method, 0.0)
+        if slow:
+            time.sleep(slow)  # outside the lock: only this caller waits
         with self._lock:
             try:
                 params = _parse_params(headers.get("content-type", ""), raw_body, parts.query)
