@@ -1,0 +1,141 @@
+"""Start-up edges of the `ai-signal` command line, run as real subprocesses: a DATABASE_URL the app
+cannot use, several instances migrating one empty database at once, `--version`, `run --port 0`."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import make_env
+
+ROOT = Path(__file__).resolve().parents[2]
+PASSWORD = "pw-never-shown"
+
+
+def cli_env(*, database_url: str, **overrides: str) -> dict[str, str]:
+    """The environment an operator's process would have: make_env's settings, nothing inherited
+    that could carry a developer's .env values."""
+    env = make_env(api_url="http://127.0.0.1:9/api/", database_url=database_url, **overrides)
+    env.update(
+        {
+            "PATH": os.environ.get("PATH", ""),
+            "PYTHONPATH": str(ROOT),
+            "LOG_LEVEL": overrides.get("LOG_LEVEL", "INFO"),
+            "NO_PROXY": "127.0.0.1,localhost",
+        }
+    )
+    return env
+
+
+def ai_signal(
+    env: dict[str, str], cwd: Path, *args: str, timeout: float = 60
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "bot", *args],
+        env=env,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+def closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture
+def silent_server() -> Iterator[int]:
+    """A TCP port that accepts connections and never says a word (a hung database server)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        sock.listen(16)
+        yield sock.getsockname()[1]
+
+
+# -- a DATABASE_URL the app cannot use ----------------------------------------------------------
+
+COMMANDS = [("run", "--http", "--port", "0"), ("db", "upgrade"), ("export", "--format", "csv")]
+
+
+def assert_one_line_naming_database_url(result: subprocess.CompletedProcess[str]) -> str:
+    assert result.returncode == 2, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    [line] = lines
+    assert line.startswith("ai-signal: configuration error: DATABASE_URL: "), line
+    assert "Traceback" not in result.stderr + result.stdout
+    assert PASSWORD not in result.stderr + result.stdout
+    return line
+
+
+@pytest.mark.parametrize("command", COMMANDS, ids=lambda c: c[0])
+@pytest.mark.parametrize(
+    ("url", "says"),
+    [
+        (f"postgresq://ai:{PASSWORD}@127.0.0.1/x", "unknown database 'postgresq'"),
+        (f"mysql://ai:{PASSWORD}@127.0.0.1/x", "unknown database 'mysql'"),
+        (f"postgresql://ai:{PASSWORD}@127.0.0.1:5x432/x", "not a valid database URL"),
+    ],
+    ids=["typo", "dialect", "port"],
+)
+def test_malformed_database_url_is_one_line_exit_2(tmp_path, command, url, says):
+    line = assert_one_line_naming_database_url(
+        ai_signal(cli_env(database_url=url), tmp_path, *command)
+    )
+    assert says in line
+
+
+@pytest.mark.parametrize("command", COMMANDS, ids=lambda c: c[0])
+def test_sqlite_file_in_missing_folder_is_refused_not_created(tmp_path, command):
+    url = f"sqlite:///{tmp_path / 'data' / 'ai_signal.db'}"
+    line = assert_one_line_naming_database_url(
+        ai_signal(cli_env(database_url=url), tmp_path, *command)
+    )
+    assert str(tmp_path / "data") in line and "does not exist" in line
+    assert not (tmp_path / "data").exists()
+
+
+def test_relative_sqlite_path_in_missing_folder_is_refused(tmp_path):
+    result = ai_signal(
+        cli_env(database_url="sqlite:///data/ai_signal.db"), tmp_path, "db", "upgrade"
+    )
+    assert "'data'" in assert_one_line_naming_database_url(result)
+    assert not (tmp_path / "data").exists()
+
+
+def test_default_database_url_works_on_a_fresh_checkout(tmp_path):
+    env = cli_env(database_url="")
+    del env["DATABASE_URL"]
+    result = ai_signal(env, tmp_path, "db", "upgrade")
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "ai_signal.db").is_file()
+
+
+@pytest.mark.parametrize("command", COMMANDS, ids=lambda c: c[0])
+def test_unreachable_postgresql_names_host_port_and_reason(tmp_path, command):
+    port = closed_port()
+    url = f"postgresql+psycopg://ai:{PASSWORD}@127.0.0.1:{port}/ai_signal"
+    line = assert_one_line_naming_database_url(
+        ai_signal(cli_env(database_url=url), tmp_path, *command)
+    )
+    assert f"127.0.0.1:{port}" in line and "Connection refused" in line
+
+
+def test_hung_postgresql_server_does_not_hang_start(tmp_path, silent_server):
+    url = f"postgresql://ai:{PASSWORD}@127.0.0.1:{silent_server}/ai_signal"
+    started = time.monotonic()
+    result = ai_signal(cli_env(database_url=url), tmp_path, "run", "--http", timeout=40)
+    took = time.monotonic() - started
+    line = assert_one_line_naming_database_url(result)
+    assert f"127.0.0.1:{silent_server}" in line and "timeout" in line
+    assert took < 30
