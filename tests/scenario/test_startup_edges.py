@@ -4,6 +4,8 @@ cannot use, several instances migrating one empty database at once, `--version`,
 from __future__ import annotations
 
 import os
+import re
+import signal
 import socket
 import subprocess
 import sys
@@ -13,7 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import make_env
+from bot.standin import SlackStandIn
+from tests.conftest import make_env, wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 PASSWORD = "pw-never-shown"
@@ -139,3 +142,79 @@ def test_hung_postgresql_server_does_not_hang_start(tmp_path, silent_server):
     line = assert_one_line_naming_database_url(result)
     assert f"127.0.0.1:{silent_server}" in line and "timeout" in line
     assert took < 30
+
+
+# -- --version and --port 0 ---------------------------------------------------------------------
+
+
+def test_version(tmp_path):
+    from importlib.metadata import version
+
+    result = ai_signal(
+        {"PATH": os.environ.get("PATH", ""), "PYTHONPATH": str(ROOT)}, tmp_path, "--version"
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == f"ai-signal {version('ai-signal')}"
+
+
+def http_status(url: str) -> int:
+    import urllib.error
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:
+            return response.status
+    except urllib.error.HTTPError as error:
+        return error.code
+    except OSError:
+        return 0
+
+
+def test_port_0_picks_a_free_port_and_logs_it(standin: SlackStandIn, tmp_path):
+    # PORT names a port that is taken: only --port 0 lets the app start at all.
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen(1)
+        env = cli_env(
+            database_url=f"sqlite:///{tmp_path / 'ai_signal.db'}",
+            PORT=str(taken.getsockname()[1]),
+        )
+        env["SLACK_API_URL"] = standin.url
+        log_path = tmp_path / "app.log"
+        with log_path.open("wb") as log:
+            process = subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "bot",
+                    "run",
+                    "--http",
+                    "--port",
+                    "0",
+                    "--host",
+                    "127.0.0.1",
+                ],
+                env=env,
+                cwd=tmp_path,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        try:
+
+            def listening() -> re.Match[str] | None:
+                assert process.poll() is None, log_path.read_text()
+                return re.search(
+                    r" INFO ai_signal: ai-signal listening on http://127\.0\.0\.1:(\d+)/slack/events",
+                    log_path.read_text(),
+                )
+
+            port = int(wait_until(listening, timeout=30, what="the listening line").group(1))
+            assert port not in (0, taken.getsockname()[1])
+            assert http_status(f"http://127.0.0.1:{port}/healthz") == 200
+            process.send_signal(signal.SIGTERM)
+            assert process.wait(timeout=15) == 0, log_path.read_text()
+        finally:
+            if process.poll() is None:
+                process.kill()
+                process.wait()
