@@ -140,6 +140,11 @@ def database_reachable(engine: Engine) -> bool:
         return False
 
 
+# pg_advisory_lock key under which migrations/env.py upgrades: one upgrade at a time. Fixed, so
+# every instance and every version agrees on it.
+MIGRATION_LOCK_KEY = 0x61695F7369676E  # "ai_sign" in ASCII
+
+
 def alembic_config(url: str):  # type: ignore[no-untyped-def]
     from alembic.config import Config
 

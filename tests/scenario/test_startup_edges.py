@@ -14,9 +14,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from sqlalchemy import create_engine, text
 
 from bot.standin import SlackStandIn
-from tests.conftest import make_env, wait_until
+from tests.conftest import fresh_postgres, make_env, wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 PASSWORD = "pw-never-shown"
@@ -142,6 +143,112 @@ def test_hung_postgresql_server_does_not_hang_start(tmp_path, silent_server):
     line = assert_one_line_naming_database_url(result)
     assert f"127.0.0.1:{silent_server}" in line and "timeout" in line
     assert took < 30
+
+
+# -- several instances upgrading one empty database at once -------------------------------------
+
+
+def head_revision() -> str:
+    from alembic.script import ScriptDirectory
+
+    from bot.db import alembic_config
+
+    return ScriptDirectory.from_config(alembic_config("sqlite://")).get_current_head()
+
+
+def schema_revision(url: str) -> str | None:
+    engine = create_engine(url)
+    try:
+        with engine.connect() as connection:
+            return connection.execute(text("SELECT version_num FROM alembic_version")).scalar()
+    finally:
+        engine.dispose()
+
+
+def upgrade_at_once(url: str, cwd: Path, count: int = 3) -> list[subprocess.CompletedProcess[str]]:
+    env = cli_env(database_url=url)
+    processes = [
+        subprocess.Popen(
+            [sys.executable, "-m", "bot", "db", "upgrade"],
+            env=env,
+            cwd=cwd,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(count)
+    ]
+    results = []
+    for process in processes:
+        out, err = process.communicate(timeout=120)
+        results.append(subprocess.CompletedProcess(process.args, process.returncode, out, err))
+    return results
+
+
+def test_three_concurrent_upgrades_of_empty_postgresql_all_succeed(postgres_url, tmp_path):
+    # The race is a matter of timing: a few rounds on an emptied database make a lost one show.
+    for round_number in range(3):
+        url = fresh_postgres() if round_number else postgres_url
+        for result in upgrade_at_once(url, tmp_path):
+            assert result.returncode == 0, result.stderr[-3000:]
+            assert "database is up to date" in result.stdout
+        assert schema_revision(url) == head_revision()
+
+
+def test_upgrade_waits_for_the_migration_lock(postgres_url, tmp_path):
+    """The lock is pg_advisory_lock on the key env.py uses: while someone else holds it, an
+    upgrade waits and migrates nothing; once it is released, the upgrade finishes."""
+    from bot.db import MIGRATION_LOCK_KEY
+
+    holder = create_engine(postgres_url, isolation_level="AUTOCOMMIT")
+    try:
+        with holder.connect() as lock:
+            lock.execute(text("SELECT pg_advisory_lock(:k)"), {"k": MIGRATION_LOCK_KEY})
+            process = subprocess.Popen(
+                [sys.executable, "-m", "bot", "db", "upgrade"],
+                env=cli_env(database_url=postgres_url),
+                cwd=tmp_path,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+            try:
+
+                def waiting_for_the_lock() -> bool:
+                    assert process.poll() is None, process.communicate()
+                    return bool(
+                        lock.execute(
+                            text(
+                                "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' "
+                                "AND NOT granted AND pid <> pg_backend_pid()"
+                            )
+                        ).scalar()
+                    )
+
+                wait_until(waiting_for_the_lock, timeout=30, what="the upgrade to wait")
+                tables = lock.execute(
+                    text("SELECT count(*) FROM pg_tables WHERE schemaname = 'public'")
+                ).scalar()
+                assert tables == 0  # nothing migrated while the lock is held elsewhere
+                lock.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": MIGRATION_LOCK_KEY})
+                out, err = process.communicate(timeout=60)
+            finally:
+                if process.poll() is None:
+                    process.kill()
+                    process.communicate()
+    finally:
+        holder.dispose()
+    assert process.returncode == 0, err
+    assert schema_revision(postgres_url) == head_revision()
+
+
+def test_concurrent_upgrades_of_a_fresh_sqlite_file_all_succeed(tmp_path):
+    # As on PostgreSQL, a few rounds.
+    for round_number in range(3):
+        url = f"sqlite:///{tmp_path / f'round{round_number}.db'}"
+        for result in upgrade_at_once(url, tmp_path):
+            assert result.returncode == 0, result.stderr[-3000:]
+        assert schema_revision(url) == head_revision()
 
 
 # -- --version and --port 0 ---------------------------------------------------------------------
