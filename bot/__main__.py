@@ -131,13 +131,22 @@ def _run(args: argparse.Namespace) -> int:
         signal.signal(signum, lambda *_: stop.set())
 
     if settings.socket_mode:
-        from slack_bolt.adapter.socket_mode import SocketModeHandler
+        from bot.socket_mode import start_socket_mode
 
-        handler = SocketModeHandler(runtime.app, settings.app_token)
-        handler.connect()
-        logger.info("ai-signal running in Socket Mode")
-        stop.wait()
-        handler.close()
+        try:
+            # While Slack cannot be reached: one warning per attempt, retried until `stop`.
+            handler = start_socket_mode(
+                runtime.app, app_token=settings.app_token, api_url=settings.api_url, stop=stop
+            )
+        except StartupError as error:
+            print(f"ai-signal: {error}", file=sys.stderr)
+            scheduler.shutdown(wait=False)
+            runtime.stop()
+            return EXIT_SLACK_SETUP
+        if handler is not None:
+            logger.info("ai-signal running in Socket Mode")
+            stop.wait()
+            handler.close()
     else:
         from bot.http import HttpServer, create_wsgi_app
 
