@@ -22,6 +22,7 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="ai-signal", description="Slack app for raising AI signals."
     )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     commands = parser.add_subparsers(dest="command", required=True)
 
     run = commands.add_parser("run", help="run the app (Socket Mode when SLACK_APP_TOKEN is set)")
@@ -30,7 +31,9 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="serve HTTP at /slack/events even if SLACK_APP_TOKEN is set",
     )
-    run.add_argument("--port", type=int, help="HTTP port (default: PORT or 3000)")
+    run.add_argument(
+        "--port", type=_port, help="HTTP port; 0 picks a free one (default: PORT or 3000)"
+    )
     run.add_argument("--host", default="0.0.0.0", help="HTTP bind address (default 0.0.0.0)")
 
     database = commands.add_parser("db", help="database maintenance")
@@ -43,6 +46,21 @@ def _parser() -> argparse.ArgumentParser:
 
     add_commands(commands)  # digest preview|send, export
     return parser
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("ai-signal")
+    except PackageNotFoundError:  # run from a checkout that was never installed
+        return "(not installed)"
+
+
+def _port(text: str) -> int:
+    if not text.isdigit() or not 0 <= int(text) < 65536:
+        raise argparse.ArgumentTypeError(f"must be a port number 0-65535, got {text!r}")
+    return int(text)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -113,20 +131,31 @@ def _run(args: argparse.Namespace) -> int:
         signal.signal(signum, lambda *_: stop.set())
 
     if settings.socket_mode:
-        from slack_bolt.adapter.socket_mode import SocketModeHandler
+        from bot.socket_mode import start_socket_mode
 
-        handler = SocketModeHandler(runtime.app, settings.app_token)
-        handler.connect()
-        logger.info("ai-signal running in Socket Mode")
-        stop.wait()
-        handler.close()
+        try:
+            # While Slack cannot be reached: one warning per attempt, retried until `stop`.
+            handler = start_socket_mode(
+                runtime.app, app_token=settings.app_token, api_url=settings.api_url, stop=stop
+            )
+        except StartupError as error:
+            print(f"ai-signal: {error}", file=sys.stderr)
+            scheduler.shutdown(wait=False)
+            runtime.stop()
+            return EXIT_SLACK_SETUP
+        if handler is not None:
+            logger.info("ai-signal running in Socket Mode")
+            stop.wait()
+            handler.close()
     else:
         from bot.http import HttpServer, create_wsgi_app
 
         wsgi = create_wsgi_app(
             app=runtime.app, engine=runtime.engine, delivery=runtime.services.delivery
         )
-        server = HttpServer(wsgi, host=args.host, port=args.port or settings.port).start()
+        port = settings.port if args.port is None else args.port
+        server = HttpServer(wsgi, host=args.host, port=port).start()
+        # The bound port: with --port 0 the system picked it.
         logger.info("ai-signal listening on http://%s:%d/slack/events", args.host, server.port)
         stop.wait()
         server.stop()

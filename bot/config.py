@@ -174,11 +174,7 @@ class Settings:
         if not port_text.isdigit() or not 0 < int(port_text) < 65536:
             raise ConfigError("PORT", f"must be a port number 1-65535, got {port_text!r}")
 
-        database_url = get("DATABASE_URL") or DEFAULT_DATABASE_URL
-        if "://" not in database_url:
-            raise ConfigError(
-                "DATABASE_URL", "must be a SQLAlchemy URL such as sqlite:///ai_signal.db"
-            )
+        database_url = check_database_url(get("DATABASE_URL") or DEFAULT_DATABASE_URL)
 
         deadline_text = get("AI_SIGNAL_DB_DEADLINE_MS") or "2000"
         if not deadline_text.isdigit() or not 100 <= int(deadline_text) <= 2800:
@@ -236,4 +232,52 @@ def parse_delay(text: str | None) -> tuple[int, int]:
 def database_url_from_env(env: Mapping[str, str] | None = None) -> str:
     """The database URL alone, for commands (db upgrade) that need no Slack settings."""
     env = os.environ if env is None else env
-    return (env.get("DATABASE_URL") or "").strip() or DEFAULT_DATABASE_URL
+    return check_database_url((env.get("DATABASE_URL") or "").strip() or DEFAULT_DATABASE_URL)
+
+
+# The databases this app runs on, and the driver names accepted for each ("" is the default
+# driver; postgresql and postgresql+psycopg2 URLs are served by psycopg 3, see bot/db.py).
+DATABASE_DRIVERS = {"sqlite": ("", "pysqlite"), "postgresql": ("", "psycopg", "psycopg2")}
+_DATABASE_EXAMPLES = "sqlite:///ai_signal.db or postgresql+psycopg://user:pass@host/db"
+
+
+def check_database_url(url: str) -> str:
+    """`url` if it names a database this app can use; otherwise ConfigError naming DATABASE_URL.
+
+    Only the form is checked here (no file system, no network: see `bot.db.check_database`).
+    Messages never repeat the URL itself, which may hold a password.
+    """
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    if "://" not in url:
+        raise ConfigError("DATABASE_URL", f"must be a SQLAlchemy URL such as {_DATABASE_EXAMPLES}")
+    try:
+        parsed = make_url(url)
+    except (ArgumentError, ValueError):
+        raise ConfigError(
+            "DATABASE_URL",
+            f"is not a valid database URL (check the port and special characters; a password "
+            f"with @, / or : must be percent-encoded). Examples: {_DATABASE_EXAMPLES}",
+        ) from None
+    backend, _, driver = parsed.drivername.partition("+")  # get_driver_name() loads the dialect
+    if backend == "postgres":
+        raise ConfigError(
+            "DATABASE_URL",
+            "unknown database 'postgres': write postgresql://… (or postgresql+psycopg://…)",
+        )
+    if backend not in DATABASE_DRIVERS:
+        raise ConfigError(
+            "DATABASE_URL",
+            f"unknown database {parsed.drivername!r}: ai-signal runs on SQLite or PostgreSQL, "
+            f"e.g. {_DATABASE_EXAMPLES}",
+        )
+    if driver not in DATABASE_DRIVERS[backend]:
+        raise ConfigError(
+            "DATABASE_URL",
+            f"driver {parsed.drivername!r} is not supported; use "
+            + ("sqlite:///…" if backend == "sqlite" else "postgresql+psycopg://…"),
+        )
+    if parsed.port is not None and not 0 < parsed.port < 65536:
+        raise ConfigError("DATABASE_URL", f"port {parsed.port} is not a port number 1-65535")
+    return url

@@ -14,12 +14,15 @@ from sqlalchemy import Engine, Insert, Table, create_engine, event, text
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.pool import NullPool
 
 import migrations
+from bot.config import ConfigError, check_database_url
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000
+CONNECT_TIMEOUT_SECONDS = 5  # for the start-up check of a PostgreSQL server
 WRITE_OPTION = "ai_signal_writes"
 DEFAULT_DEADLINE_MS = 2000
 # The monotonic time by which the current thread's unit of work must be done (None: no bound).
@@ -38,8 +41,6 @@ def create_db_engine(url: str) -> Engine:
     """An engine that never echoes statement parameters (they may hold user text)."""
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
-        if parsed.database and parsed.database != ":memory:":
-            Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(
             url,
             hide_parameters=True,
@@ -226,6 +227,11 @@ def database_reachable(engine: Engine) -> bool:
         return False
 
 
+# pg_advisory_lock key under which migrations/env.py upgrades: one upgrade at a time. Fixed, so
+# every instance and every version agrees on it.
+MIGRATION_LOCK_KEY = 0x61695F7369676E  # "ai_sign" in ASCII
+
+
 def alembic_config(url: str):  # type: ignore[no-untyped-def]
     from alembic.config import Config
 
@@ -236,7 +242,54 @@ def alembic_config(url: str):  # type: ignore[no-untyped-def]
 
 
 def upgrade(url: str, revision: str = "head") -> None:
-    """Apply migrations up to `revision` (the `ai-signal db upgrade` command and `run` at start)."""
+    """Apply migrations up to `revision` (the `ai-signal db upgrade` command and `run` at start).
+
+    Checks first that the database can be used at all (`check_database`); several processes may
+    upgrade at once (migrations/env.py serialises them).
+    """
+    check_database(url)
     from alembic import command
 
     command.upgrade(alembic_config(url), revision)
+
+
+def check_database(url: str, *, connect_timeout: int = CONNECT_TIMEOUT_SECONDS) -> None:
+    """Raise ConfigError (one line naming DATABASE_URL) unless the database answers.
+
+    A SQLite file may be created, its folder is not: a missing folder is far more often a typo
+    than a wish. A PostgreSQL server gets `connect_timeout` seconds to answer.
+    """
+    parsed = make_url(check_database_url(url))
+    if parsed.get_backend_name() == "sqlite":
+        if not parsed.database or parsed.database == ":memory:":
+            return
+        path = Path(parsed.database).expanduser()
+        if not path.parent.is_dir():
+            raise ConfigError(
+                "DATABASE_URL",
+                f"the folder {str(path.parent)!r} for the SQLite file does not exist "
+                "(ai-signal creates the file, not its folder)",
+            )
+        connect_args: dict[str, object] = {}
+        where = f"the SQLite file {str(path)!r}"
+    else:
+        if parsed.drivername in ("postgresql", "postgresql+psycopg2"):
+            url = parsed.set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
+        connect_args = {"connect_timeout": connect_timeout}
+        where = f"PostgreSQL at {parsed.host or 'localhost'}:{parsed.port or 5432}"
+    probe = create_engine(url, poolclass=NullPool, connect_args=connect_args)
+    try:
+        with probe.connect() as connection:
+            connection.execute(text("SELECT 1"))
+    except DBAPIError as error:
+        raise ConfigError("DATABASE_URL", f"cannot connect to {where}: {_reason(error)}") from None
+    finally:
+        probe.dispose()
+
+
+def _reason(error: DBAPIError) -> str:
+    """The driver's own words, on one line, without the "connection to server at …" preamble."""
+    lines = [line.strip() for line in str(error.orig).splitlines() if line.strip()]
+    first = lines[0] if lines else type(error.orig).__name__
+    first = first.rsplit(" failed: ", 1)[-1]
+    return first.removeprefix("FATAL:").strip()

@@ -128,6 +128,7 @@ def test_unknown_paths(running_app):
 
 def test_healthz_503_when_database_unreachable(standin, tmp_path):
     directory = tmp_path / "data"
+    directory.mkdir()
     app = start_app(standin, f"sqlite:///{directory / 'ai_signal.db'}")
     try:
         assert http("GET", app.url + "/healthz")[0] == 200

@@ -169,7 +169,7 @@ def test_public_channel_is_joined_and_app_serves(slack, tmp_path):
 
 
 def test_db_upgrade(tmp_path):
-    db_file = tmp_path / "sub" / "fresh.db"
+    db_file = tmp_path / "fresh.db"
     env = {
         "PATH": os.environ.get("PATH", ""),
         "PYTHONPATH": str(ROOT),
