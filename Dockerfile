@@ -9,6 +9,10 @@
 ARG BASE_IMAGE=python:3.11-slim-bookworm
 
 FROM ${BASE_IMAGE} AS build
+# Where pip finds packages, for a private mirror or an offline wheel folder served over HTTP, e.g.
+# --build-arg PIP_INDEX_URL=https://pypi.internal/simple, or PIP_NO_INDEX=1 with PIP_FIND_LINKS.
+# They exist in this build stage only; the hashes in the lock are checked whatever the source.
+ARG PIP_INDEX_URL PIP_EXTRA_INDEX_URL PIP_FIND_LINKS PIP_NO_INDEX PIP_TRUSTED_HOST
 ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PIP_NO_CACHE_DIR=1

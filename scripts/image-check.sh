@@ -6,7 +6,8 @@
 #      network (dockerd --bridge=none --iptables=false) and stops again, by its process id;
 #   2. a base image built from Debian's own packages (debootstrap bookworm, then docker import),
 #      cached in .cache/image-check/ so that reruns skip it;
-#   3. `docker build --network host --build-arg BASE_IMAGE=<that base>`;
+#   3. `docker build --network host --build-arg BASE_IMAGE=<that base>`, pip in the build reading
+#      the locked wheels from a web server on 127.0.0.1 (fetched by pip on the host, cached);
 #   4. the image run with --network host against a Slack stand-in on 127.0.0.1 and a database of
 #      its own on the local PostgreSQL (dropped afterwards), until its HEALTHCHECK says healthy;
 #      then GET /healthz from the host.
@@ -32,6 +33,7 @@ CONTAINER=ai-signal-image-check-$$
 
 DOCKERD_PID=""
 STANDIN_PID=""
+WHEEL_SERVER_PID=""
 DB_CREATED=""
 
 say() { printf 'image-check: %s\n' "$*"; }
@@ -49,6 +51,10 @@ cleanup() {
             fi
             docker rm --force "$CONTAINER" >/dev/null
         fi
+    fi
+    if [ -n "$WHEEL_SERVER_PID" ]; then
+        kill "$WHEEL_SERVER_PID" 2>/dev/null
+        wait "$WHEEL_SERVER_PID" 2>/dev/null
     fi
     if [ -n "$STANDIN_PID" ]; then
         kill "$STANDIN_PID" 2>/dev/null
@@ -70,6 +76,8 @@ PY
         kill "$DOCKERD_PID" 2>/dev/null
         for _ in $(seq 1 60); do kill -0 "$DOCKERD_PID" 2>/dev/null || break; sleep 0.5; done
         kill -0 "$DOCKERD_PID" 2>/dev/null && kill -9 "$DOCKERD_PID"
+        # The engine leaves its network namespace mounted under its exec root.
+        grep -o "$RUN_DIR/[^ ]*" /proc/mounts | sort -r | xargs -r -n 1 umount
     fi
     rm -rf "$RUN_DIR"
     exit "$rc"
@@ -129,16 +137,43 @@ fi
 say "base image $BASE_IMAGE: $(docker image inspect --format '{{.Size}}' "$BASE_IMAGE" | awk '{ printf "%.0f MB", $1 / 1e6 }')"
 
 # --- 3. the build ------------------------------------------------------------------------------
-started=$(now)
-docker build --quiet --network host --build-arg "BASE_IMAGE=$BASE_IMAGE" --tag "$IMAGE" . >/dev/null
-build_time=$(since "$started")
-image_size=$(docker image inspect --format '{{.Size}}' "$IMAGE" | awk '{ printf "%.0f MB", $1 / 1e6 }')
-say "built $IMAGE in $build_time: $image_size"
-
-# --- 4. run it ---------------------------------------------------------------------------------
 free_port() {
     "$PYTHON" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }
+# The build reaches no package index: pip on the host fetches the locked wheels (checking their
+# hashes) into a cached folder, which a web server on the loopback offers to the build.
+WHEELS=$CACHE/wheels
+started=$(now)
+{
+    "$PYTHON" -m pip download --quiet --disable-pip-version-check --only-binary=:all: \
+        --require-hashes -r requirements.lock --dest "$WHEELS"
+    # The build backend pyproject.toml names.
+    "$PYTHON" -m pip download --quiet --disable-pip-version-check --only-binary=:all: \
+        'setuptools>=64' --dest "$WHEELS"
+} >"$RUN_DIR/pip-download.log" 2>&1 || { cat "$RUN_DIR/pip-download.log"; exit 1; }
+say "locked wheels ready in $(since "$started"): $(find "$WHEELS" -name '*.whl' | wc -l) in $WHEELS"
+WHEEL_PORT=$(free_port)
+"$PYTHON" -m http.server --bind 127.0.0.1 --directory "$WHEELS" "$WHEEL_PORT" \
+    >"$RUN_DIR/wheels.log" 2>&1 &
+WHEEL_SERVER_PID=$!
+for _ in $(seq 1 100); do
+    "$PYTHON" -c 'import sys, urllib.request; urllib.request.urlopen(sys.argv[1], timeout=1)' \
+        "http://127.0.0.1:$WHEEL_PORT/" 2>/dev/null && break
+    sleep 0.1
+done
+
+started=$(now)
+docker build --quiet --network host --build-arg "BASE_IMAGE=$BASE_IMAGE" \
+    --build-arg PIP_NO_INDEX=1 --build-arg "PIP_FIND_LINKS=http://127.0.0.1:$WHEEL_PORT/" \
+    --tag "$IMAGE" . >/dev/null
+build_time=$(since "$started")
+image_size=$(docker image inspect --format '{{.Size}}' "$IMAGE" | awk '{ printf "%.0f MB", $1 / 1e6 }')
+say "built $IMAGE in $build_time: $image_size"
+kill "$WHEEL_SERVER_PID"
+wait "$WHEEL_SERVER_PID" 2>/dev/null || true
+WHEEL_SERVER_PID=""
+
+# --- 4. run it ---------------------------------------------------------------------------------
 APP_PORT=$(free_port)
 
 "$PYTHON" - "$PG_URL" "$CHECK_DB" <<'PY'
