@@ -3,15 +3,34 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: install run demo test lint format bench clean
+.PHONY: install lock image-check run demo test lint format bench clean
 
-$(BIN)/.installed: pyproject.toml
+# Installs come from the lock files, pinned with hashes: requirements.lock (what the app needs,
+# used by the container image) and requirements-dev.lock (that plus the dev tools, used here).
+# `make lock` refreshes both from pyproject.toml.
+LOCK_TOOL := $(BIN)/uv
+LOCK := $(LOCK_TOOL) pip compile pyproject.toml --quiet --universal --python-version 3.11 \
+	--generate-hashes --no-header
+
+$(BIN)/.installed: pyproject.toml requirements-dev.lock
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "ai-signal needs Python 3.11 or newer"'
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[dev]'
+	$(BIN)/pip install --quiet --disable-pip-version-check --require-hashes -r requirements-dev.lock
+	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps -e .
 	@touch $@
 
 install: $(BIN)/.installed
+
+$(LOCK_TOOL):
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check 'uv>=0.5,<1'
+
+lock: $(LOCK_TOOL)  ## re-resolve requirements.lock and requirements-dev.lock from pyproject.toml
+	$(LOCK) -o requirements.lock
+	$(LOCK) --extra dev -o requirements-dev.lock
+
+image-check: install  ## build the container image on a local Debian base, run it, call /healthz
+	PYTHON=$(abspath $(BIN)/python) scripts/image-check.sh
 
 run: install  ## run the app with the settings in .env
 	$(BIN)/ai-signal run
