@@ -124,7 +124,10 @@ def _run(args: argparse.Namespace) -> int:
         from bot.http import HttpServer, create_wsgi_app
 
         wsgi = create_wsgi_app(
-            app=runtime.app, engine=runtime.engine, delivery=runtime.services.delivery
+            app=runtime.app,
+            engine=runtime.engine,
+            delivery=runtime.services.delivery,
+            signing_secret=settings.signing_secret or "",
         )
         server = HttpServer(wsgi, host=args.host, port=args.port or settings.port).start()
         logger.info("ai-signal listening on http://%s:%d/slack/events", args.host, server.port)

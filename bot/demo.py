@@ -89,6 +89,7 @@ class Demo:
             app=self.runtime.app,
             engine=self.runtime.engine,
             delivery=self.runtime.services.delivery,
+            signing_secret=SIGNING_SECRET,
         )
         self.server = HttpServer(wsgi, host="127.0.0.1", port=0).start()
         self.sender = SlackSender(

@@ -11,14 +11,17 @@ from handlers import blocks, ids
 
 def register(app: App, services: Services) -> None:
     def handle_signal_modal_submission(ack: Ack, body: dict, view: dict) -> None:
+        # Read everything first (Unreadable -> the error handler's answer, nothing stored).
         values = blocks.parse_signal_submission(view)
         anonymous = values.pop("anonymous")
+        view_id = blocks.required_text(view, "id", what="view.id")
+        reporter_id = None if anonymous else blocks.user_id_of(body)
         try:
             filed = services.signals.file_signal(
                 **values,
                 anonymous=anonymous,
-                reporter_id=None if anonymous else body["user"]["id"],
-                request_key="view:" + view["id"],
+                reporter_id=reporter_id,
+                request_key="view:" + view_id,
             )
         except ServiceError as error:
             ack(response_action="errors", errors=blocks.build_field_errors(error))
