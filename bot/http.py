@@ -230,8 +230,10 @@ def bolt_can_read(body: dict[str, Any]) -> bool:
     actions = body.get("actions")
     if not _list_of_dicts(actions):
         return False
-    if body.get("type") == "block_actions" and not actions:
-        return False
+    if body.get("type") == "block_actions" and not (
+        actions and all(isinstance(action.get("action_id"), str) for action in actions)
+    ):
+        return False  # Bolt matches on body["actions"][0]["action_id"]
     for action in actions or []:
         if not all(_optional(action.get(k), str) for k in ("action_id", "block_id", "value")):
             return False
