@@ -80,3 +80,16 @@ def test_a_signed_payload_field_that_is_not_json_is_refused_with_400(edge_app):
         assert reply.status == 400, (payload, reply.text)
     assert stored_state(edge_app) == before
     assert "Traceback" not in edge_app.log.getvalue()
+
+
+def test_url_verification_and_events_reach_bolt(edge_app):
+    challenge = "c" + "0" * 20
+    reply = edge_app.sender.post(
+        json.dumps({"type": "url_verification", "challenge": challenge, "token": "t"}).encode(),
+        content_type="application/json",
+    )
+    assert reply.status == 200 and challenge in reply.text
+    published = len(edge_app.standin.calls_to("views.publish"))
+    reply = edge_app.sender.event({"type": "app_home_opened", "user": ALICE.id, "tab": "home"})
+    assert reply.status == 200
+    edge_app.standin.wait_for("views.publish", published + 1)
