@@ -4,9 +4,9 @@ Routes: POST /slack/events (commands, interactivity, events), GET /healthz.
 
 The edge, not Bolt, reads the raw request. In order:
 
-1. no signature headers, a timestamp outside Slack's 5-minute window, a body over
-   `MAX_BODY_BYTES` (413) or a bad signature: refused (401) before anything is parsed. Refusals
-   are counted and logged as at most one short WARNING line a minute, never with the body;
+1. no signature headers, a timestamp outside Slack's 5-minute window or a bad signature: 401,
+   before anything is parsed (a body over `MAX_BODY_BYTES`: 413, unread). Refusals are counted
+   and logged as at most one short WARNING line a minute (`RefusalLog`), never with the body;
 2. the signed body is parsed with the standard library: `application/json` as JSON; a form
    (`application/x-www-form-urlencoded`) with `urllib.parse.parse_qs`, and its `payload` field,
    when there is one, as JSON. Bolt's own parser guesses from the substring "payload" and loses
