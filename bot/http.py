@@ -168,9 +168,15 @@ def _optional(value: Any, kind: type | tuple[type, ...]) -> bool:
     return value is None or isinstance(value, kind)
 
 
+# Bolt reads these as `part.get(key, {}).get(...)`: present, they must be objects (not null).
+_OBJECT_IF_PRESENT = ("event", "view", "function", "tokens")
+
+
 def _readable_part(part: dict[str, Any], depth: int = 0) -> bool:
     if depth > 3:
         return True
+    if any(key in part and not isinstance(part[key], dict) for key in _OBJECT_IF_PRESENT):
+        return False
     if not all(_optional(part.get(key), str) for key in _TEXT_KEYS):
         return False
     for key in _REF_KEYS:

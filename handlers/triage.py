@@ -23,6 +23,7 @@ from handlers.blocks import (
     text_field,
     user_id_of,
 )
+from handlers.formatting import escape
 
 logger = logging.getLogger(__name__)
 
@@ -92,7 +93,7 @@ def register(app: App, services: Services, *, leads: LeadDirectory) -> None:
         try:
             result = triage.acknowledge(ref=ref_of(body), lead_id=user_id_of(body))
         except ServiceError as error:
-            tell(client, body, str(error))
+            tell(client, body, escape(str(error)))
             return
         after(result, client, body)
 
@@ -101,7 +102,7 @@ def register(app: App, services: Services, *, leads: LeadDirectory) -> None:
         try:
             result = triage.reopen(ref=ref_of(body), lead_id=user_id_of(body))
         except ServiceError as error:
-            tell(client, body, str(error))
+            tell(client, body, escape(str(error)))
             return
         after(result, client, body)
 
@@ -111,7 +112,7 @@ def register(app: App, services: Services, *, leads: LeadDirectory) -> None:
             try:
                 detail = triage.detail(ref=ref_of(body))
             except ServiceError as error:
-                tell(client, body, str(error))
+                tell(client, body, escape(str(error)))
                 return
             try:
                 client.views_open(trigger_id=required_text(body, "trigger_id"), view=build(detail))

@@ -152,6 +152,8 @@ ENVELOPE_SHAPES = {
     "user is missing": lambda p: p.pop("user"),
     "team is a list": lambda p: p.update(team=[1]),
     "response_urls is an object": lambda p: p.update(response_urls={"a": 1}),
+    "view is null": lambda p: p.update(view=None),
+    "event is null": lambda p: p.update(event=None),
 }
 
 
@@ -292,6 +294,13 @@ def test_an_action_on_a_signal_that_does_not_exist(edge_app):
         assert reply.status == 200, reply.text
     answers = edge_app.standin.wait_for("chat.postEphemeral", told + 3)[told:]
     assert all("There is no signal SIG-987654" in c.params["text"] for c in answers)
+    # The value is echoed in the answer: escaped, so a forged one pings nobody.
+    reply = edge_app.sender.block_action(
+        user=LEAD, action_id=ids.ACKNOWLEDGE_ACTION, value="<!here>", channel_id=TRIAGE
+    )
+    assert reply.status == 200
+    answer = edge_app.standin.wait_for("chat.postEphemeral", told + 4)[-1].params["text"]
+    assert "&lt;!here&gt;" in answer and "<!here>" not in answer
     assert stored_state(edge_app) == before
 
 
@@ -307,6 +316,8 @@ ACTION_SHAPES = {
     "container is a list": lambda p: p.update(container=[]),
     "user is missing": lambda p: p.pop("user"),
     "user without id": lambda p: p.update(user={"name": "x"}),
+    "event is null": lambda p: p.update(event=None),
+    "view is null": lambda p: p.update(view=None),
 }
 
 
