@@ -151,7 +151,10 @@ def _run(args: argparse.Namespace) -> int:
         from bot.http import HttpServer, create_wsgi_app
 
         wsgi = create_wsgi_app(
-            app=runtime.app, engine=runtime.engine, delivery=runtime.services.delivery
+            app=runtime.app,
+            engine=runtime.engine,
+            delivery=runtime.services.delivery,
+            signing_secret=settings.signing_secret or "",
         )
         port = settings.port if args.port is None else args.port
         server = HttpServer(wsgi, host=args.host, port=port).start()

@@ -38,9 +38,14 @@ def create_app(
 ) -> App:
     app = App(
         client=client,
-        # Socket Mode requests are not signed; Bolt still wants a value.
+        # Socket Mode requests are not signed, and in HTTP mode the edge (bot.http.SlackEdge)
+        # checks every signature on the raw bytes before Bolt sees the parsed body: Bolt would
+        # check against the JSON text it is handed instead. Bolt still wants a value.
         signing_secret=settings.signing_secret or "unused-in-socket-mode",
-        request_verification_enabled=not settings.socket_mode,
+        request_verification_enabled=False,
+        # Unknown actions, callbacks and commands reach the error handler, which answers 200
+        # and "nothing changed" (Bolt's default is a 404 that Slack shows as an error).
+        raise_error_for_unhandled_request=True,
         # The runtime runs auth.test itself, with a clear message when the token is wrong.
         token_verification_enabled=False,
         logger=_bolt_logger(),

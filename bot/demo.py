@@ -103,6 +103,7 @@ class Demo:
             app=self.runtime.app,
             engine=self.runtime.engine,
             delivery=self.runtime.services.delivery,
+            signing_secret=SIGNING_SECRET,
         )
         self.server = HttpServer(wsgi, host="127.0.0.1", port=0).start()
         # The story week: Monday to Friday of the week whose digest the schedule posts next

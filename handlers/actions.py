@@ -19,33 +19,35 @@ logger = logging.getLogger(__name__)
 
 def register(app: App, services: Services, *, crowd: CrowdGauge) -> None:
     def handle_home_open_modal_action(ack: Ack, body: dict, client: WebClient) -> None:
+        trigger_id = blocks.required_text(body, "trigger_id")
         ack()
         open_modal(
             client,
             None,
-            trigger_id=body["trigger_id"],
+            trigger_id=trigger_id,
             view=blocks.build_signal_modal(small_crowd=crowd.small_crowd(refresh=False)),
         )
 
     def handle_raise_shortcut(ack: Ack, body: dict, client: WebClient) -> None:
-        ack()
+        trigger_id = blocks.required_text(body, "trigger_id")
         message = body.get("message") or {}
-        channel = (body.get("channel") or {}).get("id")
+        channel = blocks.text_field(body.get("channel") or {}, "id", what="channel.id")
+        message_text = blocks.text_field(message, "text", what="message.text")
+        message_ts = blocks.text_field(message, "ts", what="message.ts")
+        ack()
         link = ""
-        if channel and message.get("ts"):
+        if channel and message_ts:
             try:
-                link = client.chat_getPermalink(channel=channel, message_ts=message["ts"])[
-                    "permalink"
-                ]
+                link = client.chat_getPermalink(channel=channel, message_ts=message_ts)["permalink"]
             except SlackApiError as error:
                 logger.warning("chat.getPermalink failed: %s", error.response.get("error"))
-        text = command_text_to_plain(message.get("text", ""))
+        text = command_text_to_plain(message_text)
         if link:
             text = f"{text}\n\nMessage: {link}"
         view = blocks.build_signal_modal(
             text=text.strip(), from_message=bool(link), small_crowd=crowd.small_crowd(refresh=False)
         )
-        open_modal(client, None, trigger_id=body["trigger_id"], view=view)
+        open_modal(client, None, trigger_id=trigger_id, view=view)
 
     app.action(ids.HOME_OPEN_MODAL_ACTION)(handle_home_open_modal_action)
     app.shortcut(ids.RAISE_SHORTCUT)(handle_raise_shortcut)

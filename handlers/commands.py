@@ -24,7 +24,12 @@ _REF = re.compile(r"^SIG-[A-Z0-9]{1,10}$", re.IGNORECASE)
 
 def register(app: App, services: Services, *, crowd: CrowdGauge) -> None:
     def handle_signal_command(ack: Ack, body: dict, client: WebClient, respond: Respond) -> None:
-        text = command_text_to_plain(body.get("text", "")).strip()
+        # Slack always sends these (and the parsed form has only strings): without them nothing
+        # can be answered or de-duplicated, so Unreadable, answered "couldn't read that; nothing
+        # changed" by the error handler before anything is stored.
+        blocks.required_text(body, "user_id")
+        blocks.required_text(body, "trigger_id")
+        text = command_text_to_plain(blocks.text_field(body, "text")).strip()
         first, _, rest = text.partition(" ")
         word = first.lower()
         rest = rest.strip()

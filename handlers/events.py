@@ -24,9 +24,9 @@ def register(app: App, services: Services, *, leads: LeadDirectory) -> None:
         return next()
 
     def handle_app_home_opened_event(event: dict, client: WebClient) -> None:
-        if event.get("tab") != "home":
+        user_id = event.get("user")
+        if event.get("tab") != "home" or not isinstance(user_id, str) or not user_id:
             return
-        user_id = event["user"]
         own = services.signals.recent_own_signals(user_id=user_id, limit=20)
         if leads.is_lead(user_id):
             overview = services.triage.overview(lead_id=user_id)

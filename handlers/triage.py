@@ -15,7 +15,15 @@ from bot.services import Services
 from bot.services.errors import ServiceError
 from bot.services.triage import ActionResult, NotAllowed
 from handlers import ids, triage_blocks
-from handlers.blocks import FIELD_LIMIT, status_label
+from handlers.blocks import (
+    FIELD_LIMIT,
+    required_text,
+    state_values,
+    status_label,
+    text_field,
+    user_id_of,
+)
+from handlers.formatting import escape
 
 logger = logging.getLogger(__name__)
 
@@ -63,9 +71,10 @@ def register(app: App, services: Services, *, leads: LeadDirectory) -> None:
 
     def lead_only(handler: Callable[..., None]) -> Callable[..., None]:
         def guarded(ack: Ack, body: dict, client: WebClient) -> None:
+            user_id_of(body)  # Unreadable without one: answered by the error handler
             # Ack first: finding out who is a lead may mean asking Slack for the lead group.
             ack()
-            if not leads.is_lead(body["user"]["id"]):
+            if not leads.is_lead(user_id_of(body)):
                 tell(client, body, NOT_A_LEAD)
                 return
             handler(body=body, client=client)
@@ -74,7 +83,8 @@ def register(app: App, services: Services, *, leads: LeadDirectory) -> None:
         return guarded
 
     def ref_of(body: dict) -> str:
-        return body["actions"][0].get("value", "")
+        # The edge lets through only block_actions with a list of actions whose values are text.
+        return text_field(body["actions"][0], "value", what="action value")
 
     def after(result: ActionResult, client: WebClient, body: dict) -> None:
         if result.changed:
@@ -85,18 +95,18 @@ def register(app: App, services: Services, *, leads: LeadDirectory) -> None:
     @lead_only
     def handle_acknowledge_action(body: dict, client: WebClient) -> None:
         try:
-            result = triage.acknowledge(ref=ref_of(body), lead_id=body["user"]["id"])
+            result = triage.acknowledge(ref=ref_of(body), lead_id=user_id_of(body))
         except ServiceError as error:
-            tell(client, body, str(error))
+            tell(client, body, escape(str(error)))
             return
         after(result, client, body)
 
     @lead_only
     def handle_reopen_action(body: dict, client: WebClient) -> None:
         try:
-            result = triage.reopen(ref=ref_of(body), lead_id=body["user"]["id"])
+            result = triage.reopen(ref=ref_of(body), lead_id=user_id_of(body))
         except ServiceError as error:
-            tell(client, body, str(error))
+            tell(client, body, escape(str(error)))
             return
         after(result, client, body)
 
@@ -106,10 +116,10 @@ def register(app: App, services: Services, *, leads: LeadDirectory) -> None:
             try:
                 detail = triage.detail(ref=ref_of(body))
             except ServiceError as error:
-                tell(client, body, str(error))
+                tell(client, body, escape(str(error)))
                 return
             try:
-                client.views_open(trigger_id=body["trigger_id"], view=build(detail))
+                client.views_open(trigger_id=required_text(body, "trigger_id"), view=build(detail))
             except SlackApiError as error:
                 logger.warning("views.open failed: %s", error.response.get("error"))
                 tell(
@@ -130,30 +140,27 @@ def register(app: App, services: Services, *, leads: LeadDirectory) -> None:
         def handle_lead_modal_submission(
             ack: Ack, body: dict, view: dict, client: WebClient
         ) -> None:
-            lead_id = body["user"]["id"]
+            # Read everything first: Unreadable -> the error handler's answer, nothing stored.
+            lead_id = user_id_of(body)
+            values = triage_blocks.parse_values(view)
+            ref = triage_blocks.ref_from_view(view)
+            view_id = required_text(view, "id", what="view.id")
+            first_block = next(iter(state_values(view)), ids.NOTE_BLOCK)
             # Before the ack only the cached lead group counts; it is refreshed after the ack.
             if not leads.is_lead(lead_id, cached=True):
                 refusal = NOT_A_LEAD if leads.group_known else LEADS_NOT_KNOWN_YET
-                ack(
-                    response_action="errors",
-                    errors={next(iter(view["state"]["values"]), "note"): refusal[:150]},
-                )
+                ack(response_action="errors", errors={first_block: refusal[:150]})
                 leads.refresh()
                 return
-            values = triage_blocks.parse_values(view)
-            ref = triage_blocks.ref_from_view(view)
             try:
-                result = perform(ref, lead_id, values, "view:" + view["id"])
+                result = perform(ref, lead_id, values, "view:" + view_id)
             except ServiceError as error:
-                block = MODAL_FIELD_BLOCKS.get(error.field or "", None)
-                if block is None:
-                    block = next(iter(view["state"]["values"]))
+                block = MODAL_FIELD_BLOCKS.get(error.field or "", None) or first_block
                 ack(response_action="errors", errors={block: str(error)[:FIELD_LIMIT]})
                 return
             if not result.changed and not result.duplicate:
                 # A stale form (e.g. another lead resolved the signal meanwhile): say so.
-                block = next(iter(view["state"]["values"]))
-                ack(response_action="errors", errors={block: _unchanged_text(result)})
+                ack(response_action="errors", errors={first_block: _unchanged_text(result)})
                 return
             ack()
             if result.changed:

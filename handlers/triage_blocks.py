@@ -17,11 +17,17 @@ from bot.services.triage import (
 from handlers import ids
 from handlers.blocks import (
     OPTION_TEXT_LIMIT,
+    Unreadable,
     build_home_view,
     format_duration,
+    input_value,
     kind_label,
     quote,
+    required_text,
+    selected_value,
+    state_values,
     status_label,
+    text_field,
 )
 from handlers.formatting import escape, fit, inline, plain
 
@@ -94,10 +100,14 @@ def _context_signal(detail: SignalDetail) -> Block:
 
 
 def ref_from_view(view: dict[str, Any]) -> str:
+    """The signal reference a lead modal carries in private_metadata (`{"ref": "SIG-1"}`); any
+    other content, JSON type or none -> Unreadable."""
+    metadata = text_field(view, "private_metadata", what="private_metadata")
     try:
-        return str(json.loads(view.get("private_metadata") or "{}").get("ref", ""))
-    except ValueError:
-        return ""
+        parsed = json.loads(metadata)
+    except (ValueError, RecursionError) as error:
+        raise Unreadable("private_metadata") from error
+    return required_text(parsed, "ref", what="private_metadata")
 
 
 def build_triage_modal(detail: SignalDetail) -> dict[str, Any]:
@@ -208,12 +218,14 @@ def build_resolve_modal(detail: SignalDetail) -> dict[str, Any]:
 def parse_values(view: dict[str, Any]) -> dict[str, str | None]:
     """Flatten state.values: {block_id: value} for text, selects, radios and user pickers."""
     flat: dict[str, str | None] = {}
-    for block_id, actions in (view.get("state", {}).get("values", {}) or {}).items():
+    for block_id, actions in state_values(view).items():
         for value in actions.values():
             value = value or {}
-            picked = value.get("selected_option") or {}
             flat[block_id] = (
-                value.get("value") or picked.get("value") or value.get("selected_user") or None
+                input_value(value)
+                or selected_value(value)
+                or text_field(value, "selected_user", what="state.values selected_user")
+                or None
             )
     return flat
 

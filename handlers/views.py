@@ -12,6 +12,7 @@ from handlers import blocks, ids
 
 def register(app: App, services: Services) -> None:
     def handle_signal_modal_submission(ack: Ack, body: dict, view: dict) -> None:
+        # Read everything first (Unreadable -> the error handler's answer, nothing stored).
         values = blocks.parse_signal_submission(view)
         anonymous = values.pop("anonymous")
         if anonymous is None:
@@ -19,12 +20,14 @@ def register(app: App, services: Services) -> None:
             errors = blocks.build_field_errors(_field_problem(values), identity_missing=True)
             ack(response_action="errors", errors=errors)
             return
+        view_id = blocks.required_text(view, "id", what="view.id")
+        reporter_id = None if anonymous else blocks.user_id_of(body)
         try:
             filed = services.signals.file_signal(
                 **values,
                 anonymous=anonymous,
-                reporter_id=None if anonymous else body["user"]["id"],
-                request_key="view:" + view["id"],
+                reporter_id=reporter_id,
+                request_key="view:" + view_id,
             )
         except ServiceError as error:
             ack(response_action="errors", errors=blocks.build_field_errors(error))
@@ -38,7 +41,7 @@ def register(app: App, services: Services) -> None:
     def handle_reveal_modal_submission(ack: Ack, body: dict, view: dict) -> None:
         try:
             result = services.triage.reveal(
-                token=view.get("private_metadata") or "", user_id=body["user"]["id"]
+                token=blocks.text_field(view, "private_metadata"), user_id=blocks.user_id_of(body)
             )
         except ServiceError as error:
             ack(

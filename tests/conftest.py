@@ -181,7 +181,10 @@ def start_app(
     runtime = build_runtime(settings, poll_interval=0.05, **({"clock": clock} if clock else {}))
     runtime.worker.start()
     wsgi = create_wsgi_app(
-        app=runtime.app, engine=runtime.engine, delivery=runtime.services.delivery
+        app=runtime.app,
+        engine=runtime.engine,
+        delivery=runtime.services.delivery,
+        signing_secret=SIGNING_SECRET,
     )
     server = HttpServer(wsgi, host="127.0.0.1", port=0).start()
     sender = SlackSender(
