@@ -222,6 +222,34 @@ def unit_of_work(sessions: sessionmaker[Session], *, deadline_ms: int | None) ->
 
 
 @contextmanager
+def read_unit(sessions: sessionmaker[Session], *, deadline_ms: int | None) -> Iterator[Session]:
+    """A reading session for a request: its waits end with the deadline, like `unit_of_work`.
+
+    PostgreSQL gets the same per-transaction lock and statement timeouts (a reader waits behind
+    an ACCESS EXCLUSIVE lock); SQLite's busy timeout is bounded too (in WAL mode readers do not
+    wait for writers). A wait cut short raises `DeadlineExceeded`; nothing is written either way.
+    `deadline_ms=None` is a plain `sessions()`.
+    """
+    if deadline_ms is None:
+        with sessions() as session:
+            yield session
+        return
+    end = _deadline_end(deadline_ms)
+    if time.monotonic() >= end:
+        raise DeadlineExceeded("the request was already too old for its answer to be seen")
+    token = _DEADLINE.set(end)
+    try:
+        with sessions() as session:
+            yield session
+    except OperationalError as error:
+        if not _is_busy(error):
+            raise
+        raise DeadlineExceeded("the database was busy") from None
+    finally:
+        _DEADLINE.reset(token)
+
+
+@contextmanager
 def request_arrived(at: float) -> Iterator[None]:
     """Within this block (and in contexts copied from it), a request's unit of work must end
     `deadline_ms` after `at` (a `time.monotonic()` reading), not after its own start: time the

@@ -17,7 +17,13 @@ from sqlalchemy import delete, insert, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.clock import Clock, utc_now
-from bot.db import DEFAULT_DEADLINE_MS, DeadlineExceeded, insert_ignoring_duplicates, unit_of_work
+from bot.db import (
+    DEFAULT_DEADLINE_MS,
+    DeadlineExceeded,
+    insert_ignoring_duplicates,
+    read_unit,
+    unit_of_work,
+)
 from bot.services import codes
 from bot.services.errors import DatabaseBusy, EmptyText, NotFound, TextTooLong, UnknownKind
 from bot.services.kinds import kinds_sentence, parse_kind
@@ -84,6 +90,22 @@ def request_transaction(
     back, then `DatabaseBusy(busy)` is raised, so the answer still reaches Slack in time."""
     try:
         with unit_of_work(sessions, deadline_ms=deadline_ms) as session:
+            yield session
+    except DeadlineExceeded:
+        raise DatabaseBusy(busy) from None
+
+
+NOT_ANSWERED_BUSY = "The database was busy — please try again in a moment."
+
+
+@contextmanager
+def request_read(
+    sessions: sessionmaker[Session], *, deadline_ms: int | None, busy: str = NOT_ANSWERED_BUSY
+) -> Iterator[Session]:
+    """The reads of a request someone waits for (a look-up, a form to open): they give up at
+    `deadline_ms` with `DatabaseBusy(busy)`, so the answer still reaches Slack in time."""
+    try:
+        with read_unit(sessions, deadline_ms=deadline_ms) as session:
             yield session
     except DeadlineExceeded:
         raise DatabaseBusy(busy) from None
@@ -344,7 +366,7 @@ class SignalService:
 
     def own_signal(self, *, ref: str, user_id: str) -> SignalSummary:
         """A named signal filed by `user_id`; NotFound for anything else (including anonymous)."""
-        with self._sessions() as session:
+        with request_read(self._sessions, deadline_ms=self.deadline_ms) as session:
             signal = session.scalar(select(Signal).where(Signal.ref == ref.strip().upper()))
             if not is_own_named(signal, user_id):
                 raise NotFound(not_own_signal_answer(ref))
