@@ -795,7 +795,14 @@ class TriageService:
 
     @staticmethod
     def _parent_update_pending(session: Session, signal_id: str) -> bool:
-        return session.scalar(pending_parent_update(signal_id)) is not None
+        """Whether an unclaimed parent update is queued that will show this change.
+
+        Locked (FOR UPDATE): on PostgreSQL a worker may be claiming it right now (FOR UPDATE
+        SKIP LOCKED, not committed yet); a plain SELECT would still see it unclaimed and the
+        change would get no update of its own. The lock waits for that claim and then sees
+        the row as claimed; a worker that comes later skips the row until this change is
+        committed. SQLite ignores FOR UPDATE; its writers take turns anyway."""
+        return session.scalar(pending_parent_update(signal_id).with_for_update()) is not None
 
 
 def pending_parent_update(signal_id: str) -> Select[tuple[str]]:
