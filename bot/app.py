@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import contextvars
 import logging
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from urllib.error import URLError
 
-from slack_bolt import App
+from slack_bolt import App, BoltRequest, BoltResponse
 from slack_bolt.authorization import AuthorizeResult
 from slack_bolt.logger.messages import (
     warning_client_prioritized_and_token_skipped,
@@ -18,6 +19,7 @@ from slack_bolt.logger.messages import (
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
+from bot import db
 from bot.config import Settings
 from bot.crowd import CrowdGauge
 from bot.leads import LeadDirectory
@@ -35,8 +37,9 @@ def create_app(
     client: WebClient,
     leads: LeadDirectory,
     crowd: CrowdGauge,
+    authorization: BotAuthorization | None = None,
 ) -> App:
-    app = App(
+    app = _RequestClockApp(
         client=client,
         # Socket Mode requests are not signed, and in HTTP mode the edge (bot.http.SlackEdge)
         # checks every signature on the raw bytes before Bolt sees the parsed body: Bolt would
@@ -51,11 +54,33 @@ def create_app(
         logger=_bolt_logger(),
         process_before_response=False,
         # Bolt's default is 5 threads; requests would queue behind a few slow listeners.
-        listener_executor=ThreadPoolExecutor(max_workers=LISTENER_THREADS),
-        authorize=bot_authorization(client),
+        listener_executor=_ContextExecutor(max_workers=LISTENER_THREADS),
+        authorize=(authorization or BotAuthorization(client)).as_bolt_authorize(),
     )
     register(app, services, leads=leads, crowd=crowd)
     return app
+
+
+class _RequestClockApp(App):
+    """Bolt's App, with the request's arrival time known to its units of work.
+
+    The clock starts when the request reaches dispatch, before Bolt's own middleware
+    (authorization) and before a listener thread takes it: a transaction that starts late only
+    gets what is left of the deadline, so nothing is stored whose answer reaches Slack too late
+    to be shown."""
+
+    def dispatch(self, req: BoltRequest) -> BoltResponse:
+        with db.request_arrived(time.monotonic()):
+            return super().dispatch(req)
+
+
+class _ContextExecutor(ThreadPoolExecutor):
+    """Runs each listener in a copy of the submitting (dispatching) thread's context, so the
+    request's arrival time goes along to the listener thread, and goes away with it."""
+
+    def submit(self, fn, /, *args, **kwargs) -> Future:  # type: ignore[no-untyped-def]
+        context = contextvars.copy_context()
+        return super().submit(context.run, fn, *args, **kwargs)
 
 
 _TOKEN_NOTICES = frozenset(
@@ -79,43 +104,66 @@ def _bolt_logger() -> logging.Logger:
     return logger
 
 
-def bot_authorization(client: WebClient) -> Callable[..., AuthorizeResult]:
+class BotAuthorization:
     """Bolt's own single-workspace authorization calls auth.test on the first request and refuses
     every request ("reinstall this app") while that call fails. A Slack hiccup must not stop people
-    from filing signals (they are stored and posted when Slack is back), so: learn the bot's ids
-    from auth.test once it answers, and until then authorize with the token alone."""
-    learned: list[AuthorizeResult] = []
-    lock = threading.Lock()
-    next_try = [0.0]
+    from filing signals (they are stored and posted when Slack is back), and no request may wait
+    for Slack here (it would eat into the 3 s its answer has): the bot's ids are learned from
+    auth.test in the background (`learn_in_background`, at start), and until then requests are
+    authorized with the token alone."""
 
-    def token_only(enterprise_id: str | None, team_id: str | None, user_id: str | None):
-        return AuthorizeResult(
-            enterprise_id=enterprise_id, team_id=team_id, bot_token=client.token, user_id=user_id
-        )
+    def __init__(self, client: WebClient) -> None:
+        self._client = client
+        self._learned: AuthorizeResult | None = None
+        self._lock = threading.Lock()
+        self._next_try = 0.0
 
-    def authorize(enterprise_id: str | None, team_id: str | None, user_id: str | None):
-        if not learned:
-            # Never make a request wait for Slack here: one request at a time tries auth.test,
-            # and after a failure nobody tries again for a while.
-            if time.monotonic() < next_try[0] or not lock.acquire(blocking=False):
-                return token_only(enterprise_id, team_id, user_id)
-            try:
-                if not learned:
-                    learned.append(
-                        AuthorizeResult.from_auth_test_response(
-                            bot_token=client.token, auth_test_response=client.auth_test()
-                        )
-                    )
-            except (SlackApiError, URLError, OSError) as error:
-                next_try[0] = time.monotonic() + AUTH_RETRY_SECONDS
-                logging.getLogger("ai_signal.startup").warning(
-                    "auth.test failed (%s); handling requests without the bot's ids",
-                    type(error).__name__,
+    def learn_in_background(self) -> threading.Thread | None:
+        """Start one auth.test in a thread, unless one is running or failed a short while ago."""
+        if self._learned is not None or time.monotonic() < self._next_try:
+            return None
+        if not self._lock.acquire(blocking=False):
+            return None
+        thread = threading.Thread(target=self._learn, name="ai-signal-auth-test", daemon=True)
+        thread.start()
+        return thread
+
+    def _learn(self) -> None:
+        try:
+            if self._learned is None:
+                self._learned = AuthorizeResult.from_auth_test_response(
+                    bot_token=self._client.token, auth_test_response=self._client.auth_test()
                 )
-                return token_only(enterprise_id, team_id, user_id)
-            finally:
-                lock.release()
-        result = learned[0]
+        except (SlackApiError, URLError, OSError) as error:
+            # After a failure nobody tries again for a while.
+            self._next_try = time.monotonic() + AUTH_RETRY_SECONDS
+            logging.getLogger("ai_signal.startup").warning(
+                "auth.test failed (%s); handling requests without the bot's ids",
+                type(error).__name__,
+            )
+        finally:
+            self._lock.release()
+
+    def as_bolt_authorize(self) -> Callable[..., AuthorizeResult]:
+        """The function for Bolt's `authorize=` (Bolt passes arguments by name: no `self`)."""
+
+        def authorize(enterprise_id: str | None, team_id: str | None, user_id: str | None):
+            return self.authorize(enterprise_id, team_id, user_id)
+
+        return authorize
+
+    def authorize(
+        self, enterprise_id: str | None, team_id: str | None, user_id: str | None
+    ) -> AuthorizeResult:
+        result = self._learned
+        if result is None:
+            self.learn_in_background()
+            return AuthorizeResult(
+                enterprise_id=enterprise_id,
+                team_id=team_id,
+                bot_token=self._client.token,
+                user_id=user_id,
+            )
         return AuthorizeResult(
             enterprise_id=result.enterprise_id,
             team_id=result.team_id,
@@ -126,5 +174,3 @@ def bot_authorization(client: WebClient) -> Callable[..., AuthorizeResult]:
             bot_token=result.bot_token,
             user_id=user_id,
         )
-
-    return authorize

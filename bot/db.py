@@ -29,6 +29,11 @@ DEFAULT_DEADLINE_MS = 2000
 _DEADLINE: contextvars.ContextVar[float | None] = contextvars.ContextVar(
     "ai_signal_db_deadline", default=None
 )
+# The monotonic time at which the request being handled on this thread arrived (None: not a
+# request). Set by the Bolt app at dispatch and carried into the listener's thread.
+_REQUEST_ARRIVED: contextvars.ContextVar[float | None] = contextvars.ContextVar(
+    "ai_signal_request_arrived", default=None
+)
 # PostgreSQL reports a lock wait or statement cut short by these SQLSTATEs.
 _PG_BUSY = frozenset({"55P03", "57014"})  # lock_not_available, query_canceled
 
@@ -95,22 +100,32 @@ def _configure_sqlite(engine: Engine) -> None:
     # other processes. Readers use a deferred BEGIN and, with WAL, never wait for writers.
     writers = threading.RLock()
 
+    def _set_busy_timeout(connection, busy_ms: int) -> None:  # type: ignore[no-untyped-def]
+        # Set at every begin, readers included: a request's short timeout must not stay on the
+        # pooled connection for the next user (a background job expects the full 10 s).
+        if connection.info.get("busy_timeout_ms", SQLITE_BUSY_TIMEOUT_MS) != busy_ms:
+            connection.exec_driver_sql(f"PRAGMA busy_timeout={int(busy_ms)}")
+            connection.info["busy_timeout_ms"] = busy_ms
+
     @event.listens_for(engine, "begin")
     def _on_begin(connection):  # type: ignore[no-untyped-def]
+        remaining = _remaining_ms()
         if not connection.get_execution_options().get(WRITE_OPTION):
+            _set_busy_timeout(
+                connection, SQLITE_BUSY_TIMEOUT_MS if remaining is None else remaining
+            )
             connection.exec_driver_sql("BEGIN")
             return
-        remaining = _remaining_ms()
         wait_ms = SQLITE_BUSY_TIMEOUT_MS if remaining is None else remaining
         if not writers.acquire(timeout=wait_ms / 1000):
             raise OperationalError("BEGIN IMMEDIATE", None, TimeoutError("database is busy"))
         connection.info["holds_write_lock"] = True
         try:
             # Another process may hold SQLite's lock: wait for it no longer than the deadline.
-            busy_ms = SQLITE_BUSY_TIMEOUT_MS if remaining is None else _remaining_ms()
-            if connection.info.get("busy_timeout_ms") != busy_ms:
-                connection.exec_driver_sql(f"PRAGMA busy_timeout={int(busy_ms)}")
-                connection.info["busy_timeout_ms"] = busy_ms
+            remaining = _remaining_ms()
+            _set_busy_timeout(
+                connection, SQLITE_BUSY_TIMEOUT_MS if remaining is None else remaining
+            )
             # Take SQLite's write lock up front: a deferred transaction that later writes can
             # fail with "database is locked" without waiting for the busy timeout.
             connection.exec_driver_sql("BEGIN IMMEDIATE")
@@ -180,14 +195,17 @@ def unit_of_work(sessions: sessionmaker[Session], *, deadline_ms: int | None) ->
     SQLite's busy timeout, PostgreSQL's lock and statement timeouts (set for this transaction
     only). When the work is done after the deadline, it is rolled back instead of committed: the
     answer would reach Slack too late for anyone to see it. Either way `DeadlineExceeded` is
-    raised and nothing is kept. `deadline_ms=None` is a plain `sessions.begin()` (background
-    jobs, which may wait longer).
+    raised and nothing is kept. Inside a request (`request_arrived`), the deadline counts from
+    the request's arrival, so a unit of work that starts late gets only what is left.
+    `deadline_ms=None` is a plain `sessions.begin()` (background jobs, which may wait longer).
     """
     if deadline_ms is None:
         with sessions.begin() as session:
             yield session
         return
-    end = time.monotonic() + deadline_ms / 1000
+    end = _deadline_end(deadline_ms)
+    if time.monotonic() >= end:
+        raise DeadlineExceeded("the request was already too old for its answer to be seen")
     token = _DEADLINE.set(end)
     try:
         with sessions.begin() as session:
@@ -201,6 +219,55 @@ def unit_of_work(sessions: sessionmaker[Session], *, deadline_ms: int | None) ->
         raise DeadlineExceeded("the database was busy") from None
     finally:
         _DEADLINE.reset(token)
+
+
+@contextmanager
+def read_unit(sessions: sessionmaker[Session], *, deadline_ms: int | None) -> Iterator[Session]:
+    """A reading session for a request: its waits end with the deadline, like `unit_of_work`.
+
+    PostgreSQL gets the same per-transaction lock and statement timeouts (a reader waits behind
+    an ACCESS EXCLUSIVE lock); SQLite's busy timeout is bounded too (in WAL mode readers do not
+    wait for writers). A wait cut short raises `DeadlineExceeded`; nothing is written either way.
+    `deadline_ms=None` is a plain `sessions()`.
+    """
+    if deadline_ms is None:
+        with sessions() as session:
+            yield session
+        return
+    end = _deadline_end(deadline_ms)
+    if time.monotonic() >= end:
+        raise DeadlineExceeded("the request was already too old for its answer to be seen")
+    token = _DEADLINE.set(end)
+    try:
+        with sessions() as session:
+            yield session
+    except OperationalError as error:
+        if not _is_busy(error):
+            raise
+        raise DeadlineExceeded("the database was busy") from None
+    finally:
+        _DEADLINE.reset(token)
+
+
+@contextmanager
+def request_arrived(at: float) -> Iterator[None]:
+    """Within this block (and in contexts copied from it), a request's unit of work must end
+    `deadline_ms` after `at` (a `time.monotonic()` reading), not after its own start: time the
+    request spent before the transaction (authorization, waiting for a listener thread) counts."""
+    token = _REQUEST_ARRIVED.set(at)
+    try:
+        yield
+    finally:
+        _REQUEST_ARRIVED.reset(token)
+
+
+def _deadline_end(deadline_ms: int) -> float:
+    now = time.monotonic()
+    end = now + deadline_ms / 1000
+    arrived = _REQUEST_ARRIVED.get()
+    if arrived is not None:
+        end = min(end, arrived + deadline_ms / 1000)
+    return end
 
 
 def _is_busy(error: OperationalError) -> bool:

@@ -13,7 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot import db
-from bot.app import create_app
+from bot.app import BotAuthorization, create_app
 from bot.clock import Clock, utc_now
 from bot.config import Settings
 from bot.crowd import CrowdGauge
@@ -44,9 +44,13 @@ class Runtime:
     leads: LeadDirectory
     crowd: CrowdGauge
     clock: Clock = utc_now  # what scheduled jobs (the digest) take as "now"
+    authorization: BotAuthorization | None = None
 
     def warm_up(self) -> None:
-        """Learn what request paths must not wait for (the team's size), once at start."""
+        """Learn what request paths must not wait for (the team's size, the bot's ids from
+        auth.test, the latter in the background), once at start."""
+        if self.authorization is not None:
+            self.authorization.learn_in_background()
         self.crowd.small_crowd()
 
     def stop(self) -> None:
@@ -115,7 +119,15 @@ def build_runtime(
     crowd = CrowdGauge(
         client=client, channel=settings.digest_channel, threshold=settings.small_crowd
     )
-    app = create_app(settings=settings, services=services, client=client, leads=leads, crowd=crowd)
+    authorization = BotAuthorization(client)
+    app = create_app(
+        settings=settings,
+        services=services,
+        client=client,
+        leads=leads,
+        crowd=crowd,
+        authorization=authorization,
+    )
     return Runtime(
         settings=settings,
         engine=engine,
@@ -127,4 +139,5 @@ def build_runtime(
         leads=leads,
         crowd=crowd,
         clock=clock,
+        authorization=authorization,
     )

@@ -3,8 +3,9 @@ be reached (as HTTP mode keeps serving while it cannot post).
 
 slack-sdk's client asks apps.connections.open for a WebSocket URL and lets the exception out when
 that call fails, so an unreachable Slack at start ended the process with a traceback. Here the URL
-is fetched first, with one warning per failed attempt and a growing pause between attempts; once
-connected, slack-sdk's own monitor reconnects after later drops.
+is fetched first, with one warning per failed attempt and a growing pause between attempts; a
+WebSocket that cannot be opened with that URL is one more failed attempt. Once connected,
+slack-sdk's own monitor reconnects after later drops.
 """
 
 from __future__ import annotations
@@ -70,10 +71,18 @@ def start_socket_mode(
             reason = f"{type(error).__name__}: {getattr(error, 'reason', error)}"
         else:
             handler.client.wss_uri = url
-            handler.connect()
-            if attempt > 1:
-                logger.info("connected to Slack (Socket Mode) at attempt %d", attempt)
-            return handler
+            try:
+                # slack-sdk logs a failed WebSocket and leaves the session closed; other clients
+                # may raise. Either way this attempt failed: retry with a fresh URL.
+                handler.connect()
+            except Exception as error:  # noqa: BLE001 - any failure here is one more retry
+                reason = f"the WebSocket could not be opened ({type(error).__name__})"
+            else:
+                if handler.client.is_connected():
+                    if attempt > 1:
+                        logger.info("connected to Slack (Socket Mode) at attempt %d", attempt)
+                    return handler
+                reason = "the WebSocket could not be opened"
         logger.warning(
             "Slack cannot be reached for Socket Mode (%s); attempt %d failed, next in %gs",
             reason,

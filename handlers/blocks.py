@@ -187,15 +187,21 @@ def small_crowd_note(members: int) -> str:
 
 
 def build_receipt_text(filed: FiledSignal, *, small_crowd: int | None = None) -> str:
-    """The private receipt. For anonymous signals it carries the follow-up code, shown once."""
+    """The private receipt. For anonymous signals it carries the follow-up code, shown once.
+
+    The system the signal names is shown, so a first word taken for one is seen at once."""
+    system = f"System: *{inline(filed.system)}*\n" if filed.system else ""
     if not filed.anonymous:
         return (
             f"Thanks — your signal *{filed.ref}* is filed under your name and is on its way to the "
-            f"leads' triage channel. Check on it any time with `/ai-signal status {filed.ref}`."
+            "leads' triage channel.\n"
+            + system
+            + f"Check on it any time with `/ai-signal status {filed.ref}`."
         )
     return (
         f"Thanks — your signal *{filed.ref}* is filed *anonymously*.\n"
-        f"Your follow-up code: `{filed.code}`\n"
+        + system
+        + f"Your follow-up code: `{filed.code}`\n"
         "Save it now: it is shown only this once and nobody, including the admins, can look it up. "
         f"Use `/ai-signal status <code>` to read what the leads ask or decide.\n"
         "The post reaches the triage channel after a delay, so its timing does not point at you.\n"
@@ -259,7 +265,8 @@ def build_help_text() -> str:
         "• `/ai-signal <kind> <what you saw>` — file under your name at once, e.g. "
         "`/ai-signal drift fraud-model: precision fell to 0.78`\n"
         "   Name the system with its name and a colon as the first word (`fraud-model:`) or "
-        "with `system:fraud-model`; without one the signal names no system\n"
+        "with `system:fraud-model`; without one the signal names no system. Words that open a "
+        "sentence (`Note:`, `FYI:`, `Re:`, `Update:`…) stay text; the receipt shows the system\n"
         "• `/ai-signal anon <kind> <what you saw>` — file anonymously; "
         "you get a one-time follow-up code\n"
         "• `/ai-signal status SIG-12` — your named signal; "

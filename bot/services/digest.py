@@ -214,7 +214,8 @@ class ResponseHealth:
 
 # When the digest may say "anonymous signals waited longer than named ones": only on samples big
 # enough to mean something, only for a material gap, and never when anonymous signals did as well
-# or better on either measure.
+# or better on either measure that has enough signals (an equal median or an equal share counts as
+# "as well").
 COMPARE_MIN_ACKNOWLEDGED = 5  # acknowledged signals in each group (the medians' samples)
 COMPARE_MIN_JUDGED = 5  # judged signals in each group (the on-time shares' samples)
 MATERIAL_MEDIAN_GAP = timedelta(hours=1)  # and at least MATERIAL_MEDIAN_RATIO times the named one
@@ -230,9 +231,11 @@ def anonymous_waited_longer(named: ResponseHealth, anonymous: ResponseHealth) ->
     reminder window (when each has at least COMPARE_MIN_JUDGED judged signals). True when one
     comparable measure is materially worse for anonymous signals — a median longer by at least
     MATERIAL_MEDIAN_GAP and MATERIAL_MEDIAN_RATIO times, or a share lower by MATERIAL_SHARE_GAP —
-    and no comparable measure is better for them. Too few signals: False, nothing is claimed.
+    and on no comparable measure did they do as well or better (a median no longer, a share no
+    lower). A measure without enough signals counts neither way. Too few signals on both: False,
+    nothing is claimed.
     """
-    worse = better = False
+    worse = as_good = False
     if (
         named.acknowledged >= COMPARE_MIN_ACKNOWLEDGED
         and anonymous.acknowledged >= COMPARE_MIN_ACKNOWLEDGED
@@ -243,7 +246,7 @@ def anonymous_waited_longer(named: ResponseHealth, anonymous: ResponseHealth) ->
         worse |= (
             gap >= MATERIAL_MEDIAN_GAP and anonymous.median >= named.median * MATERIAL_MEDIAN_RATIO
         )
-        better |= gap < timedelta(0)
+        as_good |= gap <= timedelta(0)
     named_share, anonymous_share = named.share_within, anonymous.share_within
     if (
         named.eligible >= COMPARE_MIN_JUDGED
@@ -252,8 +255,8 @@ def anonymous_waited_longer(named: ResponseHealth, anonymous: ResponseHealth) ->
         and anonymous_share is not None
     ):
         worse |= named_share - anonymous_share >= MATERIAL_SHARE_GAP
-        better |= anonymous_share > named_share
-    return worse and not better
+        as_good |= anonymous_share >= named_share
+    return worse and not as_good
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -17,7 +17,13 @@ from sqlalchemy import delete, insert, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.clock import Clock, utc_now
-from bot.db import DEFAULT_DEADLINE_MS, DeadlineExceeded, insert_ignoring_duplicates, unit_of_work
+from bot.db import (
+    DEFAULT_DEADLINE_MS,
+    DeadlineExceeded,
+    insert_ignoring_duplicates,
+    read_unit,
+    unit_of_work,
+)
 from bot.services import codes
 from bot.services.errors import DatabaseBusy, EmptyText, NotFound, TextTooLong, UnknownKind
 from bot.services.kinds import kinds_sentence, parse_kind
@@ -89,6 +95,22 @@ def request_transaction(
         raise DatabaseBusy(busy) from None
 
 
+NOT_ANSWERED_BUSY = "The database was busy — please try again in a moment."
+
+
+@contextmanager
+def request_read(
+    sessions: sessionmaker[Session], *, deadline_ms: int | None, busy: str = NOT_ANSWERED_BUSY
+) -> Iterator[Session]:
+    """The reads of a request someone waits for (a look-up, a form to open): they give up at
+    `deadline_ms` with `DatabaseBusy(busy)`, so the answer still reaches Slack in time."""
+    try:
+        with read_unit(sessions, deadline_ms=deadline_ms) as session:
+            yield session
+    except DeadlineExceeded:
+        raise DatabaseBusy(busy) from None
+
+
 def queue_posts(session: Session, *items: dict[str, Any]) -> None:
     """Add posts to the outbox inside the caller's transaction (one Core INSERT)."""
     session.execute(_INSERT_OUTBOX, list(items))
@@ -101,6 +123,7 @@ class FiledSignal:
     code: str | None  # the follow-up code, anonymous only; this is the one time it exists
     duplicate: bool = False  # the same request was already handled: nothing new was filed
     release_at: datetime | None = None  # when the triage post goes out
+    system: str | None = None  # the system the signal names, as stored (shown in the receipt)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -132,29 +155,57 @@ def summarize(signal: Signal) -> SignalSummary:
     )
 
 
-# The one-line command's system: `fraud-model: text` (one word ending in ':') or
-# `system:fraud-model text`, as the first word after the kind. The word must start with a letter
-# or digit and hold no other ':' so that "precision fell: see dashboard", ":warning: …" or a
-# URL stays text.
+# The one-line command's system: `fraud-model: text` (one word ending in ':'),
+# `system:fraud-model text` or `system: fraud-model text`, as the first word(s) after the kind.
+# The word must start with a letter or digit and hold no other ':' so that "precision fell: see
+# dashboard", ":warning: …" or a URL stays text. Words that usually open a sentence ("Note:",
+# "FYI:", "Re:") are text too in the `name:` form; `system:note` still names a system "note".
 _SYSTEM_WORD = re.compile(r"^(?P<name>[^\W_][^\s:]*):$")
 _SYSTEM_PREFIX = re.compile(r"^system:(?P<name>\S*)$", re.IGNORECASE)
+SENTENCE_OPENERS = frozenset(
+    {
+        "note",
+        "re",
+        "fyi",
+        "update",
+        "edit",
+        "ps",
+        "todo",
+        "question",
+        "context",
+        "background",
+        "summary",
+        "tl;dr",
+        "tldr",
+    }
+)
 
 
 def split_system(text: str) -> tuple[str | None, str]:
     """(system, the rest) of what follows the kind in `/ai-signal <kind> …`.
 
-    `fraud-model: precision fell` and `system:fraud-model precision fell` name the system
-    `fraud-model`; anything else (no such first word, a name over MAX_SYSTEM characters in the
-    `name:` form, an empty `system:`) names none and leaves the text as typed.
+    `fraud-model: precision fell`, `system:fraud-model precision fell` and `system: fraud-model
+    precision fell` name the system `fraud-model`; anything else (no such first word, a name over
+    MAX_SYSTEM characters in the `name:` form, a sentence opener such as `Note:` in that form, an
+    empty `system:`) names none and leaves the text as typed.
     """
     text = text.strip()
     first, rest = (text.split(maxsplit=1) + ["", ""])[:2]
     prefixed = _SYSTEM_PREFIX.match(first)
-    name = prefixed.group("name").rstrip(":") if prefixed else ""
-    if name:
-        return name, rest.strip()
+    if prefixed:
+        name = prefixed.group("name").rstrip(":")
+        if not name:  # `system: fraud-model …`: the name is the next word
+            name, rest = (rest.split(maxsplit=1) + ["", ""])[:2]
+            name = name.rstrip(":")
+        if name:
+            return name, rest.strip()
+        return None, text
     word = _SYSTEM_WORD.match(first)
-    if word and len(word.group("name")) <= MAX_SYSTEM and not prefixed:
+    if (
+        word
+        and len(word.group("name")) <= MAX_SYSTEM
+        and word.group("name").casefold() not in SENTENCE_OPENERS
+    ):
         return word.group("name"), rest.strip()
     return None, text
 
@@ -286,7 +337,9 @@ class SignalService:
                     due_at=release_at,
                 ),
             )
-        return FiledSignal(ref=ref, anonymous=anonymous, code=code, release_at=release_at)
+        return FiledSignal(
+            ref=ref, anonymous=anonymous, code=code, release_at=release_at, system=system
+        )
 
     def release_time(self, now: datetime) -> datetime:
         """When an anonymous post filed `now` goes out: a random delay, rounded up to a minute."""
@@ -344,7 +397,7 @@ class SignalService:
 
     def own_signal(self, *, ref: str, user_id: str) -> SignalSummary:
         """A named signal filed by `user_id`; NotFound for anything else (including anonymous)."""
-        with self._sessions() as session:
+        with request_read(self._sessions, deadline_ms=self.deadline_ms) as session:
             signal = session.scalar(select(Signal).where(Signal.ref == ref.strip().upper()))
             if not is_own_named(signal, user_id):
                 raise NotFound(not_own_signal_answer(ref))

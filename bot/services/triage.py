@@ -33,6 +33,7 @@ from bot.services.signals import (
     not_own_signal_answer,
     outbox_item,
     queue_posts,
+    request_read,
     request_transaction,
     storable,
     summarize,
@@ -277,7 +278,7 @@ class TriageService:
     # -- reading ---------------------------------------------------------------------------
 
     def detail(self, *, ref: str) -> SignalDetail:
-        with self._sessions() as session:
+        with request_read(self._sessions, deadline_ms=self._signals.deadline_ms) as session:
             signal = self._by_ref(session, ref)
             return detail_of(signal, self._events(session, signal.id))
 
@@ -290,7 +291,7 @@ class TriageService:
         del requester_id
         self._throttle.check(requester)
         digest = codes.hash_code(code, key=self._code_key)
-        with self._sessions() as session:
+        with request_read(self._sessions, deadline_ms=self._signals.deadline_ms) as session:
             signal = session.scalar(select(Signal).where(Signal.followup_hash == digest))
             if signal is None:
                 self._throttle.failed(requester)
@@ -313,7 +314,7 @@ class TriageService:
                     func.lower(func.coalesce(Signal.pattern, "")).like(like),
                 )
             )
-        with self._sessions() as session:
+        with request_read(self._sessions, deadline_ms=self._signals.deadline_ms) as session:
             rows = session.scalars(query.order_by(Signal.resolved_at.desc()).limit(limit)).all()
             return [
                 Lesson(
@@ -575,7 +576,7 @@ class TriageService:
         requester = self._throttle.key(user_id)
         self._throttle.check(requester)
         digest = codes.hash_code(code, key=self._code_key)
-        with self._sessions() as session:
+        with request_read(self._sessions, deadline_ms=self._signals.deadline_ms) as session:
             signal = session.scalar(select(Signal).where(Signal.followup_hash == digest))
             if signal is None:
                 self._throttle.failed(requester)
@@ -794,7 +795,14 @@ class TriageService:
 
     @staticmethod
     def _parent_update_pending(session: Session, signal_id: str) -> bool:
-        return session.scalar(pending_parent_update(signal_id)) is not None
+        """Whether an unclaimed parent update is queued that will show this change.
+
+        Locked (FOR UPDATE): on PostgreSQL a worker may be claiming it right now (FOR UPDATE
+        SKIP LOCKED, not committed yet); a plain SELECT would still see it unclaimed and the
+        change would get no update of its own. The lock waits for that claim and then sees
+        the row as claimed; a worker that comes later skips the row until this change is
+        committed. SQLite ignores FOR UPDATE; its writers take turns anyway."""
+        return session.scalar(pending_parent_update(signal_id).with_for_update()) is not None
 
 
 def pending_parent_update(signal_id: str) -> Select[tuple[str]]:

@@ -60,9 +60,17 @@ def test_two_of_two_on_time_against_three_of_five_says_nothing(database, clock):
 
 
 def test_a_material_gap_on_enough_signals_is_said(database, clock):
-    add_acknowledged(database.sessions, anonymous=True, waits=[timedelta(hours=20)] * 5)
+    waits = [timedelta(hours=20)] * 4 + [timedelta(hours=60)]  # one past the reminder window
+    add_acknowledged(database.sessions, anonymous=True, waits=waits)
     add_acknowledged(database.sessions, anonymous=False, waits=[timedelta(hours=2)] * 5)
     assert claims(database, clock)
+
+
+def test_a_longer_median_with_every_signal_on_time_says_nothing(database, clock):
+    # Both groups had every signal acknowledged within the reminder window: as good on that.
+    add_acknowledged(database.sessions, anonymous=True, waits=[timedelta(hours=20)] * 5)
+    add_acknowledged(database.sessions, anonymous=False, waits=[timedelta(hours=2)] * 5)
+    assert not claims(database, clock)
 
 
 def test_too_few_anonymous_signals_say_nothing(database, clock):
@@ -84,21 +92,21 @@ def health(*, median_hours: float, within: int, judged: int, acknowledged: int) 
 
 def test_the_rule():
     named = health(median_hours=2, within=8, judged=10, acknowledged=10)
-    # A material median gap (≥ 1 h and ≥ 1.5×) with a share no better: said.
+    # A material median gap (≥ 1 h and ≥ 1.5×) with a lower share: said.
     assert anonymous_waited_longer(
-        named, health(median_hours=4, within=8, judged=10, acknowledged=10)
+        named, health(median_hours=4, within=7, judged=10, acknowledged=10)
     )
     # A gap under an hour, or under 1.5×: not material.
     assert not anonymous_waited_longer(
-        named, health(median_hours=2.9, within=8, judged=10, acknowledged=10)
+        named, health(median_hours=2.9, within=7, judged=10, acknowledged=10)
     )
-    slow = health(median_hours=10, within=8, judged=10, acknowledged=10)
+    slow = health(median_hours=10, within=7, judged=10, acknowledged=10)
     assert not anonymous_waited_longer(
         health(median_hours=8, within=8, judged=10, acknowledged=10), slow
     )
-    # A share 20 points lower with an equal median: said.
+    # A share 20 points lower with a longer median: said.
     assert anonymous_waited_longer(
-        named, health(median_hours=2, within=6, judged=10, acknowledged=10)
+        named, health(median_hours=2.5, within=6, judged=10, acknowledged=10)
     )
     # Better or equal on either measure: never "waited longer".
     assert not anonymous_waited_longer(named, named)
@@ -113,3 +121,49 @@ def test_the_rule():
         health(median_hours=1, within=4, judged=4, acknowledged=4),
         health(median_hours=30, within=0, judged=10, acknowledged=10),
     )
+
+
+def test_an_equal_median_is_as_good_even_with_a_much_lower_share():
+    named = health(median_hours=2, within=9, judged=10, acknowledged=10)
+    assert not anonymous_waited_longer(
+        named, health(median_hours=2, within=4, judged=10, acknowledged=10)
+    )
+
+
+def test_an_equal_share_is_as_good_even_with_a_much_longer_median():
+    named = health(median_hours=2, within=8, judged=10, acknowledged=10)
+    assert not anonymous_waited_longer(
+        named, health(median_hours=20, within=8, judged=10, acknowledged=10)
+    )
+
+
+def test_worse_by_a_little_on_the_other_measure_does_not_block_the_claim():
+    named = health(median_hours=2, within=8, judged=10, acknowledged=10)
+    # Median materially longer, share one signal lower (not material, but not as good either).
+    assert anonymous_waited_longer(
+        named, health(median_hours=4, within=7, judged=10, acknowledged=10)
+    )
+    # Share materially lower, median a minute longer.
+    assert anonymous_waited_longer(
+        named, health(median_hours=2 + 1 / 60, within=6, judged=10, acknowledged=10)
+    )
+
+
+def test_a_measure_without_enough_signals_counts_neither_way():
+    # Too few acknowledged for the medians (anonymous's median is even shorter): the share,
+    # 30 points lower on enough judged signals, decides.
+    named = ResponseHealth(
+        posted=10, acknowledged=8, median=timedelta(hours=3), eligible=10, within_window=8
+    )
+    anonymous = ResponseHealth(
+        posted=10, acknowledged=4, median=timedelta(hours=1), eligible=10, within_window=5
+    )
+    assert anonymous_waited_longer(named, anonymous)
+    # Too few judged for the shares (anonymous's share is even higher): the median decides.
+    named = ResponseHealth(
+        posted=10, acknowledged=10, median=timedelta(hours=2), eligible=10, within_window=5
+    )
+    anonymous = ResponseHealth(
+        posted=10, acknowledged=5, median=timedelta(hours=6), eligible=4, within_window=4
+    )
+    assert anonymous_waited_longer(named, anonymous)

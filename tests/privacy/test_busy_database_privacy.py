@@ -4,8 +4,9 @@ trace of the reporter (the rolled-back transaction, the error path and its log i
 from __future__ import annotations
 
 import pytest
+from sqlalchemy import create_engine, text
 
-from bot.services.signals import NOT_FILED
+from bot.services.signals import NOT_ANSWERED_BUSY, NOT_FILED
 from tests.conftest import start_app
 from tests.db_locks import hold_sqlite_lock
 from tests.privacy.canaries import Canaries, assert_no_leaks, file_anonymous, triage_post
@@ -33,3 +34,31 @@ def test_refused_anonymous_requests_leave_no_trace(app, sqlite_url):
     finally:
         holder.release()
     assert_no_leaks(canaries.all_leaks(sqlite_url))
+
+
+@pytest.fixture
+def postgres_app(standin, postgres_url):
+    running = start_app(standin, postgres_url)
+    yield running
+    running.stop()
+
+
+def test_look_ups_refused_behind_a_lock_leave_no_trace(postgres_app):
+    app = postgres_app
+    canaries = Canaries(
+        events_url=f"{app.url}/slack/events", standin=app.standin, read_log=app.log.getvalue
+    )
+    ref, code, _ = file_anonymous(canaries)
+    triage_post(canaries, ref)
+    engine = create_engine(app.runtime.settings.database_url)
+    connection = engine.connect()
+    transaction = connection.begin()
+    connection.execute(text("LOCK TABLE signals IN ACCESS EXCLUSIVE MODE"))
+    try:
+        for words in (f"status {code}", f"reveal {code}"):
+            assert NOT_ANSWERED_BUSY in canaries.command(words).json()["text"]
+    finally:
+        transaction.rollback()
+        connection.close()
+        engine.dispose()
+    assert_no_leaks(canaries.all_leaks(app.runtime.settings.database_url))

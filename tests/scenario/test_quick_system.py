@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from bot.services.signals import MAX_SYSTEM, split_system
+from bot.services.signals import MAX_SYSTEM, SENTENCE_OPENERS, FiledSignal, split_system
 from handlers import blocks
 from tests.conftest import ALICE, TRIAGE, signal_rows
 from tests.triage.helpers import CODE, wait_until
@@ -84,7 +84,17 @@ def test_a_system_without_text_is_refused(running_app):
         ("a:b: precision", (None, "a:b: precision")),
         (":", (None, ":")),
         ("", (None, "")),
-        ("system: precision fell", (None, "system: precision fell")),
+        ("system: fraud-model precision fell", ("fraud-model", "precision fell")),
+        ("System: fraud-model: precision fell", ("fraud-model", "precision fell")),
+        ("system:", (None, "system:")),
+        ("system: ", (None, "system:")),
+        ("Note: the model drifts", (None, "Note: the model drifts")),
+        ("Re: yesterday's alert", (None, "Re: yesterday's alert")),
+        ("FYI: precision fell", (None, "FYI: precision fell")),
+        ("TL;DR: it drifts", (None, "TL;DR: it drifts")),
+        ("update: still failing", (None, "update: still failing")),
+        ("system:note precision fell", ("note", "precision fell")),
+        ("notes-model: precision fell", ("notes-model", "precision fell")),
         ("x" * MAX_SYSTEM + ": fell", ("x" * MAX_SYSTEM, "fell")),
         ("x" * (MAX_SYSTEM + 1) + ": fell", (None, "x" * (MAX_SYSTEM + 1) + ": fell")),
     ],
@@ -93,7 +103,34 @@ def test_split_system(typed, expected):
     assert split_system(typed) == expected
 
 
+@pytest.mark.parametrize("opener", sorted(SENTENCE_OPENERS))
+def test_a_sentence_opener_is_never_a_system(opener):
+    for typed in (f"{opener}: precision fell", f"{opener.upper()}: precision fell"):
+        assert split_system(typed) == (None, typed)
+
+
+def test_the_receipt_shows_the_system_it_recognised(running_app):
+    assert "System: *fraud-model*" in file(running_app, "drift fraud-model: precision fell")
+    anonymous = file(running_app, "anon drift system: loan-model declines older applicants")
+    assert "System: *loan-model*" in anonymous and CODE.search(anonymous)
+    assert "System:" not in file(running_app, "drift Note: the model drifts at night")
+    by_text = {row.text: row.system for row in signal_rows(running_app)}
+    assert by_text["Note: the model drifts at night"] is None
+
+
+def test_the_receipt_view_shows_the_system_escaped():
+    filed = FiledSignal(ref="SIG-3", anonymous=False, code=None, system="<!here>-model")
+    [section] = blocks.build_receipt_view(filed)["blocks"]
+    assert "System: *&lt;!here&gt;-model*" in section["text"]["text"]
+    anonymous = FiledSignal(ref="SIG-A2", anonymous=True, code="ABCD", system="fraud-model")
+    assert "System: *fraud-model*" in blocks.build_receipt_text(anonymous)
+    assert "System:" not in blocks.build_receipt_text(
+        FiledSignal(ref="SIG-4", anonymous=False, code=None)
+    )
+
+
 def test_help_documents_the_system():
     text = blocks.build_help_text()
     assert "fraud-model: precision fell" in text and "system:" in text
+    assert "Note:" in text
     assert "reply SIG-12" in text
