@@ -245,7 +245,7 @@ def sender_for(runtime: Runtime) -> DigestSender:
     settings = runtime.settings
     return DigestSender(
         digest=digest_service(settings, runtime.sessions, runtime.clock),
-        client=runtime.client,
+        client=runtime.outbox_client or runtime.client,
         channel=settings.digest_channel,
         triage_channel=settings.triage_channel,
     )

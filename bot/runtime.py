@@ -43,6 +43,7 @@ class Runtime:
     worker: DeliveryWorker
     leads: LeadDirectory
     crowd: CrowdGauge
+    outbox_client: WebClient | None = None  # no slack_sdk retries: the outbox retries itself
     clock: Clock = utc_now  # what scheduled jobs (the digest) take as "now"
 
     def warm_up(self) -> None:
@@ -83,12 +84,14 @@ def build_runtime(
         db.upgrade(settings.database_url)
     engine = db.create_db_engine(settings.database_url)
     sessions = db.create_session_factory(engine)
+    # The outbox's (and the digest's) own client: no slack_sdk retries under the outbox's.
+    outbox_client = client or create_web_client(settings, retries=False)
     client = client or create_web_client(settings)
     delivery = DeliveryService(sessions=sessions, clock=clock)
     leads = LeadDirectory(client=client, leads=settings.leads, group=settings.lead_group)
     worker = DeliveryWorker(
         delivery=delivery,
-        send=OutboxSender(client=client, leads=leads),
+        send=OutboxSender(client=outbox_client, leads=leads),
         poll_interval=poll_interval,
     )
     key = code_key(settings, sessions)
@@ -121,6 +124,7 @@ def build_runtime(
         sessions=sessions,
         services=services,
         client=client,
+        outbox_client=outbox_client,
         app=app,
         worker=worker,
         leads=leads,
