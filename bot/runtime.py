@@ -24,7 +24,7 @@ from bot.services.delivery import DeliveryService
 from bot.services.signals import SignalService
 from bot.services.triage import TriageService
 from bot.slack_client import create_web_client
-from bot.worker import DeliveryWorker
+from bot.worker import SLACK_PACE, DeliveryWorker, Pace
 from models import Secret
 
 logger = logging.getLogger("ai_signal")
@@ -79,6 +79,7 @@ def build_runtime(
     client: WebClient | None = None,
     migrate: bool = True,
     poll_interval: float = 1.0,
+    pace: Pace = SLACK_PACE,
 ) -> Runtime:
     if migrate:
         db.upgrade(settings.database_url)
@@ -93,6 +94,7 @@ def build_runtime(
         delivery=delivery,
         send=OutboxSender(client=outbox_client, leads=leads),
         poll_interval=poll_interval,
+        pace=pace,
     )
     key = code_key(settings, sessions)
     signals = SignalService(
