@@ -44,9 +44,9 @@ class Pipeline:
         self.workers.append(worker)
         return worker
 
-    def file(self, text: str) -> str:
+    def file(self, text: str, *, anonymous: bool = False) -> str:
         return self.signals.file_signal(
-            kind="drift", text=text, anonymous=False, reporter_id="UALICE0001"
+            kind="drift", text=text, anonymous=anonymous, reporter_id="UALICE0001"
         ).ref
 
     def items(self) -> list[OutboxItem]:
