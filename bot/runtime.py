@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import secrets
 from dataclasses import dataclass
+from datetime import timedelta
 
 from slack_bolt import App
 from slack_sdk import WebClient
@@ -88,7 +89,9 @@ def build_runtime(
     # The outbox's (and the digest's) own client: no slack_sdk retries under the outbox's.
     outbox_client = client or create_web_client(settings, retries=False)
     client = client or create_web_client(settings)
-    delivery = DeliveryService(sessions=sessions, clock=clock)
+    delivery = DeliveryService(
+        sessions=sessions, clock=clock, lease=timedelta(seconds=settings.outbox_lease_seconds)
+    )
     leads = LeadDirectory(client=client, leads=settings.leads, group=settings.lead_group)
     worker = DeliveryWorker(
         delivery=delivery,

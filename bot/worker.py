@@ -204,7 +204,13 @@ class DeliveryWorker:
             self._delivery.clear_attempt(item_id=task.item_id)
         if task.purpose in PACED and not self._wait_for_slot(task):
             return False
-        self._delivery.begin_attempt(item_id=task.item_id)
+        if not self._delivery.begin_attempt(item_id=task.item_id, attempts=task.attempts):
+            logger.warning(
+                "%s: %s was taken over by another worker before it was sent; left to it",
+                task.signal.ref,
+                task.purpose,
+            )
+            return True
         try:
             sent = self._send(task)
         except SlackApiError as error:

@@ -20,9 +20,10 @@ from bot.services.signals import SignalSummary
 from bot.services.triage import EventSummary, SignalDetail, detail_of, summarize_event
 from models import ChannelBudget, OutboxItem, OutboxPurpose, OutboxState, Signal, SignalEvent
 
-# Long enough for a whole batch to be sent one by one even when Slack answers slowly (the client
-# times out after 10 s), so another instance never takes over an item still being sent.
-LEASE = timedelta(minutes=5)
+# How long a claim holds an item before another instance may take it over; renewed when a send
+# starts. Longer than Slack's slowest answer (the client times out after 10 s), so no instance
+# takes over an item still being sent. AI_SIGNAL_OUTBOX_LEASE_SECONDS sets it.
+LEASE = timedelta(seconds=60)
 MAX_BACKOFF = timedelta(minutes=15)
 _OUTBOX = OutboxItem.__table__
 _SIGNALS = Signal.__table__
@@ -69,9 +70,12 @@ def wall_now() -> datetime:
 
 
 class DeliveryService:
-    def __init__(self, *, sessions: sessionmaker[Session], clock: Clock = utc_now) -> None:
+    def __init__(
+        self, *, sessions: sessionmaker[Session], clock: Clock = utc_now, lease: timedelta = LEASE
+    ) -> None:
         self._sessions = sessions
         self._clock = clock
+        self._lease = lease
 
     def claim_due(
         self, *, limit: int = 20, skip_channels: frozenset[str] = frozenset()
@@ -122,7 +126,7 @@ class DeliveryService:
             taken = session.execute(
                 update(_OUTBOX)
                 .where(_OUTBOX.c.id.in_(free.scalar_subquery()))
-                .values(claimed_until=now + LEASE, attempts=_OUTBOX.c.attempts + 1)
+                .values(claimed_until=now + self._lease, attempts=_OUTBOX.c.attempts + 1)
                 .returning(
                     _OUTBOX.c.id,
                     _OUTBOX.c.signal_id,
@@ -197,12 +201,21 @@ class DeliveryService:
 
     # -- attempts --------------------------------------------------------------------------
 
-    def begin_attempt(self, *, item_id: str) -> None:
-        """Committed before the Slack call: from now on the post may be in Slack."""
+    def begin_attempt(self, *, item_id: str, attempts: int) -> bool:
+        """Committed before the Slack call: from now on the post may be in Slack. Renews the
+        lease. False when the claim is no longer ours (it ran out and another worker claimed the
+        item: `attempts`, counted up by every claim, is the fence): do not send."""
         with self._sessions.begin() as session:
-            session.execute(
-                update(_OUTBOX).where(_OUTBOX.c.id == item_id).values(attempt_started_at=wall_now())
+            result = session.execute(
+                update(_OUTBOX)
+                .where(
+                    _OUTBOX.c.id == item_id,
+                    _OUTBOX.c.attempts == attempts,
+                    _OUTBOX.c.state == OutboxState.PENDING.value,
+                )
+                .values(attempt_started_at=wall_now(), claimed_until=self._clock() + self._lease)
             )
+            return result.rowcount == 1
 
     def clear_attempt(self, *, item_id: str) -> None:
         """The earlier attempt is known not to have reached Slack (its history says so)."""

@@ -5,6 +5,7 @@ channel's history (thread replies: the thread) before it is sent again."""
 from __future__ import annotations
 
 import re
+import time
 from datetime import timedelta
 
 from sqlalchemy import update
@@ -144,3 +145,16 @@ def test_manifest_asks_for_the_history_scopes_it_uses():
     manifest = (Path(__file__).parents[2] / "manifest.yml").read_text()
     scopes = set(re.findall(r"^      - ([a-z:.]+)$", manifest, flags=re.MULTILINE))
     assert {"chat:write", "channels:history", "groups:history"} <= scopes
+
+
+def test_a_worker_whose_claim_ran_out_does_not_send_what_another_took_over(pipeline):
+    from bot.services.delivery import DeliveryService
+
+    short = DeliveryService(sessions=pipeline.sessions, lease=timedelta(milliseconds=1))
+    pipeline.file("drift taken over")
+    [first] = short.claim_due(limit=5)
+    time.sleep(0.01)
+    [second] = short.claim_due(limit=5)  # the first claim ran out: another worker takes it
+    assert second.item_id == first.item_id and second.attempts == first.attempts + 1
+    assert short.begin_attempt(item_id=first.item_id, attempts=first.attempts) is False
+    assert short.begin_attempt(item_id=second.item_id, attempts=second.attempts) is True
