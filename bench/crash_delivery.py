@@ -79,7 +79,14 @@ def main() -> int:
                 slack=slack, database_url=url, workdir=Path(workdir), size=args.instances
             )
             try:
-                figures = crash_run(cluster, seed=args.seed, kills=args.kills, filings=args.filings)
+                figures = crash_run(
+                    cluster,
+                    seed=args.seed,
+                    kills=args.kills,
+                    filings=args.filings,
+                    # the backlog drains at Slack's pace, one post a second
+                    drain_timeout=120 + 4 * args.kills * args.filings,
+                )
             except AssertionError as error:
                 print(f"RESULT: FAIL ({error})")
                 return 1

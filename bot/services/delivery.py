@@ -2,7 +2,11 @@
 
 A worker claims due items, posts them, then records the outcome. The lease lets several
 instances share one database: an item is held by one worker at a time, and an item whose worker
-died becomes claimable again when its lease runs out.
+died becomes claimable again when its lease runs out. Before each send the worker marks the
+attempt (`begin_attempt`), so an item claimed with an unfinished attempt is known to be possibly
+in Slack already. `channel_budget` holds, per channel and for every instance, the pacing slots
+(`reserve_send`) and the pause after a 429 or an unanswered send (`hold`); a claim skips paused
+channels without reading their items.
 """
 
 from __future__ import annotations
@@ -27,7 +31,6 @@ LEASE = timedelta(seconds=60)
 MAX_BACKOFF = timedelta(minutes=15)
 _OUTBOX = OutboxItem.__table__
 _SIGNALS = Signal.__table__
-_BUDGET = ChannelBudget.__table__
 # More channels than this with pending items: one query over all of them (not one per channel).
 MAX_CHANNEL_QUERIES = 32
 

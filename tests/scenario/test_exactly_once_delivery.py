@@ -188,7 +188,12 @@ def drain(engine: Engine, timeout: float = 90.0) -> None:
         if pending == 0:
             return
         time.sleep(0.2)
-    raise AssertionError(f"the outbox did not drain: {pending} items not sent")
+    with engine.connect() as connection:
+        left = Counter(
+            (row.state, row.purpose, (row.last_error or "")[:60])
+            for row in connection.execute(select(OutboxItem).where(OutboxItem.state != "sent"))
+        )
+    raise AssertionError(f"the outbox did not drain in {timeout:g}s: {pending} not sent {left}")
 
 
 def check_exactly_once(cluster: Cluster, engine: Engine) -> dict[str, int]:
