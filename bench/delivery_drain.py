@@ -1,7 +1,7 @@
 """Delivery after an outage: how fast the outbox drains into a rate-limited channel.
 
-    .venv/bin/python bench/delivery_drain.py                      # 1,000 posts at 1/s: ~17 min
-    .venv/bin/python bench/delivery_drain.py --rate 20 --burst 5  # quick variant
+    .venv/bin/python bench/delivery_drain.py                        # 1,000 posts at 1/s: ~17 min
+    .venv/bin/python bench/delivery_drain.py --rate 20 --burst 20   # quick variant, ~1 min
 
 The app's runtime (migrations, services, delivery worker; no HTTP) runs in this process against
 the Slack Web API stand-in, which enforces a per-channel chat.postMessage limit (token bucket:
@@ -11,6 +11,11 @@ then Slack comes back, the delivery worker starts, and the clock runs until all 
 are in the channel. The floor is (N - burst) / rate seconds. Then it checks that nothing was
 lost (every signal has its triage_ts; the channel holds exactly N posts) and nothing was posted
 twice (no signal reference in two top-level posts).
+
+The worker paces itself (`bot.worker.Pace`): at Slack's 1/s it uses the app's own default pace
+(1/s, bursts of 3); for another `--rate` it paces at that rate (as if Slack's limit were that),
+bursts of `--pace-burst`. The figure to watch besides the drain time is how many posts Slack
+answered 429.
 """
 
 from __future__ import annotations
@@ -36,6 +41,7 @@ from sqlalchemy import func, select
 from bot.config import Settings
 from bot.logging_setup import configure_logging
 from bot.runtime import build_runtime
+from bot.worker import SLACK_PACE, Pace
 from models import OutboxItem, Signal
 
 
@@ -60,17 +66,21 @@ def main() -> int:
         default=None,
         help="give up after this many s (default: 3x the floor + 120 s + 0.5 s per post)",
     )
+    parser.add_argument(
+        "--pace-burst", type=int, default=None, help="worker's burst (default: min(3, --burst))"
+    )
     parser.add_argument("--progress", type=float, default=30.0, help="progress line every N s")
     args = parser.parse_args()
     if args.posts < 1 or args.rate <= 0 or args.burst < 1:
         parser.error("--posts >= 1, --rate > 0 and --burst >= 1 please")
 
     n = args.posts
+    pace = Pace(rate=args.rate, burst=args.pace_burst or min(SLACK_PACE.burst, args.burst))
     floor = max(n - args.burst, 0) / args.rate
     timeout = args.timeout if args.timeout is not None else 3 * floor + 120 + 0.5 * n
     say(
         f"delivery_drain: {n} posts to one channel, limit {args.rate:g}/s burst {args.burst}, "
-        f"worker poll {args.poll_interval:g}s; floor {floor:.1f}s, giving up after {timeout:.0f}s"
+        f"worker poll {args.poll_interval:g}s, pace {pace.rate:g}/s burst {pace.burst}; floor {floor:.1f}s, giving up after {timeout:.0f}s"
     )
 
     stand_in = start_standin(channel_rate_limit=(args.rate, float(args.burst)))
@@ -84,7 +94,7 @@ def main() -> int:
             ),
             http=True,
         )
-        runtime = build_runtime(settings, poll_interval=args.poll_interval)
+        runtime = build_runtime(settings, poll_interval=args.poll_interval, pace=pace)
         try:
             # The outage: Slack answers 503 to everything while the signals come in.
             stand_in.set_down(True)
@@ -157,6 +167,7 @@ def main() -> int:
     say("")
     say(f"posts                 {n}")
     say(f"channel limit         {args.rate:g}/s, burst {args.burst}")
+    say(f"worker pace           {pace.rate:g}/s, burst {pace.burst}")
     say(f"drain time            {drain_seconds:.1f} s{'' if complete else '  (TIMED OUT)'}")
     say(f"floor (N-burst)/rate  {floor:.1f} s")
     say(f"ratio                 {drain_seconds / floor:.2f}x" if floor else "ratio  n/a")

@@ -51,6 +51,7 @@ class Settings:
     log_level: str = "INFO"
     port: int = 3000
     db_deadline_ms: int = 2000
+    outbox_lease_seconds: float = 60.0
 
     @property
     def socket_mode(self) -> bool:
@@ -166,6 +167,17 @@ class Settings:
                 f"must be a whole number of people (0 disables), got {crowd_text!r}",
             )
 
+        lease_text = get("AI_SIGNAL_OUTBOX_LEASE_SECONDS") or "60"
+        try:
+            outbox_lease = float(lease_text)
+        except ValueError:
+            outbox_lease = -1.0
+        if not outbox_lease > 0:
+            raise ConfigError(
+                "AI_SIGNAL_OUTBOX_LEASE_SECONDS",
+                f"must be a positive number of seconds, got {lease_text!r}",
+            )
+
         log_level = (get("LOG_LEVEL") or "INFO").upper()
         if log_level not in LOG_LEVELS:
             raise ConfigError("LOG_LEVEL", f"must be one of {', '.join(LOG_LEVELS)}")
@@ -202,6 +214,7 @@ class Settings:
             log_level=log_level,
             port=int(port_text),
             db_deadline_ms=int(deadline_text),
+            outbox_lease_seconds=outbox_lease,
         )
 
 

@@ -115,7 +115,7 @@ def _send(*, force: bool) -> int:
     try:
         sender = DigestSender(
             digest=digest_service(settings, sessions, utc_now),
-            client=create_web_client(settings),
+            client=create_web_client(settings, retries=False),
             channel=settings.digest_channel,
             triage_channel=settings.triage_channel,
         )

@@ -6,9 +6,11 @@ catch-up job takes it again later and posts it once. A post that succeeded recor
 second sender — another instance, a restart at the scheduled minute, `ai-signal digest send` —
 posts nothing.
 
-Remaining window, as for every chat.postMessage (it has no idempotency key): if the process dies
-after Slack accepted the post and before the ts is recorded, the claim's lease runs out and the
-digest can be posted a second time.
+chat.postMessage has no idempotency key: if the process dies after Slack accepted the post and
+before the ts is recorded (or the answer is lost), the claim's lease runs out and another sender
+takes it. So the post carries the run's random id in its metadata (`ai_signal_digest`), and
+before posting, the sender looks for that tag in the digest channel's recent history; found,
+the digest is recorded as sent with that ts and not posted again.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from urllib.error import URLError
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
+from bot.outbox_sender import find_tagged
 from bot.services.digest import ClaimOutcome, DigestData, DigestService, Period
 from bot.worker import PERMANENT_ERRORS
 from handlers.digest_blocks import build_digest_message
@@ -34,6 +37,7 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger("ai_signal.digest")
 
+DIGEST_EVENT_TYPE = "ai_signal_digest"
 RETRY_DELAY = timedelta(minutes=1)
 PERMANENT_RETRY_DELAY = timedelta(hours=1)  # e.g. the app was removed from the channel
 MAX_RETRY_AFTER = timedelta(minutes=30)
@@ -101,6 +105,22 @@ class DigestSender:
                 error=claim.last_error,
             )
         assert claim.run_id is not None
+        earlier = self._already_posted(claim.run_id)
+        if earlier is not None:
+            self._record_sent(claim.run_id, earlier)
+            logger.info(
+                "digest for %s was already in %s from an earlier attempt (ts %s); not posted again",
+                period.start.isoformat(),
+                self._channel,
+                earlier,
+            )
+            return SendResult(
+                status=SendStatus.SENT,
+                period=period,
+                channel=self._channel,
+                ts=earlier,
+                attempt=claim.attempt,
+            )
         try:
             data = self._digest.gather(period=period)
             message = build_digest_message(data, links=self._links(data))
@@ -110,6 +130,7 @@ class DigestSender:
                 blocks=message["blocks"],
                 unfurl_links=False,
                 unfurl_media=False,
+                metadata=digest_tag(claim.run_id),
             )
         except SlackApiError as error:
             return self._failed(claim.run_id, claim.attempt, period, *_classify(error))
@@ -137,6 +158,24 @@ class DigestSender:
             ts=ts,
             attempt=claim.attempt,
         )
+
+    def _already_posted(self, run_id: str) -> str | None:
+        """The ts of this run's digest if an earlier attempt posted it (its tag is in the
+        channel's newest messages). Cannot look: post anyway, the claim is the main guard."""
+        try:
+            return find_tagged(
+                self._client.conversations_history,
+                tag=digest_tag(run_id),
+                channel=self._channel,
+                since=None,
+            )
+        except (SlackApiError, URLError, OSError, TimeoutError) as error:
+            logger.warning(
+                "could not read %s's history to check for an earlier digest post (%s)",
+                self._channel,
+                type(error).__name__,
+            )
+            return None
 
     def catch_up(self) -> SendResult:
         """At start and every few minutes: post the current period's digest if it is owed —
@@ -209,6 +248,11 @@ class DigestSender:
                 time.sleep(0.5 * (attempt + 1))
 
 
+def digest_tag(run_id: str) -> dict[str, Any]:
+    """Message metadata naming the digest run (a random id; nothing about the period)."""
+    return {"event_type": DIGEST_EVENT_TYPE, "event_payload": {"run": run_id}}
+
+
 def _classify(error: SlackApiError) -> tuple[str, timedelta | None]:
     response = error.response
     status = response.status_code
@@ -245,7 +289,7 @@ def sender_for(runtime: Runtime) -> DigestSender:
     settings = runtime.settings
     return DigestSender(
         digest=digest_service(settings, runtime.sessions, runtime.clock),
-        client=runtime.client,
+        client=runtime.outbox_client or runtime.client,
         channel=settings.digest_channel,
         triage_channel=settings.triage_channel,
     )

@@ -1,8 +1,16 @@
-"""Turns one outbox item into the Slack call it stands for."""
+"""Turns one outbox item into the Slack call it stands for, and finds it in Slack again.
+
+Every post carries `metadata={"event_type": "ai_signal_outbox", "event_payload": {"item": id}}`
+with the outbox item's id: random (uuid4), so the tag neither identifies a reporter nor dates
+an anonymous filing. `find` looks for that tag in the channel's history (conversations.history,
+or conversations.replies for a thread reply) when an earlier attempt may have reached Slack.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
 
 from slack_sdk import WebClient
 
@@ -12,11 +20,52 @@ from handlers.blocks import build_triage_message
 from handlers.triage_blocks import build_reporter_notice, build_thread_reply
 from models import OutboxPurpose
 
+EVENT_TYPE = "ai_signal_outbox"
+# Slack's clock and ours may differ; the post landed after its attempt started, give or take.
+CLOCK_MARGIN = timedelta(minutes=2)
+HISTORY_PAGE = 200
+HISTORY_PAGES = 10  # at most 2,000 messages after the attempt started are read
+
 
 @dataclass(frozen=True)
 class Sent:
     channel: str
     ts: str
+
+
+def outbox_tag(item_id: str) -> dict[str, Any]:
+    """The message metadata that marks a post as this outbox item (and nothing else)."""
+    return {"event_type": EVENT_TYPE, "event_payload": {"item": item_id}}
+
+
+def find_tagged(
+    read: Any, *, tag: dict[str, Any], channel: str, since: datetime | None, **params: Any
+) -> str | None:
+    """The ts of the message carrying `tag` among those `read` (a WebClient method:
+    conversations_history or conversations_replies) returns from `since` on (None: the newest
+    pages); None if absent."""
+    if since is not None:
+        params["oldest"] = f"{(since - CLOCK_MARGIN).timestamp():.6f}"
+    cursor = None
+    for _ in range(HISTORY_PAGES):
+        response = read(
+            channel=channel,
+            limit=HISTORY_PAGE,
+            include_all_metadata=True,
+            **({"cursor": cursor} if cursor else {}),
+            **params,
+        )
+        for message in response.get("messages") or []:
+            metadata = message.get("metadata") or {}
+            if (
+                metadata.get("event_type") == tag["event_type"]
+                and metadata.get("event_payload") == tag["event_payload"]
+            ):
+                return str(message["ts"])
+        cursor = (response.get("response_metadata") or {}).get("next_cursor")
+        if not cursor:
+            return None
+    return None
 
 
 class OutboxSender:
@@ -30,10 +79,15 @@ class OutboxSender:
         if task.purpose == OutboxPurpose.TRIAGE_POST.value:
             message = build_triage_message(signal, detail=task.detail)
             response = self._client.chat_postMessage(
-                channel=task.channel, unfurl_links=False, unfurl_media=False, **message
+                channel=task.channel,
+                unfurl_links=False,
+                unfurl_media=False,
+                metadata=outbox_tag(task.item_id),
+                **message,
             )
             return Sent(response["channel"], response["ts"])
         if task.purpose == OutboxPurpose.PARENT_UPDATE.value:
+            # No metadata: the parent keeps its own tag; a repeated update is harmless.
             message = build_triage_message(signal, detail=task.detail)
             response = self._client.chat_update(
                 channel=task.detail.triage_channel, ts=task.detail.triage_ts, **message
@@ -48,6 +102,7 @@ class OutboxSender:
                 thread_ts=task.detail.triage_ts,
                 unfurl_links=False,
                 unfurl_media=False,
+                metadata=outbox_tag(task.item_id),
                 **message,
             )
             return Sent(response["channel"], response["ts"])
@@ -58,7 +113,35 @@ class OutboxSender:
             if message is None:
                 return None
             response = self._client.chat_postMessage(
-                channel=task.channel, unfurl_links=False, unfurl_media=False, **message
+                channel=task.channel,
+                unfurl_links=False,
+                unfurl_media=False,
+                metadata=outbox_tag(task.item_id),
+                **message,
             )
             return Sent(response["channel"], response["ts"])
+        return None
+
+    def find(self, task: DeliveryTask) -> Sent | None:
+        """Where the item's post is in Slack if an earlier attempt made it; None otherwise.
+        Raises SlackApiError / connection errors when the history cannot be read."""
+        since = task.unsure_since
+        if since is None:
+            return None
+        tag = outbox_tag(task.item_id)
+        if task.purpose == OutboxPurpose.TRIAGE_POST.value:
+            ts = find_tagged(
+                self._client.conversations_history, tag=tag, channel=task.channel, since=since
+            )
+            return Sent(task.channel, ts) if ts else None
+        if task.purpose == OutboxPurpose.THREAD_REPLY.value and task.detail.triage_ts:
+            channel = task.detail.triage_channel or task.channel
+            ts = find_tagged(
+                self._client.conversations_replies,
+                tag=tag,
+                channel=channel,
+                since=since,
+                ts=task.detail.triage_ts,
+            )
+            return Sent(channel, ts) if ts else None
         return None

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import secrets
 from dataclasses import dataclass
+from datetime import timedelta
 
 from slack_bolt import App
 from slack_sdk import WebClient
@@ -24,7 +25,7 @@ from bot.services.delivery import DeliveryService
 from bot.services.signals import SignalService
 from bot.services.triage import TriageService
 from bot.slack_client import create_web_client
-from bot.worker import DeliveryWorker
+from bot.worker import SLACK_PACE, DeliveryWorker, Pace
 from models import Secret
 
 logger = logging.getLogger("ai_signal")
@@ -43,6 +44,7 @@ class Runtime:
     worker: DeliveryWorker
     leads: LeadDirectory
     crowd: CrowdGauge
+    outbox_client: WebClient | None = None  # no slack_sdk retries: the outbox retries itself
     clock: Clock = utc_now  # what scheduled jobs (the digest) take as "now"
     authorization: BotAuthorization | None = None
 
@@ -82,18 +84,24 @@ def build_runtime(
     client: WebClient | None = None,
     migrate: bool = True,
     poll_interval: float = 1.0,
+    pace: Pace = SLACK_PACE,
 ) -> Runtime:
     if migrate:
         db.upgrade(settings.database_url)
     engine = db.create_db_engine(settings.database_url)
     sessions = db.create_session_factory(engine)
+    # The outbox's (and the digest's) own client: no slack_sdk retries under the outbox's.
+    outbox_client = client or create_web_client(settings, retries=False)
     client = client or create_web_client(settings)
-    delivery = DeliveryService(sessions=sessions, clock=clock)
+    delivery = DeliveryService(
+        sessions=sessions, clock=clock, lease=timedelta(seconds=settings.outbox_lease_seconds)
+    )
     leads = LeadDirectory(client=client, leads=settings.leads, group=settings.lead_group)
     worker = DeliveryWorker(
         delivery=delivery,
-        send=OutboxSender(client=client, leads=leads),
+        send=OutboxSender(client=outbox_client, leads=leads),
         poll_interval=poll_interval,
+        pace=pace,
     )
     key = code_key(settings, sessions)
     signals = SignalService(
@@ -134,6 +142,7 @@ def build_runtime(
         sessions=sessions,
         services=services,
         client=client,
+        outbox_client=outbox_client,
         app=app,
         worker=worker,
         leads=leads,

@@ -15,10 +15,20 @@ logger = logging.getLogger("ai_signal.startup")
 CLIENT_TIMEOUT_SECONDS = 10
 
 
-def create_web_client(settings: Settings) -> WebClient:
-    """Honours SLACK_API_URL for every call. Retries are the outbox's job, not the client's."""
+def create_web_client(settings: Settings, *, retries: bool = True) -> WebClient:
+    """Honours SLACK_API_URL for every call.
+
+    `retries=False` is for calls an outbox (or the digest's claim) stands behind: they retry with
+    back-off, honour Retry-After and check whether an unanswered post reached Slack before sending
+    it again. slack_sdk's own connection-error retry underneath would re-send a post whose
+    answer was lost, so that client has no retry handlers at all. With `retries=True` (Bolt's
+    calls on the request path, the start-up checks) slack_sdk's defaults stay.
+    """
     return WebClient(
-        token=settings.bot_token, base_url=settings.api_url, timeout=CLIENT_TIMEOUT_SECONDS
+        token=settings.bot_token,
+        base_url=settings.api_url,
+        timeout=CLIENT_TIMEOUT_SECONDS,
+        **({} if retries else {"retry_handlers": []}),
     )
 
 

@@ -4,11 +4,12 @@ from models.app_state import Counter, Secret, SeenRequest
 from models.base import Base
 from models.digest import DigestRun
 from models.event import EventAction, SignalEvent
-from models.outbox import OutboxItem, OutboxPurpose, OutboxState
+from models.outbox import ChannelBudget, OutboxItem, OutboxPurpose, OutboxState
 from models.signal import Signal, SignalStatus
 
 __all__ = [
     "Base",
+    "ChannelBudget",
     "Counter",
     "DigestRun",
     "EventAction",

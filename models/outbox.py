@@ -28,6 +28,9 @@ class OutboxItem(Base):
     __tablename__ = "outbox"
     __table_args__ = (
         Index("ix_outbox_state_due_at", "state", "due_at"),
+        # Per channel: the claim reads only channels Slack is not holding back, so a backlog
+        # behind a paused channel is not read past in every round.
+        Index("ix_outbox_state_channel_due_at", "state", "channel", "due_at"),
         # A signal's own items: "is a parent update already pending?" on every lead action
         # reads the whole outbox without it.
         Index("ix_outbox_signal_id_purpose_state", "signal_id", "purpose", "state"),
@@ -47,3 +50,23 @@ class OutboxItem(Base):
     claimed_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
     last_error: Mapped[str | None] = mapped_column(Text)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # Set (and committed) just before a Slack call, cleared when Slack's answer says the post
+    # was not made: still set on a claimed item means an earlier attempt may have reached Slack
+    # (the process died, or the answer was lost), so the channel is searched before a resend.
+    # Wall-clock time, as it is compared with Slack's message timestamps.
+    attempt_started_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class ChannelBudget(Base):
+    """Per Slack channel, shared by every worker thread and instance: the next send slot of the
+    pacing (about one message a second, short bursts) and how long Slack holds it back."""
+
+    __tablename__ = "channel_budget"
+
+    channel: Mapped[str] = mapped_column(String(32), primary_key=True)
+    # Theoretical arrival time of the next message (GCRA): a send may go when this is at most
+    # the burst allowance ahead of now; each send moves it one interval on.
+    next_send_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # After a 429 (Retry-After) or a send whose outcome is unknown: nothing goes to the channel
+    # before this moment, so its items keep their order.
+    paused_until: Mapped[datetime | None] = mapped_column(UTCDateTime())

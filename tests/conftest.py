@@ -23,11 +23,13 @@ from bot.logging_setup import configure_logging
 from bot.runtime import Runtime, build_runtime
 from bot.standin import SlackStandIn
 from bot.standin.sender import SlackSender, SlackUser
+from bot.worker import Pace
 
 SIGNING_SECRET = "test-signing-secret"
 BOT_TOKEN = "xoxb-standin"
 TRIAGE = "CTRIAGE001"
 DIGEST = "CDIGEST001"
+TEST_PACE = Pace(rate=100.0, burst=50)
 BASE_PG_URL = os.environ.get(
     "AI_SIGNAL_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 )
@@ -178,7 +180,11 @@ def start_app(
         make_env(api_url=standin.url, database_url=database_url, **env_overrides), http=True
     )
     configure_logging("DEBUG", stream=log)
-    runtime = build_runtime(settings, poll_interval=0.05, **({"clock": clock} if clock else {}))
+    # Slack's pace (1/s per channel) would make every multi-post test take seconds; the stand-in
+    # has no rate limit unless a test sets one, and tests/delivery checks the real pace.
+    runtime = build_runtime(
+        settings, poll_interval=0.05, pace=TEST_PACE, **({"clock": clock} if clock else {})
+    )
     runtime.worker.start()
     wsgi = create_wsgi_app(
         app=runtime.app,

@@ -2,28 +2,52 @@
 
 A worker claims due items, posts them, then records the outcome. The lease lets several
 instances share one database: an item is held by one worker at a time, and an item whose worker
-died becomes claimable again when its lease runs out.
+died becomes claimable again when its lease runs out. Before each send the worker marks the
+attempt (`begin_attempt`), so an item claimed with an unfinished attempt is known to be possibly
+in Slack already. `channel_budget` holds, per channel and for every instance, the pacing slots
+(`reserve_send`) and the pause after a 429 or an unanswered send (`hold`); a claim skips paused
+channels without reading their items.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import and_, func, or_, select, text, union_all, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.clock import Clock, utc_now
 from bot.services.signals import SignalSummary
 from bot.services.triage import EventSummary, SignalDetail, detail_of, summarize_event
-from models import OutboxItem, OutboxPurpose, OutboxState, Signal, SignalEvent
+from models import ChannelBudget, OutboxItem, OutboxPurpose, OutboxState, Signal, SignalEvent
 
-# Long enough for a whole batch to be sent one by one even when Slack answers slowly (the client
-# times out after 10 s), so another instance never takes over an item still being sent.
-LEASE = timedelta(minutes=5)
+# How long a claim holds an item before another instance may take it over; renewed when a send
+# starts. Longer than Slack's slowest answer (the client times out after 10 s), so no instance
+# takes over an item still being sent. AI_SIGNAL_OUTBOX_LEASE_SECONDS sets it.
+LEASE = timedelta(seconds=60)
 MAX_BACKOFF = timedelta(minutes=15)
 _OUTBOX = OutboxItem.__table__
 _SIGNALS = Signal.__table__
+# More channels than this with pending items: one query over all of them (not one per channel).
+MAX_CHANNEL_QUERIES = 32
+
+# The channels that have pending items, one index seek each (a "loose index scan" on
+# ix_outbox_state_channel_due_at): a backlog of any size behind a channel costs one seek.
+_PENDING_CHANNELS = text(
+    """
+    WITH RECURSIVE ch(channel) AS (
+        SELECT MIN(channel) FROM outbox WHERE state = 'pending'
+        UNION ALL
+        SELECT (SELECT MIN(o.channel) FROM outbox o
+                WHERE o.state = 'pending' AND o.channel > ch.channel)
+        FROM ch WHERE ch.channel IS NOT NULL
+    )
+    SELECT channel FROM ch WHERE channel IS NOT NULL
+    """
+)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -34,20 +58,33 @@ class DeliveryTask:
     attempts: int
     detail: SignalDetail
     event: EventSummary | None = None
+    # An earlier attempt started then and its outcome is unknown: look before sending again.
+    unsure_since: datetime | None = None
 
     @property
     def signal(self) -> SignalSummary:
         return self.detail.signal
 
 
+def wall_now() -> datetime:
+    """Slack's time, for pacing, pauses and attempt marks: the real clock, never the injected
+    one (a test or demo clock moved forward must not starve or flood a channel)."""
+    return utc_now()
+
+
 class DeliveryService:
-    def __init__(self, *, sessions: sessionmaker[Session], clock: Clock = utc_now) -> None:
+    def __init__(
+        self, *, sessions: sessionmaker[Session], clock: Clock = utc_now, lease: timedelta = LEASE
+    ) -> None:
         self._sessions = sessions
         self._clock = clock
+        self._lease = lease
 
     def claim_due(
         self, *, limit: int = 20, skip_channels: frozenset[str] = frozenset()
     ) -> list[DeliveryTask]:
+        """Take up to `limit` due items, oldest first, from channels that are not held back
+        (paused in `channel_budget`, or in `skip_channels`)."""
         now = self._clock()
         posted = select(Signal.id).where(
             Signal.id == OutboxItem.signal_id, Signal.triage_ts.is_not(None)
@@ -60,22 +97,39 @@ class DeliveryService:
             or_(OutboxItem.purpose == OutboxPurpose.TRIAGE_POST.value, posted.exists()),
         )
         with self._sessions.begin() as session:
-            query = select(OutboxItem.id).where(claimable)
-            if skip_channels:
-                query = query.where(OutboxItem.channel.not_in(skip_channels))
-            # PostgreSQL: rows another instance is claiming right now are skipped, not waited
-            # for, so two workers take two different batches (SQLite ignores FOR UPDATE; its
-            # writers take turns anyway).
-            query = query.order_by(OutboxItem.due_at).limit(limit).with_for_update(skip_locked=True)
-            candidates = session.scalars(query).all()
+            held = set(skip_channels) | set(
+                session.scalars(
+                    select(ChannelBudget.channel).where(ChannelBudget.paused_until > wall_now())
+                )
+            )
+            if held:
+                candidates = self._candidates_around(session, claimable, held, limit)
+            else:
+                # PostgreSQL: rows another instance is claiming right now are skipped, not
+                # waited for, so two workers take two different batches (SQLite ignores FOR
+                # UPDATE; its writers take turns anyway).
+                query = (
+                    select(OutboxItem.id)
+                    .where(claimable)
+                    .order_by(OutboxItem.due_at)
+                    .limit(limit)
+                    .with_for_update(skip_locked=True)
+                )
+                candidates = list(session.scalars(query).all())
             if not candidates:
                 return []
             # One conditional UPDATE takes what is still claimable; another instance may have
             # taken some of the candidates in the meantime, and RETURNING says which are ours.
+            free = (
+                select(OutboxItem.id)
+                .where(OutboxItem.id.in_(candidates), claimable)
+                .with_for_update(skip_locked=True)
+                .correlate(None)
+            )
             taken = session.execute(
                 update(_OUTBOX)
-                .where(_OUTBOX.c.id.in_(candidates), claimable)
-                .values(claimed_until=now + LEASE, attempts=_OUTBOX.c.attempts + 1)
+                .where(_OUTBOX.c.id.in_(free.scalar_subquery()))
+                .values(claimed_until=now + self._lease, attempts=_OUTBOX.c.attempts + 1)
                 .returning(
                     _OUTBOX.c.id,
                     _OUTBOX.c.signal_id,
@@ -83,6 +137,7 @@ class DeliveryService:
                     _OUTBOX.c.purpose,
                     _OUTBOX.c.channel,
                     _OUTBOX.c.attempts,
+                    _OUTBOX.c.attempt_started_at,
                 )
             ).all()
             if not taken:
@@ -113,9 +168,122 @@ class DeliveryService:
                     attempts=row.attempts,
                     detail=detail_of(signals[row.signal_id]),
                     event=summarize_event(e) if (e := events.get(row.event_id)) else None,
+                    unsure_since=row.attempt_started_at,
                 )
                 for row in sorted(taken, key=lambda row: order[row.id])
             ]
+
+    @staticmethod
+    def _candidates_around(
+        session: Session, claimable: Any, held: set[str], limit: int
+    ) -> list[str]:
+        """Due items of the channels that are not held, without reading the held backlog: the
+        channels with pending items (one seek each), then each free channel's oldest items."""
+        channels = [c for c in session.scalars(_PENDING_CHANNELS) if c not in held]
+        if not channels:
+            return []
+        if len(channels) > MAX_CHANNEL_QUERIES:
+            query = (
+                select(OutboxItem.id)
+                .where(claimable, OutboxItem.channel.not_in(held))
+                .order_by(OutboxItem.due_at)
+                .limit(limit)
+            )
+            return list(session.scalars(query))
+        per_channel = [
+            select(OutboxItem.id, OutboxItem.due_at)
+            .where(OutboxItem.channel == channel, claimable)
+            .order_by(OutboxItem.due_at)
+            .limit(limit)
+            .subquery()
+            for channel in channels
+        ]
+        merged = union_all(*(select(sub.c.id, sub.c.due_at) for sub in per_channel)).subquery()
+        query = select(merged.c.id).order_by(merged.c.due_at).limit(limit)
+        return list(session.scalars(query))
+
+    # -- attempts --------------------------------------------------------------------------
+
+    def begin_attempt(self, *, item_id: str, attempts: int) -> bool:
+        """Committed before the Slack call: from now on the post may be in Slack. Renews the
+        lease. False when the claim is no longer ours (it ran out and another worker claimed the
+        item: `attempts`, counted up by every claim, is the fence): do not send."""
+        with self._sessions.begin() as session:
+            result = session.execute(
+                update(_OUTBOX)
+                .where(
+                    _OUTBOX.c.id == item_id,
+                    _OUTBOX.c.attempts == attempts,
+                    _OUTBOX.c.state == OutboxState.PENDING.value,
+                )
+                .values(attempt_started_at=wall_now(), claimed_until=self._clock() + self._lease)
+            )
+            return result.rowcount == 1
+
+    def clear_attempt(self, *, item_id: str) -> None:
+        """The earlier attempt is known not to have reached Slack (its history says so)."""
+        with self._sessions.begin() as session:
+            session.execute(
+                update(_OUTBOX).where(_OUTBOX.c.id == item_id).values(attempt_started_at=None)
+            )
+
+    def hold(
+        self, *, item_id: str, channel: str, delay: timedelta, error: str, sent: bool | None
+    ) -> datetime:
+        """Slack held the channel back (429) or the outcome of a send is unknown (`sent=None`):
+        pause the whole channel for `delay` and give the item back with its place in the queue
+        (its due time unchanged), so the channel's items keep their order. `sent=False`: the
+        post was certainly not made."""
+        until = wall_now() + min(delay, MAX_BACKOFF)
+        values: dict[str, Any] = {"claimed_until": None, "last_error": error[:500]}
+        if sent is False:
+            values["attempt_started_at"] = None
+        with self._sessions.begin() as session:
+            session.execute(
+                update(_OUTBOX)
+                .where(_OUTBOX.c.id == item_id, _OUTBOX.c.state == OutboxState.PENDING.value)
+                .values(**values)
+            )
+            budget = self._budget_row(session, channel)
+            if budget.paused_until is None or budget.paused_until < until:
+                budget.paused_until = until
+        return until
+
+    # -- pacing ----------------------------------------------------------------------------
+
+    def reserve_send(
+        self, *, channel: str, interval: float, burst: int, max_wait: float
+    ) -> tuple[bool, float]:
+        """A send slot for `channel` (GCRA: one per `interval` s, bursts of `burst`), shared by
+        every thread and instance through `channel_budget`. Returns (reserved, seconds to wait):
+        reserved only when the slot is at most `max_wait` s away."""
+        now = wall_now()
+        step = timedelta(seconds=interval)
+        with self._sessions.begin() as session:
+            budget = self._budget_row(session, channel)
+            if budget.paused_until is not None and budget.paused_until > now:
+                return False, (budget.paused_until - now).total_seconds()
+            tat = max(budget.next_send_at or now, now)
+            slot = max(now, tat - step * (burst - 1))
+            wait = (slot - now).total_seconds()
+            if wait > max_wait:
+                return False, wait
+            budget.next_send_at = tat + step
+            return True, wait
+
+    @staticmethod
+    def _budget_row(session: Session, channel: str) -> ChannelBudget:
+        """The channel's row, locked for this transaction (created on first use)."""
+        query = select(ChannelBudget).where(ChannelBudget.channel == channel).with_for_update()
+        budget = session.scalar(query)
+        if budget is not None:
+            return budget
+        try:
+            with session.begin_nested():
+                session.add(ChannelBudget(channel=channel))
+        except IntegrityError:
+            pass  # another instance created it first
+        return session.scalars(query).one()
 
     def mark_sent(self, *, item_id: str, channel: str, ts: str) -> None:
         now = self._clock()
@@ -141,7 +309,9 @@ class DeliveryService:
             session.execute(
                 update(OutboxItem)
                 .where(OutboxItem.id == item_id, OutboxItem.state == OutboxState.PENDING.value)
-                .values(due_at=due, claimed_until=None, last_error=error[:500])
+                .values(
+                    due_at=due, claimed_until=None, last_error=error[:500], attempt_started_at=None
+                )
             )
         return due
 
@@ -161,7 +331,12 @@ class DeliveryService:
             session.execute(
                 update(OutboxItem)
                 .where(OutboxItem.id == item_id, OutboxItem.state == OutboxState.PENDING.value)
-                .values(state=OutboxState.FAILED.value, claimed_until=None, last_error=error[:500])
+                .values(
+                    state=OutboxState.FAILED.value,
+                    claimed_until=None,
+                    last_error=error[:500],
+                    attempt_started_at=None,
+                )
             )
 
     def requeue_failed(self) -> int:

@@ -559,6 +559,14 @@ class _Reply:
     body: dict[str, Any]
     status: int = 200
     headers: dict[str, str] = field(default_factory=dict)
+    # set on an accepted call whose answer comes late or never (see SlackStandIn.drop_answer_next)
+    fault: _AnswerFault | None = None
+
+
+@dataclass(frozen=True)
+class _AnswerFault:
+    delay: float
+    drop: bool
 
 
 @dataclass(frozen=True)
@@ -615,6 +623,11 @@ class _Handler(BaseHTTPRequestHandler):
         reply = self.server.stand_in._handle_http(
             path=self.path, headers=_Headers(self.headers.items()), raw_body=raw
         )
+        if reply.fault is not None:
+            time.sleep(reply.fault.delay)
+            if reply.fault.drop:
+                self.close_connection = True
+                return
         payload = json.dumps(reply.body).encode("utf-8")
         self.send_response(reply.status)
         self.send_header("Content-Type", "application/json; charset=utf-8")
@@ -622,7 +635,10 @@ class _Handler(BaseHTTPRequestHandler):
         for name, value in reply.headers.items():
             self.send_header(name, value)
         self.end_headers()
-        self.wfile.write(payload)
+        try:
+            self.wfile.write(payload)
+        except OSError:
+            self.close_connection = True  # the client gave up waiting (a delayed answer)
 
 
 # --------------------------------------------------------------------------------------------
@@ -646,11 +662,14 @@ class SlackStandIn:
         bot_token: str = "xoxb-standin",
         trigger_ttl: float = 3.0,
         channel_rate_limit: tuple[float, float] | None = None,
+        scopes: Iterable[str] | None = None,
         host: str = "127.0.0.1",
         port: int = 0,
     ) -> None:
         _check_rate_limit(channel_rate_limit)
         self.bot_token = bot_token
+        # None: the token has every scope; otherwise methods that need one answer missing_scope
+        self.scopes = None if scopes is None else frozenset(scopes)
         self.trigger_ttl = trigger_ttl
         self.channel_rate_limit = channel_rate_limit
         self.socket_mode_url: str | None = None
@@ -674,6 +693,9 @@ class SlackStandIn:
         self._home_view_ids: dict[str, str] = {}
         self._down = False
         self._slow: dict[str, float] = {}
+        # after a post is stored: answer late (or never) — the outcome the client cannot see
+        self._answer_faults: dict[str, deque[_AnswerFault]] = {}
+        self._answer_delay: dict[str, float] = {}
         # issued identifiers
         self._triggers: dict[str, float] = {}
         self._used_triggers: set[str] = set()
@@ -687,6 +709,8 @@ class SlackStandIn:
             "chat.update": self._chat_update,
             "chat.postEphemeral": self._chat_post_ephemeral,
             "chat.getPermalink": self._chat_get_permalink,
+            "conversations.history": self._conversations_history,
+            "conversations.replies": self._conversations_replies,
             "conversations.info": self._conversations_info,
             "conversations.join": self._conversations_join,
             "conversations.open": self._conversations_open,
@@ -805,6 +829,8 @@ class SlackStandIn:
             self._home_view_ids.clear()
             self._down = False
             self._slow.clear()
+            self._answer_faults.clear()
+            self._answer_delay.clear()
             self._changed.notify_all()
 
     def issue_trigger_id(self) -> str:
@@ -841,6 +867,34 @@ class SlackStandIn:
         with self._lock:
             queue = self._failures.setdefault(method, deque())
             queue.extend(_Failure(error, status, retry_after) for _ in range(times))
+
+    def drop_answer_next(
+        self, method: str = "chat.postMessage", *, delay: float = 0.0, times: int = 1
+    ) -> None:
+        """Accept the next `times` successful calls of `method` (the post is stored), then wait
+        `delay` seconds and close the connection without an answer: the client cannot tell
+        whether Slack has the message."""
+        with self._lock:
+            queue = self._answer_faults.setdefault(method, deque())
+            queue.extend(_AnswerFault(delay=delay, drop=True) for _ in range(times))
+
+    def delay_answer_next(
+        self, method: str = "chat.postMessage", *, delay: float, times: int = 1
+    ) -> None:
+        """Accept the next `times` successful calls of `method`, then answer `delay` s late (a
+        client that times out first never learns that the post went through)."""
+        with self._lock:
+            queue = self._answer_faults.setdefault(method, deque())
+            queue.extend(_AnswerFault(delay=delay, drop=False) for _ in range(times))
+
+    def set_answer_delay(self, delay: float, method: str = "chat.postMessage") -> None:
+        """Answer every successful call of `method` `delay` s after storing it (0 switches it
+        off): Slack slow to answer after accepting a post."""
+        with self._lock:
+            if delay > 0:
+                self._answer_delay[method] = delay
+            else:
+                self._answer_delay.pop(method, None)
 
     def set_channel_rate_limit(self, rate_limit: tuple[float, float] | None) -> None:
         """Switch the per-channel chat.postMessage limit (messages/s, burst) on, change it, or
@@ -959,6 +1013,8 @@ class SlackStandIn:
                         reply = self._response_url(route[len("/response/") :], params)
                     else:
                         reply = self._web_api(method, params, headers)
+                        if reply.status == 200 and reply.body.get("ok") is True:
+                            reply = self._with_answer_fault(method, reply)
                 except Exception as exc:  # noqa: BLE001 - report stand-in bugs to the caller
                     reply = _err("standin_internal_error", status=500, detail=repr(exc))
             self._calls.append(
@@ -974,6 +1030,15 @@ class SlackStandIn:
                 )
             )
             self._changed.notify_all()
+        return reply
+
+    def _with_answer_fault(self, method: str, reply: _Reply) -> _Reply:
+        queue = self._answer_faults.get(method)
+        if queue:
+            return _Reply(reply.body, reply.status, reply.headers, fault=queue.popleft())
+        delay = self._answer_delay.get(method)
+        if delay:
+            return _Reply(reply.body, reply.status, reply.headers, _AnswerFault(delay, False))
         return reply
 
     def _queued_failure(self, method: str) -> _Reply | None:
@@ -1014,9 +1079,11 @@ class SlackStandIn:
     # ---- helpers -------------------------------------------------------------------------------
 
     def _next_ts(self) -> str:
-        self._ts_micros += 100
+        """Unix time in microseconds like Slack's ts, strictly increasing (so `oldest` and
+        `latest` bounds in conversations.history work as they do on Slack)."""
+        self._ts_micros = max(int(time.time() * 1_000_000), self._ts_micros + 100)
         seconds, micros = divmod(self._ts_micros, 1_000_000)
-        return f"{1_700_000_000 + seconds}.{micros:06d}"
+        return f"{seconds}.{micros:06d}"
 
     def _new_id(self, prefix: str) -> str:
         return f"{prefix}{next(self._ids):010d}"
@@ -1256,6 +1323,111 @@ class SlackStandIn:
         if channel["is_im"]:
             info["user"] = channel["user"]
         return info
+
+    def _missing_scope(self, channel: dict[str, Any]) -> _Reply | None:
+        if self.scopes is None:
+            return None
+        needed = (
+            "im:history"
+            if channel["is_im"]
+            else "groups:history"
+            if channel["is_private"]
+            else "channels:history"
+        )
+        if needed in self.scopes:
+            return None
+        return _err("missing_scope", needed=needed, provided=",".join(sorted(self.scopes)))
+
+    @staticmethod
+    def _bounds(params: dict[str, Any]) -> tuple[float, float, bool] | _Reply:
+        try:
+            oldest = float(params.get("oldest") or 0)
+            latest = float(params.get("latest") or "inf")
+        except (TypeError, ValueError):
+            return _err("invalid_ts_oldest")
+        inclusive = str(params.get("inclusive", "")).lower() in ("1", "true")
+        return oldest, latest, inclusive
+
+    @staticmethod
+    def _limit(params: dict[str, Any]) -> int:
+        try:
+            return min(max(int(params.get("limit") or 100), 1), 999)
+        except (TypeError, ValueError):
+            return 100
+
+    def _history_payload(self, message: dict[str, Any], params: dict[str, Any]) -> dict[str, Any]:
+        payload = self._message_payload(message)
+        # Like Slack: message metadata only when asked for with include_all_metadata.
+        if str(params.get("include_all_metadata", "")).lower() not in ("1", "true"):
+            payload.pop("metadata", None)
+        return payload
+
+    @staticmethod
+    def _page(
+        messages: list[dict[str, Any]], params: dict[str, Any], limit: int
+    ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+        try:
+            start = int(str(params.get("cursor") or "0").removeprefix("next:"))
+        except ValueError:
+            start = 0
+        page = messages[start : start + limit]
+        more = start + limit < len(messages)
+        meta = {"next_cursor": f"next:{start + limit}" if more else ""}
+        return page, {"has_more": more, "response_metadata": meta}
+
+    def _in_bounds(self, ts: str, bounds: tuple[float, float, bool]) -> bool:
+        oldest, latest, inclusive = bounds
+        value = float(ts)
+        if inclusive:
+            return oldest <= value <= latest
+        return oldest < value < latest
+
+    def _conversations_history(self, params: dict[str, Any]) -> _Reply:
+        """Top-level messages, newest first, paged with a cursor (thread replies are not in a
+        channel's history, as on Slack)."""
+        channel = self._resolve_channel(params.get("channel"))
+        if channel is None:
+            return _err("channel_not_found")
+        problem = self._missing_scope(channel)
+        if problem is not None:
+            return problem
+        if not channel["is_member"] and channel["is_private"]:
+            return _err("channel_not_found")
+        bounds = self._bounds(params)
+        if isinstance(bounds, _Reply):
+            return bounds
+        found = [
+            m
+            for m in reversed(self._messages.get(channel["id"], []))
+            if m["thread_ts"] is None and self._in_bounds(m["ts"], bounds)
+        ]
+        page, more = self._page(found, params, self._limit(params))
+        return _ok(messages=[self._history_payload(m, params) for m in page], **more)
+
+    def _conversations_replies(self, params: dict[str, Any]) -> _Reply:
+        """A thread: its parent first, then the replies oldest first (bounds apply to replies)."""
+        channel = self._resolve_channel(params.get("channel"))
+        if channel is None:
+            return _err("channel_not_found")
+        problem = self._missing_scope(channel)
+        if problem is not None:
+            return problem
+        ts = params.get("ts")
+        if ts in (None, ""):
+            return _missing("ts")
+        parent = self._find_message(channel["id"], str(ts))
+        if parent is None or parent["thread_ts"] is not None:
+            return _err("thread_not_found")
+        bounds = self._bounds(params)
+        if isinstance(bounds, _Reply):
+            return bounds
+        replies = [
+            m
+            for m in self._messages.get(channel["id"], [])
+            if m["thread_ts"] == parent["ts"] and self._in_bounds(m["ts"], bounds)
+        ]
+        page, more = self._page([parent, *replies], params, self._limit(params))
+        return _ok(messages=[self._history_payload(m, params) for m in page], **more)
 
     def _conversations_info(self, params: dict[str, Any]) -> _Reply:
         channel = self._resolve_channel(params.get("channel"))

@@ -57,3 +57,15 @@ def test_digest_build_times_a_small_database():
     assert re.search(
         r"^sqlite +1,000 signals .* digest build +[\d.]+ ms", done.stdout, re.MULTILINE
     )
+
+
+def test_claim_backlog_times_claim_rounds_behind_a_paused_channel():
+    done = run_script("claim_backlog.py", "--sizes", "10", "200", "--rounds", "3", "--sqlite-only")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.stdout.count("claim round median") == 2, done.stdout
+
+
+def test_crash_delivery_kills_and_checks():
+    done = run_script("crash_delivery.py", "--kills", "1", "--filings", "2")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "RESULT: PASS" in done.stdout and "duplicated            0" in done.stdout

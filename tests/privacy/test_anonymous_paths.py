@@ -256,6 +256,27 @@ def test_rate_limited_delivery(running_app, canaries, database_url):
     assert_no_leaks(canaries.all_leaks(database_url))
 
 
+def test_lost_answer_and_history_lookup(running_app, canaries, database_url):
+    """Slack stores the anonymous post and the answer is lost: the outbox looks the post up in
+    the channel's history by its tag. The tag, the lookup and its log lines carry nothing about
+    the reporter, and no time of filing (the tag is the outbox item's random id)."""
+    standin = canaries.standin
+    standin.drop_answer_next("chat.postMessage")
+    ref, _, _ = file_anonymous(canaries, "anon drift the lookup must not leak anything")
+    wait_until(lambda: standin.calls_to("conversations.history"), "the history lookup")
+    triage_post(canaries, ref, timeout=10)
+    [post] = [m for m in standin.messages(TRIAGE) if m["thread_ts"] is None]
+    [item] = [o for o in outbox(database_url) if o.purpose == "triage_post"]
+    assert post["metadata"] == {
+        "event_type": "ai_signal_outbox",
+        "event_payload": {"item": item.id},
+    }
+    assert re.fullmatch(r"[0-9a-f]{12}4[0-9a-f]{19}", item.id)  # uuid4: random, undated
+    assert len(standin.calls_to("chat.postMessage", include_errors=True)) == 1
+    assert_receipt_only_in_http_response(canaries)
+    assert_no_leaks(canaries.all_leaks(database_url))
+
+
 def test_permanent_delivery_error(running_app, canaries, database_url):
     canaries.standin.fail_next("chat.postMessage", error="channel_not_found")
     ref, _, _ = file_anonymous(canaries, "anon problem-fit the chatbot answers the wrong question")

@@ -24,7 +24,7 @@ from bot.services.delivery import DeliveryService
 from bot.services.signals import SignalService
 from bot.services.triage import pending_parent_update
 from bot.standin import SlackStandIn
-from bot.worker import DeliveryWorker
+from bot.worker import DeliveryWorker, Pace
 from tests.conftest import BOT_TOKEN, TRIAGE, wait_until
 
 OTHER = "COTHER0001"
@@ -64,6 +64,8 @@ def pipeline(standin: SlackStandIn, sqlite_url: str):
         delivery=delivery,
         send=OutboxSender(client=client, leads=LeadDirectory(client=client, leads=(), group=None)),
         poll_interval=1.0,
+        # Pacing is not what these tests look at (tests/delivery/test_pacing.py is).
+        pace=Pace(rate=50.0, burst=25),
     )
     yield {
         "triage": signals_for(TRIAGE),

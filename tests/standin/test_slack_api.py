@@ -195,7 +195,7 @@ def test_post_message_answer_and_store(slack: SlackStandIn, client: WebClient) -
     first = client.chat_postMessage(channel="C1", text="one")
     second = client.chat_postMessage(channel="#ai-triage", text="two")
     assert first["channel"] == "C1" and second["channel"] == "C1"
-    assert first["ts"] == "1700000000.000100"
+    assert abs(float(first["ts"]) - time.time()) < 60  # Unix time, as on Slack
     assert float(second["ts"]) > float(first["ts"])
     assert first["message"]["text"] == "one"
     assert first["message"]["bot_id"] == "BSTANDIN"
@@ -692,3 +692,60 @@ def test_stop_releases_port() -> None:
     slack.stop()  # idempotent
     with pytest.raises(urllib.error.URLError):
         urllib.request.urlopen(f"{url}auth.test", data=b"", timeout=1)
+
+
+# ---- history and answer faults ----------------------------------------------------------------
+
+
+def test_history_returns_metadata_only_when_asked_for(slack, client):
+    tag = {"event_type": "ai_signal_outbox", "event_payload": {"item": "abc"}}
+    posted = client.chat_postMessage(channel="C1", text="tagged", metadata=tag)
+    client.chat_postMessage(channel="C1", text="reply", thread_ts=posted["ts"], metadata=tag)
+    plain = client.conversations_history(channel="C1")["messages"]
+    assert [m["text"] for m in plain] == ["tagged"]  # replies are not in channel history
+    assert "metadata" not in plain[0]
+    full = client.conversations_history(channel="C1", include_all_metadata=True)["messages"]
+    assert full[0]["metadata"] == tag
+    thread = client.conversations_replies(channel="C1", ts=posted["ts"], include_all_metadata=True)[
+        "messages"
+    ]
+    assert [m["text"] for m in thread] == ["tagged", "reply"]
+    assert thread[1]["metadata"] == tag
+
+
+def test_history_pages_newest_first_within_oldest(slack, client):
+    first = client.chat_postMessage(channel="C1", text="first")
+    for n in range(5):
+        client.chat_postMessage(channel="C1", text=f"later {n}")
+    page = client.conversations_history(channel="C1", oldest=first["ts"], limit=3)
+    assert [m["text"] for m in page["messages"]] == ["later 4", "later 3", "later 2"]
+    assert page["has_more"] is True
+    rest = client.conversations_history(
+        channel="C1", oldest=first["ts"], limit=3, cursor=page["response_metadata"]["next_cursor"]
+    )
+    assert [m["text"] for m in rest["messages"]] == ["later 1", "later 0"]
+    assert rest["has_more"] is False
+
+
+def test_history_needs_its_scope_when_scopes_are_set(slack, client):
+    slack.scopes = frozenset({"chat:write"})
+    with pytest.raises(SlackApiError) as raised:
+        client.conversations_history(channel="C1")
+    assert raised.value.response["error"] == "missing_scope"
+    assert raised.value.response["needed"] == "channels:history"
+
+
+def test_a_dropped_answer_still_stores_the_post(slack):
+    client = WebClient(token=TOKEN, base_url=slack.url, retry_handlers=[])
+    slack.drop_answer_next("chat.postMessage")
+    with pytest.raises(OSError):
+        client.chat_postMessage(channel="C1", text="stored, unanswered")
+    assert [m["text"] for m in slack.messages("C1")] == ["stored, unanswered"]
+
+
+def test_a_delayed_answer_outlasts_the_clients_timeout(slack):
+    client = WebClient(token=TOKEN, base_url=slack.url, timeout=0.3, retry_handlers=[])
+    slack.delay_answer_next("chat.postMessage", delay=1.0)
+    with pytest.raises(TimeoutError):
+        client.chat_postMessage(channel="C1", text="stored, answered late")
+    assert [m["text"] for m in slack.messages("C1")] == ["stored, answered late"]
