@@ -12,7 +12,7 @@ are in the channel. The floor is (N - burst) / rate seconds. Then it checks that
 lost (every signal has its triage_ts; the channel holds exactly N posts) and nothing was posted
 twice (no signal reference in two top-level posts).
 
-The worker paces itself (`bot.worker.Pace`): at Slack's 1/s it uses the app's own default pace
+The worker paces itself (`bot.jobs.delivery.Pace`): at Slack's 1/s it uses the app's own default pace
 (1/s, bursts of 3); for another `--rate` it paces at that rate (as if Slack's limit were that),
 bursts of `--pace-burst`. The figure to watch besides the drain time is how many posts Slack
 answered 429.
@@ -39,9 +39,9 @@ from _common import (
 from sqlalchemy import func, select
 
 from bot.config import Settings
+from bot.jobs.delivery import SLACK_PACE, Pace
 from bot.logging_setup import configure_logging
 from bot.runtime import build_runtime
-from bot.worker import SLACK_PACE, Pace
 from models import OutboxItem, Signal
 
 

@@ -32,7 +32,7 @@ from bot import db  # noqa: E402
 from bot.services.digest import DigestService  # noqa: E402
 from bot.services.kinds import KINDS  # noqa: E402
 from bot.services.triage import PATTERNS  # noqa: E402
-from handlers.digest_blocks import build_digest_message  # noqa: E402
+from handlers.blocks.digest import build_digest_message  # noqa: E402
 
 NOW = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)  # a Monday, an hour after the digest was due
 SCHEDULE = "0 9 * * mon"

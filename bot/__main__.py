@@ -101,7 +101,7 @@ def _run(args: argparse.Namespace) -> int:
     settings = Settings.from_env(http=True if args.http else None)
     from bot.logging_setup import configure_logging
     from bot.runtime import build_runtime
-    from bot.slack_client import StartupError, check_slack
+    from handlers.client import StartupError, check_slack
 
     configure_logging(settings.log_level)
     runtime = build_runtime(settings)
@@ -122,7 +122,7 @@ def _run(args: argparse.Namespace) -> int:
     if requeued:
         logger.warning("%d post(s) Slack refused earlier are queued again", requeued)
     runtime.worker.start()
-    from bot.scheduler import start_scheduler
+    from bot.jobs.scheduler import start_scheduler
 
     scheduler = start_scheduler(runtime)  # digest (+ catch-up) and reminders
 

@@ -21,10 +21,10 @@ from slack_sdk.errors import SlackApiError
 
 from bot import db
 from bot.config import Settings
-from bot.crowd import CrowdGauge
-from bot.leads import LeadDirectory
 from bot.services import Services
-from handlers import register
+from handlers.crowd import CrowdGauge
+from handlers.leads import LeadDirectory
+from handlers.listeners import register
 
 LISTENER_THREADS = 16
 AUTH_RETRY_SECONDS = 30.0

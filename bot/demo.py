@@ -24,10 +24,10 @@ from typing import Any, TextIO
 
 from apscheduler.triggers.cron import CronTrigger
 
-from bot import digest_job
 from bot.config import Settings
 from bot.http import HttpServer, create_wsgi_app
-from bot.reminders import send_reminders
+from bot.jobs import digest as digest_job
+from bot.jobs.reminders import send_reminders
 from bot.runtime import Runtime, build_runtime
 from bot.standin import SlackStandIn, render_blocks, render_view
 from bot.standin.sender import SlackSender, SlackUser

@@ -85,9 +85,9 @@ def _sessions(url: str):  # type: ignore[no-untyped-def]
 
 def _preview() -> int:
     from bot.clock import utc_now
-    from bot.digest_job import digest_service
+    from bot.jobs.digest import digest_service
     from bot.logging_setup import configure_logging
-    from handlers.digest_blocks import build_digest_text
+    from handlers.blocks.digest import build_digest_text
 
     settings = Settings.from_env()
     configure_logging("WARNING")
@@ -104,10 +104,10 @@ def _preview() -> int:
 
 def _send(*, force: bool) -> int:
     from bot.clock import utc_now
-    from bot.digest_job import DigestSender, SendStatus, digest_service
+    from bot.jobs.digest import DigestSender, SendStatus, digest_service
     from bot.logging_setup import configure_logging
-    from bot.slack_client import create_web_client
-    from handlers.digest_blocks import period_sentence
+    from handlers.blocks.digest import period_sentence
+    from handlers.client import create_web_client
 
     settings = Settings.from_env()
     configure_logging("WARNING")

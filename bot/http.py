@@ -42,7 +42,7 @@ from waitress.server import create_server
 
 from bot.db import database_reachable
 from bot.services.delivery import DeliveryService
-from handlers.errors import log_unreadable, unreadable_response
+from handlers.listeners.errors import log_unreadable, unreadable_response
 
 _LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 

@@ -17,15 +17,15 @@ from bot import db
 from bot.app import BotAuthorization, create_app
 from bot.clock import Clock, utc_now
 from bot.config import Settings
-from bot.crowd import CrowdGauge
-from bot.leads import LeadDirectory
-from bot.outbox_sender import OutboxSender
+from bot.jobs.delivery import SLACK_PACE, DeliveryWorker, Pace
 from bot.services import Services
 from bot.services.delivery import DeliveryService
 from bot.services.signals import SignalService
 from bot.services.triage import TriageService
-from bot.slack_client import create_web_client
-from bot.worker import SLACK_PACE, DeliveryWorker, Pace
+from handlers.client import create_web_client
+from handlers.crowd import CrowdGauge
+from handlers.leads import LeadDirectory
+from handlers.sender import OutboxSender
 from models import Secret
 
 logger = logging.getLogger("ai_signal")

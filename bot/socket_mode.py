@@ -18,7 +18,7 @@ from slack_bolt.adapter.socket_mode import SocketModeHandler
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 
-from bot.slack_client import CLIENT_TIMEOUT_SECONDS, StartupError
+from handlers.client import CLIENT_TIMEOUT_SECONDS, StartupError
 
 logger = logging.getLogger("ai_signal.socket_mode")
 

@@ -1,19 +1,2 @@
-"""Slack listeners: thin functions that ack, parse, call one service, build blocks, call Slack."""
-
-from __future__ import annotations
-
-from slack_bolt import App
-
-from bot.crowd import CrowdGauge
-from bot.leads import LeadDirectory
-from bot.services import Services
-from handlers import actions, commands, errors, events, triage, views
-
-
-def register(app: App, services: Services, *, leads: LeadDirectory, crowd: CrowdGauge) -> None:
-    errors.register(app)
-    events.register(app, services, leads=leads)
-    commands.register(app, services, crowd=crowd)
-    views.register(app, services)
-    actions.register(app, services, crowd=crowd)
-    triage.register(app, services, leads=leads)
+"""Everything that speaks Slack, in and out: listeners, Block Kit builders, ids, the Web API
+client, the outbox sender, lead and crowd lookups."""

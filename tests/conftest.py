@@ -19,11 +19,11 @@ from sqlalchemy.engine import make_url
 from bot.clock import Clock
 from bot.config import Settings
 from bot.http import HttpServer, create_wsgi_app
+from bot.jobs.delivery import Pace
 from bot.logging_setup import configure_logging
 from bot.runtime import Runtime, build_runtime
 from bot.standin import SlackStandIn
 from bot.standin.sender import SlackSender, SlackUser
-from bot.worker import Pace
 
 SIGNING_SECRET = "test-signing-secret"
 BOT_TOKEN = "xoxb-standin"

@@ -12,13 +12,13 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot import db
-from bot.leads import LeadDirectory
-from bot.outbox_sender import OutboxSender
+from bot.jobs.delivery import DeliveryWorker, Pace
 from bot.services.delivery import DeliveryService
 from bot.services.signals import SignalService
 from bot.services.triage import TriageService
 from bot.standin import SlackStandIn
-from bot.worker import DeliveryWorker, Pace
+from handlers.leads import LeadDirectory
+from handlers.sender import OutboxSender
 from models import OutboxItem, Signal
 from tests.conftest import BOT_TOKEN, TRIAGE
 

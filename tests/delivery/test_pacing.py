@@ -7,8 +7,8 @@ from __future__ import annotations
 import time
 from datetime import timedelta
 
+from bot.jobs.delivery import Pace
 from bot.services.delivery import DeliveryService, wall_now
-from bot.worker import Pace
 from models import ChannelBudget
 from tests.conftest import TRIAGE, wait_until
 from tests.delivery.conftest import Pipeline

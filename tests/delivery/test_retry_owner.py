@@ -7,8 +7,8 @@ import pytest
 from slack_sdk.http_retry import ConnectionErrorRetryHandler
 
 from bot.config import Settings
-from bot.slack_client import create_web_client
 from bot.standin import SlackStandIn
+from handlers.client import create_web_client
 from tests.conftest import BOT_TOKEN, TRIAGE
 
 

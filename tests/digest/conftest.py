@@ -15,7 +15,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot import db
-from bot.digest_job import DigestSender
+from bot.jobs.digest import DigestSender
 from bot.services.digest import DigestService
 from bot.standin import SlackStandIn
 from models import Signal, SignalEvent

@@ -11,14 +11,14 @@ import pytest
 from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_EXECUTED, JobExecutionEvent
 
 from bot.config import Settings
-from bot.runtime import Runtime, build_runtime
-from bot.scheduler import (
+from bot.jobs.scheduler import (
     DIGEST_CATCH_UP_JOB_ID,
     DIGEST_JOB_ID,
     add_digest_job,
     create_scheduler,
     start_scheduler,
 )
+from bot.runtime import Runtime, build_runtime
 from tests.conftest import make_env
 from tests.digest.conftest import NOW, FixedClock, add_signal, digest_posts
 

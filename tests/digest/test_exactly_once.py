@@ -8,7 +8,7 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
-from bot.digest_job import SendStatus
+from bot.jobs.digest import SendStatus
 from bot.services.digest import ClaimOutcome
 from models import DigestRun
 from tests.conftest import DIGEST

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from slack_sdk import WebClient
 
-from bot.digest_job import DigestSender, SendStatus
+from bot.jobs.digest import DigestSender, SendStatus
 from tests.conftest import BOT_TOKEN, DIGEST, TRIAGE
 from tests.digest.conftest import FixedClock, add_signal, digest_posts, make_service
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from bot.services.digest import period_at, period_in_progress
-from handlers.digest_blocks import build_digest_text
+from handlers.blocks.digest import build_digest_text
 from tests.digest.conftest import PERIOD_END, add_signal, make_service, open_database
 from tests.digest.test_cli import cli  # noqa: F401 - the fixture
 

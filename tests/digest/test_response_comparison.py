@@ -10,7 +10,7 @@ from bot.services.digest import (
     ResponseHealth,
     anonymous_waited_longer,
 )
-from handlers.digest_blocks import build_digest_message, build_digest_text
+from handlers.blocks.digest import build_digest_message, build_digest_text
 from tests.digest.conftest import PERIOD_START, add_signal, make_service
 
 CLAIM = "Anonymous signals waited longer"

@@ -10,7 +10,7 @@ import pytest
 from apscheduler.triggers.cron import CronTrigger
 
 from bot.config import Settings
-from bot.scheduler import (
+from bot.jobs.scheduler import (
     DIGEST_CATCH_UP_JOB_ID,
     DIGEST_JOB_ID,
     MISFIRE_GRACE,
@@ -19,7 +19,7 @@ from bot.scheduler import (
     digest_trigger,
 )
 from bot.services.digest import period_at
-from handlers.digest_blocks import build_digest_text, period_sentence
+from handlers.blocks.digest import build_digest_text, period_sentence
 from tests.conftest import make_env
 from tests.digest.conftest import FixedClock, add_signal, make_service
 
@@ -121,7 +121,7 @@ def test_digest_job_fires_on_the_cron_schedule_in_the_teams_timezone():
     jobs = {job.id: job for job in scheduler.get_jobs()}
     assert set(jobs) == {DIGEST_JOB_ID, DIGEST_CATCH_UP_JOB_ID}
     digest = jobs[DIGEST_JOB_ID]
-    assert digest.func.__module__ == "bot.digest_job" and digest.args == (runtime,)
+    assert digest.func.__module__ == "bot.jobs.digest" and digest.args == (runtime,)
     trigger = digest.trigger
     assert isinstance(trigger, CronTrigger)
     assert str(trigger.timezone) == "Europe/Berlin"

@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 
 from bot.standin import SlackStandIn
 from handlers import ids
-from handlers.blocks import UNREADABLE_TEXT
+from handlers.blocks.intake import UNREADABLE_TEXT
 from models import OutboxItem, Signal, SignalEvent
 from tests.conftest import (
     ALICE,
@@ -120,7 +120,7 @@ def delivered(app: RunningApp) -> None:
 
 
 def is_unreadable_answer(reply: Any) -> bool:
-    """The documented "couldn't read that; nothing changed" answers (see handlers/errors.py)."""
+    """The documented "couldn't read that; nothing changed" answers (see handlers/listeners/errors.py)."""
     if reply.status != 200:
         return False
     if not reply.body:

@@ -12,8 +12,9 @@ from typing import Any
 import pytest
 from sqlalchemy import text
 
-from handlers import blocks, ids
-from handlers.blocks import UNREADABLE_TEXT
+from handlers import ids
+from handlers.blocks import intake as blocks
+from handlers.blocks.intake import UNREADABLE_TEXT
 from tests.conftest import ALICE, LEAD, TRIAGE, wait_until
 from tests.edge.conftest import filed_ref, is_unreadable_answer, signal_by_ref, stored_state
 

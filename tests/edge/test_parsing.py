@@ -10,7 +10,8 @@ from urllib.parse import urlencode
 import pytest
 
 from bot.standin.sender import SlackUser
-from handlers import blocks, ids
+from handlers import ids
+from handlers.blocks import intake as blocks
 from tests.conftest import ALICE
 from tests.edge.conftest import FORM, filed_ref, signal_by_ref, stored_state
 

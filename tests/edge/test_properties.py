@@ -20,7 +20,8 @@ from hypothesis import strategies as st
 
 from bot.services.kinds import KINDS, parse_kind
 from bot.standin import validate_view
-from handlers import blocks, ids
+from handlers import ids
+from handlers.blocks import intake as blocks
 from handlers.formatting import command_text_to_plain
 from tests.conftest import ALICE, LEAD, TRIAGE
 from tests.edge.conftest import (

@@ -8,8 +8,9 @@ import json
 
 import pytest
 
-from handlers import blocks, ids
-from handlers.blocks import UNREADABLE_TEXT
+from handlers import ids
+from handlers.blocks import intake as blocks
+from handlers.blocks.intake import UNREADABLE_TEXT
 from tests.conftest import LEAD, TRIAGE, RunningApp
 from tests.privacy.canaries import (
     CANARY_USER,

@@ -72,7 +72,7 @@ LOGGERS = (
     # the app's own loggers: only field-level redaction applies to them
     "ai_signal.errors",
     "ai_signal.delivery",
-    "handlers.commands",
+    "handlers.listeners.commands",
     "bot.anything",
     # libraries: whole payloads are blanked as well
     "ai_signal.bolt",

@@ -18,13 +18,13 @@ from sqlalchemy import Engine, event, text
 
 from bot import db
 from bot.http import HttpServer
-from bot.leads import LeadDirectory
-from bot.outbox_sender import OutboxSender
+from bot.jobs.delivery import DeliveryWorker, Pace
 from bot.services.delivery import DeliveryService
 from bot.services.signals import SignalService
 from bot.services.triage import pending_parent_update
 from bot.standin import SlackStandIn
-from bot.worker import DeliveryWorker, Pace
+from handlers.leads import LeadDirectory
+from handlers.sender import OutboxSender
 from tests.conftest import BOT_TOKEN, TRIAGE, wait_until
 
 OTHER = "COTHER0001"

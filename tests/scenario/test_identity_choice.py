@@ -8,7 +8,8 @@ import json
 
 from slack_sdk import WebClient
 
-from handlers import blocks, ids
+from handlers import ids
+from handlers.blocks import intake as blocks
 from models import OutboxItem, SeenRequest, Signal
 from tests.conftest import ALICE, BOT_TOKEN, count_rows, signal_rows
 from tests.triage.helpers import state_values

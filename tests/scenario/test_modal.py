@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 
 from bot.services.signals import GENERIC_CODE_ANSWER, MAX_IMPACT
-from handlers import blocks, ids
+from handlers import ids
+from handlers.blocks import intake as blocks
 from models import OutboxItem, Signal
 from tests.conftest import ALICE, BOB, TRIAGE, count_rows, followup_code, signal_rows
 

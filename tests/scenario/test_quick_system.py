@@ -8,7 +8,7 @@ import json
 import pytest
 
 from bot.services.signals import MAX_SYSTEM, SENTENCE_OPENERS, FiledSignal, split_system
-from handlers import blocks
+from handlers.blocks import intake as blocks
 from tests.conftest import ALICE, TRIAGE, signal_rows
 from tests.triage.helpers import CODE, wait_until
 

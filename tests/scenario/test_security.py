@@ -92,7 +92,8 @@ def test_stale_timestamp_with_valid_signature_is_refused(running_app, age):
 
 
 def test_bad_signature_on_view_submission_is_refused(running_app):
-    from handlers import blocks, ids
+    from handlers import ids
+    from handlers.blocks import intake as blocks
 
     def option(value):
         return {"text": {"type": "plain_text", "text": value}, "value": value}

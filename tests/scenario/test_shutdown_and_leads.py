@@ -8,10 +8,10 @@ from slack_sdk import WebClient
 from sqlalchemy import select
 
 from bot import db
-from bot.leads import LeadDirectory
+from bot.jobs.delivery import DeliveryWorker
 from bot.services.delivery import DeliveryService
 from bot.services.signals import SignalService
-from bot.worker import DeliveryWorker
+from handlers.leads import LeadDirectory
 from models import OutboxItem
 
 

@@ -9,8 +9,8 @@ from datetime import timedelta
 from apscheduler.triggers.interval import IntervalTrigger
 
 from bot import db
-from bot.reminders import REMINDER_JOB_ID, add_reminder_job, send_reminders
-from bot.scheduler import create_scheduler
+from bot.jobs.reminders import REMINDER_JOB_ID, add_reminder_job, send_reminders
+from bot.jobs.scheduler import create_scheduler
 from bot.services.signals import SignalService
 from bot.services.triage import TriageService
 from handlers import ids

@@ -13,7 +13,9 @@ import pytest
 from bot.services.digest import DigestData, Period, ResolvedItem, ResponseHealth, SystemCount
 from bot.services.signals import SignalSummary
 from bot.services.triage import EventSummary, Lesson, QueueOverview, SignalDetail
-from handlers import blocks, digest_blocks, triage_blocks
+from handlers.blocks import digest as digest_blocks
+from handlers.blocks import intake as blocks
+from handlers.blocks import triage as triage_blocks
 from handlers.formatting import inline
 
 NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)

@@ -24,8 +24,8 @@ from typing import Any
 from slack_bolt import App, BoltResponse, Respond
 from slack_bolt.error import BoltUnhandledRequestError
 
-from handlers import blocks
-from handlers.blocks import UNREADABLE_TEXT, Unreadable
+from handlers.blocks import intake as blocks
+from handlers.blocks.intake import UNREADABLE_TEXT, Unreadable
 
 logger = logging.getLogger("ai_signal.errors")
 

@@ -15,7 +15,7 @@ from bot.services.triage import (
     SignalDetail,
 )
 from handlers import ids
-from handlers.blocks import (
+from handlers.blocks.intake import (
     OPTION_TEXT_LIMIT,
     Unreadable,
     build_home_view,

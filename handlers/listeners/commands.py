@@ -9,12 +9,14 @@ from slack_bolt import Ack, App, Respond
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from bot.crowd import CrowdGauge
 from bot.services import Services
 from bot.services.errors import EmptyText, ServiceError
 from bot.services.kinds import parse_kind
 from bot.services.signals import split_system
-from handlers import blocks, ids, triage_blocks
+from handlers import ids
+from handlers.blocks import intake as blocks
+from handlers.blocks import triage as triage_blocks
+from handlers.crowd import CrowdGauge
 from handlers.formatting import command_text_to_plain
 
 logger = logging.getLogger(__name__)

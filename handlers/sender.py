@@ -14,10 +14,10 @@ from typing import Any
 
 from slack_sdk import WebClient
 
-from bot.leads import LeadDirectory
 from bot.services.delivery import DeliveryTask
-from handlers.blocks import build_triage_message
-from handlers.triage_blocks import build_reporter_notice, build_thread_reply
+from handlers.blocks.intake import build_triage_message
+from handlers.blocks.triage import build_reporter_notice, build_thread_reply
+from handlers.leads import LeadDirectory
 from models import OutboxPurpose
 
 EVENT_TYPE = "ai_signal_outbox"

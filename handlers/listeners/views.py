@@ -7,7 +7,8 @@ from slack_bolt import Ack, App
 from bot.services import Services
 from bot.services.errors import ServiceError
 from bot.services.signals import clean_fields
-from handlers import blocks, ids
+from handlers import ids
+from handlers.blocks import intake as blocks
 
 
 def register(app: App, services: Services) -> None:

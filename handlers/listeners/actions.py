@@ -8,11 +8,12 @@ from slack_bolt import Ack, App
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from bot.crowd import CrowdGauge
 from bot.services import Services
-from handlers import blocks, ids
-from handlers.commands import open_modal
+from handlers import ids
+from handlers.blocks import intake as blocks
+from handlers.crowd import CrowdGauge
 from handlers.formatting import command_text_to_plain
+from handlers.listeners.commands import open_modal
 
 logger = logging.getLogger(__name__)
 

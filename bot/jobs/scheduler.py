@@ -16,7 +16,7 @@ from apscheduler.schedulers.base import BaseScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
-from bot.digest_job import catch_up_digest, run_digest
+from bot.jobs.digest import catch_up_digest, run_digest
 
 if TYPE_CHECKING:
     from bot.config import Settings
@@ -80,7 +80,7 @@ def add_digest_job(
 
 def start_scheduler(runtime: Runtime) -> BackgroundScheduler:
     """Create, fill and start the process's scheduler (`ai-signal run`, both connection modes)."""
-    from bot.reminders import add_reminder_job
+    from bot.jobs.reminders import add_reminder_job
 
     scheduler = create_scheduler()
     add_digest_job(scheduler, runtime)

@@ -26,10 +26,10 @@ from urllib.error import URLError
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from bot.outbox_sender import find_tagged
+from bot.jobs.delivery import PERMANENT_ERRORS
 from bot.services.digest import ClaimOutcome, DigestData, DigestService, Period
-from bot.worker import PERMANENT_ERRORS
-from handlers.digest_blocks import build_digest_message
+from handlers.blocks.digest import build_digest_message
+from handlers.sender import find_tagged
 
 if TYPE_CHECKING:
     from bot.config import Settings
@@ -186,7 +186,7 @@ class DigestSender:
         return self.send()
 
     def preview(self) -> str:
-        from handlers.digest_blocks import build_digest_text
+        from handlers.blocks.digest import build_digest_text
 
         return build_digest_text(self._digest.gather(period=self._digest.period_in_progress()))
 

@@ -10,12 +10,12 @@ from slack_bolt import Ack, App
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from bot.leads import LeadDirectory
 from bot.services import Services
 from bot.services.errors import ServiceError
 from bot.services.triage import ActionResult, NotAllowed
-from handlers import ids, triage_blocks
-from handlers.blocks import (
+from handlers import ids
+from handlers.blocks import triage as triage_blocks
+from handlers.blocks.intake import (
     FIELD_LIMIT,
     required_text,
     state_values,
@@ -24,6 +24,7 @@ from handlers.blocks import (
     user_id_of,
 )
 from handlers.formatting import escape
+from handlers.leads import LeadDirectory
 
 logger = logging.getLogger(__name__)
 

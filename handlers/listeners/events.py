@@ -7,10 +7,10 @@ from collections.abc import Callable
 from slack_bolt import App, BoltResponse
 from slack_sdk import WebClient
 
-from bot.leads import LeadDirectory
 from bot.services import Services
-from handlers import blocks
-from handlers.triage_blocks import build_lead_home
+from handlers.blocks import intake as blocks
+from handlers.blocks.triage import build_lead_home
+from handlers.leads import LeadDirectory
 
 
 def register(app: App, services: Services, *, leads: LeadDirectory) -> None:

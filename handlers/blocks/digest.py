@@ -23,7 +23,7 @@ from bot.services.digest import (
 )
 from bot.services.kinds import KINDS
 from bot.services.triage import PATTERNS
-from handlers.blocks import FIELD_LIMIT, HEADER_LIMIT, SECTION_TEXT_LIMIT, format_duration
+from handlers.blocks.intake import FIELD_LIMIT, HEADER_LIMIT, SECTION_TEXT_LIMIT, format_duration
 from handlers.formatting import escape, fit, inline, plain
 
 Block = dict[str, Any]

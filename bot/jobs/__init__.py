@@ -1,0 +1,1 @@
+"""Background jobs: the delivery worker, the digest, reminders and their scheduler."""

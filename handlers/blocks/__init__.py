@@ -1,0 +1,1 @@
+"""Block Kit builders: pure functions from service records to Slack payloads."""

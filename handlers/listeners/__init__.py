@@ -1,0 +1,19 @@
+"""Slack listeners: thin functions that ack, parse, call one service, build blocks, call Slack."""
+
+from __future__ import annotations
+
+from slack_bolt import App
+
+from bot.services import Services
+from handlers.crowd import CrowdGauge
+from handlers.leads import LeadDirectory
+from handlers.listeners import actions, commands, errors, events, triage, views
+
+
+def register(app: App, services: Services, *, leads: LeadDirectory, crowd: CrowdGauge) -> None:
+    errors.register(app)
+    events.register(app, services, leads=leads)
+    commands.register(app, services, crowd=crowd)
+    views.register(app, services)
+    actions.register(app, services, crowd=crowd)
+    triage.register(app, services, leads=leads)
