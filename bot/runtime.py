@@ -20,6 +20,7 @@ from bot.config import Settings
 from bot.jobs.delivery import SLACK_PACE, DeliveryWorker, Pace
 from bot.services import Services
 from bot.services.delivery import DeliveryService
+from bot.services.replay import ReplayGuard
 from bot.services.signals import SignalService
 from bot.services.triage import TriageService
 from handlers.client import create_web_client
@@ -104,25 +105,23 @@ def build_runtime(
         pace=pace,
     )
     key = code_key(settings, sessions)
-    signals = SignalService(
-        sessions=sessions,
-        code_key=key,
-        triage_channel=settings.triage_channel,
-        anon_delay=settings.anon_delay,
-        clock=clock,
-        deadline_ms=settings.db_deadline_ms,
+    guard = ReplayGuard(
+        sessions=sessions, key=key, clock=clock, deadline_ms=settings.db_deadline_ms
     )
+    common = {
+        "sessions": sessions,
+        "code_key": key,
+        "triage_channel": settings.triage_channel,
+        "anon_delay": settings.anon_delay,
+        "clock": clock,
+        "deadline_ms": settings.db_deadline_ms,
+        "guard": guard,
+        "wake": worker.wake,
+    }
     services = Services(
-        signals=signals,
+        signals=SignalService(**common),
         delivery=delivery,
-        triage=TriageService(
-            sessions=sessions,
-            signals=signals,
-            code_key=key,
-            triage_channel=settings.triage_channel,
-            clock=clock,
-        ),
-        wake_delivery=worker.wake,
+        triage=TriageService(**common),
     )
     crowd = CrowdGauge(
         client=client, channel=settings.digest_channel, threshold=settings.small_crowd

@@ -24,7 +24,6 @@ def send_reminders(runtime: Runtime) -> list[str]:
     refs = runtime.services.triage.claim_reminders(every=every)
     if refs:
         logger.info("reminders queued for %s", ", ".join(refs))
-        runtime.services.wake_delivery()
     return refs
 
 

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 import pytest
 from sqlalchemy import create_engine, text
 
-from bot.services.signals import NOT_ANSWERED_BUSY
+from bot.services.transactions import NOT_ANSWERED_BUSY
 from tests.conftest import ALICE, RunningApp, start_app
 from tests.triage.helpers import BOB, file_anonymous, file_named
 

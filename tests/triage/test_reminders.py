@@ -11,7 +11,6 @@ from apscheduler.triggers.interval import IntervalTrigger
 from bot import db
 from bot.jobs.reminders import REMINDER_JOB_ID, add_reminder_job, send_reminders
 from bot.jobs.scheduler import create_scheduler
-from bot.services.signals import SignalService
 from bot.services.triage import TriageService
 from handlers import ids
 from tests.conftest import LEAD
@@ -113,12 +112,9 @@ def test_reminders_mention_the_lead_group_and_the_job_is_scheduled(launcher, peo
 def instance(engine, clock) -> TriageService:
     """Another app instance's triage service on the same database."""
     sessions = db.create_session_factory(engine)
-    signals = SignalService(
-        sessions=sessions, code_key=b"test-code-key", triage_channel="C", anon_delay=(0, 0)
-    )
     return TriageService(
         sessions=sessions,
-        signals=signals,
+        anon_delay=(0, 0),
         code_key=b"test-code-key",
         triage_channel="C",
         clock=clock,
@@ -164,7 +160,7 @@ def test_two_instances_claim_each_reminder_once(launcher, database_url):
         for engine in engines:
             engine.dispose()
 
-    app.runtime.services.wake_delivery()
+    app.runtime.worker.wake()
     settle(app)
     for ref in refs:
         assert actions(app, ref) == ["reminded"] * 3

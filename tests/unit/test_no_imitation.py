@@ -11,8 +11,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from bot.services.digest import DigestData, Period, ResolvedItem, ResponseHealth, SystemCount
+from bot.services.records import EventSummary, Lesson, QueueOverview, SignalDetail
 from bot.services.signals import SignalSummary
-from bot.services.triage import EventSummary, Lesson, QueueOverview, SignalDetail
 from handlers.blocks import digest as digest_blocks
 from handlers.blocks import intake as blocks
 from handlers.blocks import triage as triage_blocks
