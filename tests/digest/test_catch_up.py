@@ -16,6 +16,7 @@ from bot.jobs.scheduler import (
     DIGEST_JOB_ID,
     add_digest_job,
     create_scheduler,
+    digest_trigger,
     start_scheduler,
 )
 from bot.runtime import Runtime, build_runtime
@@ -62,7 +63,12 @@ def runtimes(standin, database_url) -> Iterator:
             seed(runtime.sessions)
         scheduler = create_scheduler()
         watcher = JobWatcher(scheduler)
-        add_digest_job(scheduler, runtime, catch_up_now=catch_up_now)
+        add_digest_job(
+            scheduler,
+            runtime.digest,
+            trigger=digest_trigger(runtime.settings),
+            catch_up_now=catch_up_now,
+        )
         scheduler.start()
         schedulers.append(scheduler)
         return runtime, scheduler, watcher

@@ -30,6 +30,12 @@ from tests.triage.helpers import (
 HOUR = 3600
 
 
+def remind(app) -> list[str]:
+    """The reminder job once, as the scheduler runs it in `app`."""
+    every = timedelta(hours=app.runtime.settings.ack_reminder_hours)
+    return send_reminders(app.runtime.services.triage, every=every)
+
+
 def reminders_in(app, ref) -> list[str]:
     return [text for text in thread(app, ref) if text.startswith(":alarm_clock:")]
 
@@ -50,13 +56,13 @@ def test_unacknowledged_signals_are_reminded_every_window_at_most_three_times(la
     wait_until(lambda: actions(app, acknowledged), "the acknowledgement")
     settle(app)
 
-    assert send_reminders(app.runtime) == []
+    assert remind(app) == []
     clock.advance(HOUR - 60)
-    assert send_reminders(app.runtime) == []  # not before the window is over
+    assert remind(app) == []  # not before the window is over
 
     clock.advance(61)
-    assert sorted(send_reminders(app.runtime)) == sorted([waiting, late])
-    assert send_reminders(app.runtime) == []  # claimed once
+    assert sorted(remind(app)) == sorted([waiting, late])
+    assert remind(app) == []  # claimed once
     settle(app)
     [first] = reminders_in(app, waiting)
     assert f"<@{LEAD.id}> <@{OTHER_LEAD.id}>" in first
@@ -68,14 +74,14 @@ def test_unacknowledged_signals_are_reminded_every_window_at_most_three_times(la
     wait_until(lambda: "acknowledged" in actions(app, late), "the late acknowledgement")
 
     clock.advance(HOUR / 2)
-    assert send_reminders(app.runtime) == []  # again only after another full window
+    assert remind(app) == []  # again only after another full window
     clock.advance(HOUR / 2 + 1)
-    assert send_reminders(app.runtime) == [waiting]
+    assert remind(app) == [waiting]
     clock.advance(HOUR + 1)
-    assert send_reminders(app.runtime) == [waiting]
+    assert remind(app) == [waiting]
     for _ in range(3):
         clock.advance(HOUR + 1)
-        assert send_reminders(app.runtime) == []  # three at most
+        assert remind(app) == []  # three at most
     settle(app)
 
     texts = reminders_in(app, waiting)
@@ -94,16 +100,18 @@ def test_reminders_mention_the_lead_group_and_the_job_is_scheduled(launcher, peo
     ref = file_named(app)
     posted(app, ref)
     clock.advance(2 * HOUR + 1)
-    assert send_reminders(app.runtime) == [ref]
+    assert remind(app) == [ref]
     settle(app)
     [reminder] = reminders_in(app, ref)
     assert "<!subteam^SLEADGRP1>" in reminder
     assert "<@" not in reminder
 
     scheduler = create_scheduler()
-    add_reminder_job(scheduler, app.runtime)
+    every = timedelta(hours=app.runtime.settings.ack_reminder_hours)
+    add_reminder_job(scheduler, app.runtime.services.triage, every=every)
     job = scheduler.get_job(REMINDER_JOB_ID)
-    assert job.func is send_reminders and job.args == (app.runtime,)
+    assert job.func is send_reminders and job.args == (app.runtime.services.triage,)
+    assert job.kwargs == {"every": every}
     assert isinstance(job.trigger, IntervalTrigger)
     assert timedelta(seconds=30) <= job.trigger.interval <= timedelta(minutes=30)
     assert_slack_happy(app)
