@@ -142,7 +142,7 @@ class DeliveryWorker:
         while not self._stop.is_set():
             try:
                 worked = self.run_once()
-            except Exception:  # noqa: BLE001 - the loop must survive a database hiccup
+            except Exception:
                 logger.exception("delivery round failed; retrying shortly")
                 worked = 0
             if not worked:

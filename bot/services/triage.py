@@ -649,7 +649,16 @@ class TriageService:
             signal.status = S.ACKNOWLEDGED.value
         return None
 
-    def _act(self, *, ref, lead_id, action, allowed, apply, request_key=None) -> ActionResult:  # type: ignore[no-untyped-def]
+    def _act(
+        self,
+        *,
+        ref: str,
+        lead_id: str,
+        action: EventAction,
+        allowed: tuple[str, ...],
+        apply: Callable[[Signal, datetime], str | None],
+        request_key: str | None = None,
+    ) -> ActionResult:
         now = self._clock()
         with request_transaction(
             self._sessions, deadline_ms=self._deadline_ms, busy=NOTHING_CHANGED_BUSY

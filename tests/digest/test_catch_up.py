@@ -27,7 +27,7 @@ from tests.digest.conftest import NOW, FixedClock, add_signal, digest_posts
 class JobWatcher:
     """Lets a test wait until the scheduler has run a job (n times)."""
 
-    def __init__(self, scheduler) -> None:  # noqa: ANN001
+    def __init__(self, scheduler) -> None:
         self._runs: dict[str, list[JobExecutionEvent]] = {}
         self._changed = threading.Condition()
         scheduler.add_listener(self._seen, EVENT_JOB_EXECUTED | EVENT_JOB_ERROR)
@@ -52,7 +52,7 @@ def runtimes(standin, database_url) -> Iterator:
     built: list[Runtime] = []
     schedulers = []
 
-    def start(clock: FixedClock, *, catch_up_now: bool = True, seed=None):  # noqa: ANN001, ANN202
+    def start(clock: FixedClock, *, catch_up_now: bool = True, seed=None):
         """An instance starting: migrations, runtime, then (after `seed`) its scheduler."""
         settings = Settings.from_env(
             make_env(api_url=standin.url, database_url=database_url), http=True
@@ -81,7 +81,7 @@ def runtimes(standin, database_url) -> Iterator:
         runtime.stop()
 
 
-def in_use(sessions) -> None:  # noqa: ANN001
+def in_use(sessions) -> None:
     add_signal(sessions, created_at=NOW - timedelta(days=3))  # filed before Monday 09:00
 
 

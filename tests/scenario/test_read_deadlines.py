@@ -38,7 +38,7 @@ def signals_locked(postgres_app) -> Iterator[None]:
         engine.dispose()
 
 
-def answer_in_time(app: RunningApp, text: str, user) -> str:  # noqa: ANN001
+def answer_in_time(app: RunningApp, text: str, user) -> str:
     started = time.monotonic()
     reply = app.sender.command(user=user, text=text)
     elapsed = time.monotonic() - started

@@ -37,7 +37,7 @@ def services(postgres_url):
     engine.dispose()
 
 
-def parent_updates(sessions, signal_id: str) -> list[OutboxItem]:  # noqa: ANN001
+def parent_updates(sessions, signal_id: str) -> list[OutboxItem]:
     with sessions() as session:
         return session.scalars(
             select(OutboxItem).where(
