@@ -114,3 +114,23 @@ def test_the_slack_layer_does_not_import_the_jobs_or_the_wiring():
         if found:
             offending[rel(path)] = sorted(found)
     assert offending == {}
+
+
+# Where a function of more than a screen and a half is allowed: the stand-in plays all of Slack
+# and the demo tells one story from top to bottom.
+LONG_FUNCTIONS_ALLOWED = ("bot/standin/", "bot/demo.py")
+MAX_FUNCTION_LINES = 100
+
+
+@pytest.mark.parametrize("folder", ["bot", "models"])
+def test_no_function_is_longer_than_a_hundred_lines(folder):
+    long = {}
+    for path in sources(folder):
+        if rel(path).startswith(LONG_FUNCTIONS_ALLOWED):
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+                lines = node.end_lineno - node.lineno + 1
+                if lines > MAX_FUNCTION_LINES:
+                    long[f"{rel(path)}:{node.name}"] = lines
+    assert long == {}
