@@ -6,7 +6,6 @@ import random
 import re
 import secrets
 from collections.abc import Callable
-from datetime import datetime
 
 from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session, sessionmaker
@@ -238,9 +237,6 @@ class SignalService:
         return FiledSignal(
             ref=ref, anonymous=anonymous, code=code, release_at=release_at, system=system
         )
-
-    def release_time(self, now: datetime) -> datetime:
-        return self._release.time(now)
 
     def _next_number(self, session: Session) -> int:
         value = session.execute(_INCREMENT_REF).scalar_one_or_none()
