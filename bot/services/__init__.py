@@ -2,8 +2,9 @@
 
 The modules stand side by side: `records` (what services hand out), `vocabulary` (kinds,
 patterns, statuses, coarse times), `outbox` (queueing posts), `replay` (handling a request
-once), `keyed` (the one HMAC), `transactions` (deadline-bound requests), `release` (the delay of
-anonymous posts), and the services that use them: `signals`, `triage`, `delivery`, `digest`,
+once), `keyed` (the one HMAC), `codes` (follow-up codes), `transactions` (deadline-bound
+requests), `release` (the delay of anonymous posts), `redaction` (no user ids in digests and
+exports), `errors`; and the services that use them: `signals`, `triage`, `delivery`, `digest`,
 `export`. A service that queues a post wakes the delivery worker itself, after its commit.
 """
 
