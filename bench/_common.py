@@ -130,7 +130,7 @@ class ServerProcess:
         self.port = port
         self.name = name
         self.log_path = Path(cwd) / f"{name}.log"
-        self._log = open(self.log_path, "wb")  # noqa: SIM115 - closed in stop()
+        self._log = open(self.log_path, "wb")
         self.process = subprocess.Popen(
             list(argv),
             env={**_clean_environ(), **env},

@@ -86,7 +86,7 @@ def main() -> int:
     stand_in = start_standin(channel_rate_limit=(args.rate, float(args.burst)))
     with temp_workdir("bench-drain-") as workdir:
         log_path = Path(workdir) / "app.log"
-        log = open(log_path, "w")  # noqa: SIM115 - closed below
+        log = open(log_path, "w")
         configure_logging("WARNING", stream=log)
         settings = Settings.from_env(
             app_env(
@@ -187,7 +187,7 @@ def main() -> int:
     return 0 if ok else 1
 
 
-def count_429(stand_in) -> int:  # noqa: ANN001 - a SlackStandIn
+def count_429(stand_in) -> int:
     return sum(
         1 for c in stand_in.calls_to("chat.postMessage", include_errors=True) if c.status == 429
     )

@@ -26,13 +26,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from sqlalchemy import create_engine, text  # noqa: E402
+from sqlalchemy import create_engine, text
 
-from bot import db  # noqa: E402
-from bot.services.digest import DigestService  # noqa: E402
-from bot.services.kinds import KINDS  # noqa: E402
-from bot.services.triage import PATTERNS  # noqa: E402
-from handlers.blocks.digest import build_digest_message  # noqa: E402
+from bot import db
+from bot.services.digest import DigestService
+from bot.services.vocabulary import KINDS, PATTERNS
+from handlers.blocks.digest import build_digest_message
 
 NOW = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)  # a Monday, an hour after the digest was due
 SCHEDULE = "0 9 * * mon"
@@ -43,7 +42,7 @@ PG_URL = os.environ.get(
 CHUNK = 20_000
 
 
-def _rows(count: int, rng: random.Random):  # type: ignore[no-untyped-def]
+def _rows(count: int, rng: random.Random):
     kinds = list(KINDS)
     patterns = list(PATTERNS)
     systems = [f"system-{n:03d}" for n in range(500)]
@@ -117,12 +116,12 @@ def seed(url: str, count: int, *, seed_value: int = 7) -> float:
         f"INSERT INTO signals ({', '.join(columns)}) VALUES ({', '.join([marker] * len(columns))})"
     )
 
-    def value(v):  # type: ignore[no-untyped-def]
+    def value(v):
         if isinstance(v, datetime) and sqlite:  # SQLAlchemy's SQLite DATETIME storage format
             return v.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
         return v
 
-    def chunks():  # type: ignore[no-untyped-def]
+    def chunks():
         pending = [first]
         for row in rows:
             pending.append(row)
@@ -178,7 +177,7 @@ def explain(url: str) -> None:
     from sqlalchemy import event
 
     @event.listens_for(engine, "before_cursor_execute")
-    def _capture(conn, cursor, statement, parameters, context, executemany):  # type: ignore[no-untyped-def]
+    def _capture(conn, cursor, statement, parameters, context, executemany):
         if statement.lstrip().upper().startswith("SELECT"):
             statements.append((statement, parameters))
 
@@ -214,7 +213,7 @@ def _create_pg_database(url: str) -> None:
     server.dispose()
 
 
-def run(label: str, url: str, sizes: list[int], *, reset, show_plan: bool) -> None:  # type: ignore[no-untyped-def]
+def run(label: str, url: str, sizes: list[int], *, reset, show_plan: bool) -> None:
     for size in sizes:
         reset()
         db.upgrade(url)
@@ -252,7 +251,7 @@ def main() -> int:
     if not args.sqlite_only:
         try:
             _create_pg_database(PG_URL)
-        except Exception as error:  # noqa: BLE001 - report and skip
+        except Exception as error:
             print(f"postgresql skipped: not reachable at {PG_URL} ({type(error).__name__})")
             return 0
 

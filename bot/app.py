@@ -78,7 +78,7 @@ class _ContextExecutor(ThreadPoolExecutor):
     """Runs each listener in a copy of the submitting (dispatching) thread's context, so the
     request's arrival time goes along to the listener thread, and goes away with it."""
 
-    def submit(self, fn, /, *args, **kwargs) -> Future:  # type: ignore[no-untyped-def]
+    def submit(self, fn, /, *args, **kwargs) -> Future:
         context = contextvars.copy_context()
         return super().submit(context.run, fn, *args, **kwargs)
 

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 DEFAULT_API_URL = "https://slack.com/api/"
@@ -69,6 +70,7 @@ class Settings:
 
         `http` says which connection mode will run: True needs the signing secret, False needs the
         app-level token; None (the default) picks Socket Mode when SLACK_APP_TOKEN is set.
+        Each variable is checked in the order of `SETTINGS`; the first problem is raised.
         """
         env = os.environ if env is None else env
 
@@ -76,146 +78,173 @@ class Settings:
             value = env.get(name, "").strip()
             return value or None
 
-        def required(name: str) -> str:
-            value = get(name)
-            if value is None:
-                raise ConfigError(name, "is not set (see .env.example)")
-            return value
+        values: dict[str, Any] = _connection(get, http)
+        for setting in SETTINGS:
+            text = get(setting.variable) or setting.default
+            if text is None and setting.required:
+                raise ConfigError(setting.variable, NOT_SET)
+            try:
+                values[setting.field] = setting.parse(text, values)
+            except _Invalid as problem:
+                raise ConfigError(setting.variable, str(problem)) from None
+        return cls(**values)
 
-        bot_token = required("SLACK_BOT_TOKEN")
-        if not bot_token.startswith("xoxb-"):
-            raise ConfigError("SLACK_BOT_TOKEN", "must be a bot token starting with xoxb-")
-        app_token = get("SLACK_APP_TOKEN")
-        if app_token is not None and not app_token.startswith("xapp-"):
-            raise ConfigError("SLACK_APP_TOKEN", "must be an app-level token starting with xapp-")
-        use_http = (app_token is None) if http is None else http
-        if use_http:
-            signing_secret = required("SLACK_SIGNING_SECRET")
-        else:
-            if app_token is None:
-                raise ConfigError("SLACK_APP_TOKEN", "is required for Socket Mode")
-            signing_secret = get("SLACK_SIGNING_SECRET")
 
-        api_url = get("SLACK_API_URL") or DEFAULT_API_URL
-        if not re.match(r"^https?://[^/\s]+", api_url):
-            raise ConfigError("SLACK_API_URL", f"must be an http(s) URL, got {api_url!r}")
-        if not api_url.endswith("/"):
-            api_url += "/"
+NOT_SET = "is not set (see .env.example)"
 
-        triage = required("AI_SIGNAL_TRIAGE_CHANNEL")
-        if not _CHANNEL_ID.match(triage):
-            raise ConfigError(
-                "AI_SIGNAL_TRIAGE_CHANNEL",
-                f"must be a channel id such as C0123ABCD, got {triage!r}",
-            )
-        digest = get("AI_SIGNAL_DIGEST_CHANNEL") or triage
-        if not _CHANNEL_ID.match(digest):
-            raise ConfigError(
-                "AI_SIGNAL_DIGEST_CHANNEL",
-                f"must be a channel id such as C0123ABCD, got {digest!r}",
-            )
 
-        leads = tuple(x.strip() for x in (get("AI_SIGNAL_LEADS") or "").split(",") if x.strip())
-        for lead in leads:
-            if not _USER_ID.match(lead):
-                raise ConfigError(
-                    "AI_SIGNAL_LEADS", f"must be comma-separated user ids (U…), got {lead!r}"
-                )
-        lead_group = get("AI_SIGNAL_LEAD_GROUP")
-        if lead_group is not None and not _GROUP_ID.match(lead_group):
-            raise ConfigError(
-                "AI_SIGNAL_LEAD_GROUP",
-                f"must be a user-group id such as S0123ABCD, got {lead_group!r}",
-            )
+class _Invalid(Exception):
+    """A value that does not parse; str() is the problem, said after the variable's name."""
 
-        timezone = get("AI_SIGNAL_TIMEZONE") or "UTC"
+
+def _connection(get: Callable[[str], str | None], http: bool | None) -> dict[str, Any]:
+    """The tokens and the signing secret, which depend on each other and on the mode."""
+    bot_token = get("SLACK_BOT_TOKEN")
+    if bot_token is None:
+        raise ConfigError("SLACK_BOT_TOKEN", NOT_SET)
+    if not bot_token.startswith("xoxb-"):
+        raise ConfigError("SLACK_BOT_TOKEN", "must be a bot token starting with xoxb-")
+    app_token = get("SLACK_APP_TOKEN")
+    if app_token is not None and not app_token.startswith("xapp-"):
+        raise ConfigError("SLACK_APP_TOKEN", "must be an app-level token starting with xapp-")
+    use_http = (app_token is None) if http is None else http
+    signing_secret = get("SLACK_SIGNING_SECRET")
+    if use_http and signing_secret is None:
+        raise ConfigError("SLACK_SIGNING_SECRET", NOT_SET)
+    if not use_http and app_token is None:
+        raise ConfigError("SLACK_APP_TOKEN", "is required for Socket Mode")
+    return {
+        "bot_token": bot_token,
+        "signing_secret": signing_secret,
+        "app_token": app_token if not use_http else None,
+    }
+
+
+def _api_url(text: str, _: dict[str, Any]) -> str:
+    if not re.match(r"^https?://[^/\s]+", text):
+        raise _Invalid(f"must be an http(s) URL, got {text!r}")
+    return text if text.endswith("/") else text + "/"
+
+
+def _channel(text: str | None, values: dict[str, Any]) -> str:
+    text = text or values["triage_channel"]  # the digest channel defaults to the triage channel
+    if not _CHANNEL_ID.match(text):
+        raise _Invalid(f"must be a channel id such as C0123ABCD, got {text!r}")
+    return text
+
+
+def _leads(text: str, _: dict[str, Any]) -> tuple[str, ...]:
+    leads = tuple(x.strip() for x in text.split(",") if x.strip())
+    for lead in leads:
+        if not _USER_ID.match(lead):
+            raise _Invalid(f"must be comma-separated user ids (U…), got {lead!r}")
+    return leads
+
+
+def _lead_group(text: str | None, _: dict[str, Any]) -> str | None:
+    if text is not None and not _GROUP_ID.match(text):
+        raise _Invalid(f"must be a user-group id such as S0123ABCD, got {text!r}")
+    return text
+
+
+def _timezone(text: str, _: dict[str, Any]) -> str:
+    try:
+        ZoneInfo(text)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise _Invalid(f"unknown timezone {text!r} (use e.g. Europe/Berlin)") from None
+    return text
+
+
+def _schedule(text: str, values: dict[str, Any]) -> str:
+    from apscheduler.triggers.cron import CronTrigger
+
+    try:
+        CronTrigger.from_crontab(text, timezone=values["timezone"])
+    except ValueError as error:
+        raise _Invalid(
+            f"is not a cron expression ({error}); e.g. '0 9 * * mon' for Mondays 09:00"
+        ) from None
+    return text
+
+
+def _positive(unit: str) -> Callable[[str, dict[str, Any]], float]:
+    def parse(text: str, _: dict[str, Any]) -> float:
         try:
-            ZoneInfo(timezone)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ConfigError(
-                "AI_SIGNAL_TIMEZONE", f"unknown timezone {timezone!r} (use e.g. Europe/Berlin)"
-            ) from None
-
-        anon_delay = parse_delay(get("AI_SIGNAL_ANON_DELAY"))
-
-        digest_schedule = get("AI_SIGNAL_DIGEST_SCHEDULE") or DEFAULT_DIGEST_SCHEDULE
-        try:
-            from apscheduler.triggers.cron import CronTrigger
-
-            CronTrigger.from_crontab(digest_schedule, timezone=timezone)
-        except ValueError as error:
-            raise ConfigError(
-                "AI_SIGNAL_DIGEST_SCHEDULE",
-                f"is not a cron expression ({error}); e.g. '0 9 * * mon' for Mondays 09:00",
-            ) from None
-
-        reminder_text = get("AI_SIGNAL_ACK_REMINDER_HOURS") or "48"
-        try:
-            ack_reminder_hours = float(reminder_text)
+            number = float(text)
         except ValueError:
-            ack_reminder_hours = -1.0
-        if not ack_reminder_hours > 0:
-            raise ConfigError(
-                "AI_SIGNAL_ACK_REMINDER_HOURS",
-                f"must be a positive number of hours, got {reminder_text!r}",
-            )
+            number = -1.0
+        if not number > 0:
+            raise _Invalid(f"must be a positive number of {unit}, got {text!r}")
+        return number
 
-        crowd_text = get("AI_SIGNAL_SMALL_CROWD") or "10"
-        if not crowd_text.isdigit():
-            raise ConfigError(
-                "AI_SIGNAL_SMALL_CROWD",
-                f"must be a whole number of people (0 disables), got {crowd_text!r}",
-            )
+    return parse
 
-        lease_text = get("AI_SIGNAL_OUTBOX_LEASE_SECONDS") or "60"
-        try:
-            outbox_lease = float(lease_text)
-        except ValueError:
-            outbox_lease = -1.0
-        if not outbox_lease > 0:
-            raise ConfigError(
-                "AI_SIGNAL_OUTBOX_LEASE_SECONDS",
-                f"must be a positive number of seconds, got {lease_text!r}",
-            )
 
-        log_level = (get("LOG_LEVEL") or "INFO").upper()
-        if log_level not in LOG_LEVELS:
-            raise ConfigError("LOG_LEVEL", f"must be one of {', '.join(LOG_LEVELS)}")
+def _small_crowd(text: str, _: dict[str, Any]) -> int:
+    if not text.isdigit():
+        raise _Invalid(f"must be a whole number of people (0 disables), got {text!r}")
+    return int(text)
 
-        port_text = get("PORT") or "3000"
-        if not port_text.isdigit() or not 0 < int(port_text) < 65536:
-            raise ConfigError("PORT", f"must be a port number 1-65535, got {port_text!r}")
 
-        database_url = check_database_url(get("DATABASE_URL") or DEFAULT_DATABASE_URL)
+def _log_level(text: str, _: dict[str, Any]) -> str:
+    if text.upper() not in LOG_LEVELS:
+        raise _Invalid(f"must be one of {', '.join(LOG_LEVELS)}")
+    return text.upper()
 
-        deadline_text = get("AI_SIGNAL_DB_DEADLINE_MS") or "2000"
-        if not deadline_text.isdigit() or not 100 <= int(deadline_text) <= 2800:
-            raise ConfigError(
-                "AI_SIGNAL_DB_DEADLINE_MS",
-                f"must be milliseconds from 100 to 2800 (Slack waits 3 s), got {deadline_text!r}",
-            )
 
-        return cls(
-            bot_token=bot_token,
-            signing_secret=signing_secret,
-            app_token=app_token if not use_http else None,
-            api_url=api_url,
-            database_url=database_url,
-            triage_channel=triage,
-            digest_channel=digest,
-            leads=leads,
-            lead_group=lead_group,
-            timezone=timezone,
-            anon_delay=anon_delay,
-            code_key=get("AI_SIGNAL_CODE_KEY"),
-            digest_schedule=digest_schedule,
-            ack_reminder_hours=ack_reminder_hours,
-            small_crowd=int(crowd_text),
-            log_level=log_level,
-            port=int(port_text),
-            db_deadline_ms=int(deadline_text),
-            outbox_lease_seconds=outbox_lease,
-        )
+def _port(text: str, _: dict[str, Any]) -> int:
+    if not text.isdigit() or not 0 < int(text) < 65536:
+        raise _Invalid(f"must be a port number 1-65535, got {text!r}")
+    return int(text)
+
+
+def _deadline(text: str, _: dict[str, Any]) -> int:
+    if not text.isdigit() or not 100 <= int(text) <= 2800:
+        raise _Invalid(f"must be milliseconds from 100 to 2800 (Slack waits 3 s), got {text!r}")
+    return int(text)
+
+
+def _as_is(text: str | None, _: dict[str, Any]) -> str | None:
+    return text
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One environment variable: the `Settings` field it fills, the text used when it is unset
+    or blank, and the parser that checks it (raising `_Invalid` with the problem). A parser
+    sees the fields parsed before it (the digest channel defaults to the triage channel; the
+    schedule is read in the timezone)."""
+
+    field: str
+    variable: str
+    default: str | None
+    parse: Callable[[Any, dict[str, Any]], Any]
+    required: bool = False
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting("api_url", "SLACK_API_URL", DEFAULT_API_URL, _api_url),
+    Setting("triage_channel", "AI_SIGNAL_TRIAGE_CHANNEL", None, _channel, required=True),
+    Setting("digest_channel", "AI_SIGNAL_DIGEST_CHANNEL", None, _channel),
+    Setting("leads", "AI_SIGNAL_LEADS", "", _leads),
+    Setting("lead_group", "AI_SIGNAL_LEAD_GROUP", None, _lead_group),
+    Setting("timezone", "AI_SIGNAL_TIMEZONE", "UTC", _timezone),
+    Setting("anon_delay", "AI_SIGNAL_ANON_DELAY", None, lambda text, _: parse_delay(text)),
+    Setting("digest_schedule", "AI_SIGNAL_DIGEST_SCHEDULE", DEFAULT_DIGEST_SCHEDULE, _schedule),
+    Setting("ack_reminder_hours", "AI_SIGNAL_ACK_REMINDER_HOURS", "48", _positive("hours")),
+    Setting("small_crowd", "AI_SIGNAL_SMALL_CROWD", "10", _small_crowd),
+    Setting("outbox_lease_seconds", "AI_SIGNAL_OUTBOX_LEASE_SECONDS", "60", _positive("seconds")),
+    Setting("log_level", "LOG_LEVEL", "INFO", _log_level),
+    Setting("port", "PORT", "3000", _port),
+    Setting(
+        "database_url",
+        "DATABASE_URL",
+        DEFAULT_DATABASE_URL,
+        lambda text, _: check_database_url(text),
+    ),
+    Setting("db_deadline_ms", "AI_SIGNAL_DB_DEADLINE_MS", "2000", _deadline),
+    Setting("code_key", "AI_SIGNAL_CODE_KEY", None, _as_is),
+)
 
 
 def parse_delay(text: str | None) -> tuple[int, int]:

@@ -70,7 +70,7 @@ def _remaining_ms() -> int | None:
 
 def _configure_postgresql(engine: Engine) -> None:
     @event.listens_for(engine, "begin")
-    def _on_begin(connection):  # type: ignore[no-untyped-def]
+    def _on_begin(connection):
         remaining = _remaining_ms()
         if remaining is None:
             return
@@ -84,7 +84,7 @@ def _configure_postgresql(engine: Engine) -> None:
 
 def _configure_sqlite(engine: Engine) -> None:
     @event.listens_for(engine, "connect")
-    def _on_connect(dbapi_connection, _record):  # type: ignore[no-untyped-def]
+    def _on_connect(dbapi_connection, _record):
         # Let SQLAlchemy, not pysqlite, decide when transactions begin (see the SQLAlchemy
         # SQLite docs, "Serializable isolation / Savepoints / Transactional DDL").
         dbapi_connection.isolation_level = None
@@ -100,7 +100,7 @@ def _configure_sqlite(engine: Engine) -> None:
     # other processes. Readers use a deferred BEGIN and, with WAL, never wait for writers.
     writers = threading.RLock()
 
-    def _set_busy_timeout(connection, busy_ms: int) -> None:  # type: ignore[no-untyped-def]
+    def _set_busy_timeout(connection, busy_ms: int) -> None:
         # Set at every begin, readers included: a request's short timeout must not stay on the
         # pooled connection for the next user (a background job expects the full 10 s).
         if connection.info.get("busy_timeout_ms", SQLITE_BUSY_TIMEOUT_MS) != busy_ms:
@@ -108,7 +108,7 @@ def _configure_sqlite(engine: Engine) -> None:
             connection.info["busy_timeout_ms"] = busy_ms
 
     @event.listens_for(engine, "begin")
-    def _on_begin(connection):  # type: ignore[no-untyped-def]
+    def _on_begin(connection):
         remaining = _remaining_ms()
         if not connection.get_execution_options().get(WRITE_OPTION):
             _set_busy_timeout(
@@ -133,7 +133,7 @@ def _configure_sqlite(engine: Engine) -> None:
             _release(connection)
             raise
 
-    def _release(connection):  # type: ignore[no-untyped-def]
+    def _release(connection):
         if connection.info.pop("holds_write_lock", False):
             writers.release()
 
@@ -148,11 +148,11 @@ class AppSession(Session):
     for reading begins lazily and stays a reader. Only SQLite acts on the difference.
     """
 
-    def begin(self, nested: bool = False):  # type: ignore[no-untyped-def]
+    def begin(self, nested: bool = False):
         self.info["writes"] = True
         return super().begin(nested=nested)
 
-    def get_bind(self, mapper=None, *, clause=None, **kwargs):  # type: ignore[no-untyped-def]
+    def get_bind(self, mapper=None, *, clause=None, **kwargs):
         bind = super().get_bind(mapper, clause=clause, **kwargs)
         if self.info.get("writes") and isinstance(bind, Engine):
             return _writer_engine(bind)
@@ -290,7 +290,7 @@ def database_reachable(engine: Engine) -> bool:
         with engine.connect() as connection:
             connection.execute(text("SELECT 1"))
         return True
-    except Exception:  # noqa: BLE001 - any failure means "not reachable" for a health check
+    except Exception:
         return False
 
 
@@ -299,7 +299,7 @@ def database_reachable(engine: Engine) -> bool:
 MIGRATION_LOCK_KEY = 0x61695F7369676E  # "ai_sign" in ASCII
 
 
-def alembic_config(url: str):  # type: ignore[no-untyped-def]
+def alembic_config(url: str):
     from alembic.config import Config
 
     config = Config()

@@ -305,7 +305,10 @@ class Demo:
             f"{self.at(4, 9, 30)}: the reminder job nudges the leads about signals waiting "
             f"over {self.runtime.settings.ack_reminder_hours:g} h"
         )
-        send_reminders(self.runtime)
+        send_reminders(
+            self.runtime.services.triage,
+            every=timedelta(hours=self.runtime.settings.ack_reminder_hours),
+        )
         self.wait_quiet()
         seen = self.show_new_slack_calls(seen)
 
@@ -363,7 +366,7 @@ class Demo:
 
         self.clock.jump_to(next_digest_time(self.runtime.settings, self.clock()))
         self.step(f"{self.now_words()}: the weekly digest")
-        result = digest_job.send_digest(self.runtime)
+        result = digest_job.send_digest(self.runtime.digest)
         self.say(f"  digest {result.status.value} to #ai-signals")
         self.wait_quiet()
         seen = self.show_new_slack_calls(seen)

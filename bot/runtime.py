@@ -18,8 +18,11 @@ from bot.app import BotAuthorization, create_app
 from bot.clock import Clock, utc_now
 from bot.config import Settings
 from bot.jobs.delivery import SLACK_PACE, DeliveryWorker, Pace
+from bot.jobs.digest import DigestSender
 from bot.services import Services
 from bot.services.delivery import DeliveryService
+from bot.services.digest import DigestService
+from bot.services.replay import ReplayGuard
 from bot.services.signals import SignalService
 from bot.services.triage import TriageService
 from handlers.client import create_web_client
@@ -44,6 +47,7 @@ class Runtime:
     worker: DeliveryWorker
     leads: LeadDirectory
     crowd: CrowdGauge
+    digest: DigestSender  # the one digest sender: the scheduled jobs and the demo use it
     outbox_client: WebClient | None = None  # no slack_sdk retries: the outbox retries itself
     clock: Clock = utc_now  # what scheduled jobs (the digest) take as "now"
     authorization: BotAuthorization | None = None
@@ -77,6 +81,31 @@ def code_key(settings: Settings, sessions: sessionmaker[Session]) -> bytes:
     return value.encode()
 
 
+def digest_service(
+    settings: Settings, sessions: sessionmaker[Session], clock: Clock
+) -> DigestService:
+    return DigestService(
+        sessions=sessions,
+        schedule=settings.digest_schedule,
+        timezone=settings.timezone,
+        reminder_hours=settings.ack_reminder_hours,
+        clock=clock,
+    )
+
+
+def digest_sender(
+    settings: Settings, sessions: sessionmaker[Session], *, clock: Clock, client: WebClient
+) -> DigestSender:
+    """The digest's sender, as the runtime and `ai-signal digest send` build it. `client` is
+    one without slack_sdk retries: the claim retries a failed post itself."""
+    return DigestSender(
+        digest=digest_service(settings, sessions, clock),
+        client=client,
+        channel=settings.digest_channel,
+        triage_channel=settings.triage_channel,
+    )
+
+
 def build_runtime(
     settings: Settings,
     *,
@@ -104,25 +133,23 @@ def build_runtime(
         pace=pace,
     )
     key = code_key(settings, sessions)
-    signals = SignalService(
-        sessions=sessions,
-        code_key=key,
-        triage_channel=settings.triage_channel,
-        anon_delay=settings.anon_delay,
-        clock=clock,
-        deadline_ms=settings.db_deadline_ms,
+    guard = ReplayGuard(
+        sessions=sessions, key=key, clock=clock, deadline_ms=settings.db_deadline_ms
     )
+    common = {
+        "sessions": sessions,
+        "code_key": key,
+        "triage_channel": settings.triage_channel,
+        "anon_delay": settings.anon_delay,
+        "clock": clock,
+        "deadline_ms": settings.db_deadline_ms,
+        "guard": guard,
+        "wake": worker.wake,
+    }
     services = Services(
-        signals=signals,
+        signals=SignalService(**common),
         delivery=delivery,
-        triage=TriageService(
-            sessions=sessions,
-            signals=signals,
-            code_key=key,
-            triage_channel=settings.triage_channel,
-            clock=clock,
-        ),
-        wake_delivery=worker.wake,
+        triage=TriageService(**common),
     )
     crowd = CrowdGauge(
         client=client, channel=settings.digest_channel, threshold=settings.small_crowd
@@ -147,6 +174,7 @@ def build_runtime(
         worker=worker,
         leads=leads,
         crowd=crowd,
+        digest=digest_sender(settings, sessions, clock=clock, client=outbox_client),
         clock=clock,
         authorization=authorization,
     )

@@ -75,7 +75,7 @@ def start_socket_mode(
                 # slack-sdk logs a failed WebSocket and leaves the session closed; other clients
                 # may raise. Either way this attempt failed: retry with a fresh URL.
                 handler.connect()
-            except Exception as error:  # noqa: BLE001 - any failure here is one more retry
+            except Exception as error:
                 reason = f"the WebSocket could not be opened ({type(error).__name__})"
             else:
                 if handler.client.is_connected():

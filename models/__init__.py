@@ -2,7 +2,7 @@
 
 from models.app_state import Counter, Secret, SeenRequest
 from models.base import Base
-from models.digest import DigestRun
+from models.digest import DigestRun, DigestRunState
 from models.event import EventAction, SignalEvent
 from models.outbox import ChannelBudget, OutboxItem, OutboxPurpose, OutboxState
 from models.signal import Signal, SignalStatus
@@ -12,6 +12,7 @@ __all__ = [
     "ChannelBudget",
     "Counter",
     "DigestRun",
+    "DigestRunState",
     "EventAction",
     "OutboxItem",
     "OutboxPurpose",

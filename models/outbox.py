@@ -21,7 +21,7 @@ class OutboxPurpose(StrEnum):
     TRIAGE_POST = "triage_post"  # the parent post in the triage channel
     THREAD_REPLY = "thread_reply"  # an event of the signal's history, as a reply in its thread
     PARENT_UPDATE = "parent_update"  # chat.update of the parent post to the current state
-    REPORTER_NOTICE = "reporter_notice"  # a private note to a named reporter (ephemeral)
+    REPORTER_NOTICE = "reporter_notice"  # a chat.postMessage to a named reporter (their DM)
 
 
 class OutboxItem(Base):

@@ -52,7 +52,7 @@ def _pg_reachable() -> str | None:
         with engine.connect() as connection:
             connection.execute(text("SELECT 1"))
         engine.dispose()
-    except Exception as error:  # noqa: BLE001
+    except Exception as error:
         return f"PostgreSQL at {host}:{port} refused the test database ({type(error).__name__})"
     return None
 
@@ -225,7 +225,7 @@ class ShiftedClock:
     def __init__(self) -> None:
         self.offset = 0.0
 
-    def __call__(self):  # noqa: ANN204 - a Clock
+    def __call__(self):
         from datetime import timedelta
 
         from bot.clock import utc_now
@@ -257,7 +257,7 @@ def wait_until(predicate, *, timeout: float = 5.0, interval: float = 0.02, what:
         time.sleep(interval)
 
 
-def count_rows(app: RunningApp, model) -> int:  # noqa: ANN001
+def count_rows(app: RunningApp, model) -> int:
     from sqlalchemy import func, select
 
     with app.runtime.sessions() as session:

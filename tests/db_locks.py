@@ -23,7 +23,7 @@ connection.close()
 
 
 class LockHolder:
-    def __init__(self, release) -> None:  # noqa: ANN001
+    def __init__(self, release) -> None:
         self._release = release
 
     def release(self) -> None:

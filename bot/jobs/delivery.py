@@ -66,7 +66,8 @@ Sender = Callable[[DeliveryTask], Any]
 
 
 def backoff(attempts: int) -> timedelta:
-    """1, 2, 4 … seconds, capped at five minutes, with jitter so instances don't stampede."""
+    """1, 2, 4 … seconds, the base capped at five minutes, then ±20 % jitter (so up to six
+    minutes) so that instances don't stampede."""
     base = min(2 ** max(attempts - 1, 0), 300)
     return timedelta(seconds=base * random.uniform(0.8, 1.2))
 
@@ -142,7 +143,7 @@ class DeliveryWorker:
         while not self._stop.is_set():
             try:
                 worked = self.run_once()
-            except Exception:  # noqa: BLE001 - the loop must survive a database hiccup
+            except Exception:
                 logger.exception("delivery round failed; retrying shortly")
                 worked = 0
             if not worked:

@@ -20,7 +20,7 @@ import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.error import URLError
 
 from slack_sdk import WebClient
@@ -30,10 +30,6 @@ from bot.jobs.delivery import PERMANENT_ERRORS
 from bot.services.digest import ClaimOutcome, DigestData, DigestService, Period
 from handlers.blocks.digest import build_digest_message
 from handlers.sender import find_tagged
-
-if TYPE_CHECKING:
-    from bot.config import Settings
-    from bot.runtime import Runtime
 
 logger = logging.getLogger("ai_signal.digest")
 
@@ -76,10 +72,6 @@ class DigestSender:
         self._client = client
         self._channel = channel
         self._triage_channel = triage_channel
-
-    @property
-    def digest(self) -> DigestService:
-        return self._digest
 
     def send(self, *, force: bool = False, manual: bool = False) -> SendResult:
         """Post the current period's digest unless it was already posted (or `force`).
@@ -185,11 +177,6 @@ class DigestSender:
             return SendResult(status=SendStatus.NOT_DUE, period=period, channel=self._channel)
         return self.send()
 
-    def preview(self) -> str:
-        from handlers.blocks.digest import build_digest_text
-
-        return build_digest_text(self._digest.gather(period=self._digest.period_in_progress()))
-
     def _links(self, data: DigestData) -> dict[str, str]:
         """Permalinks to the triage threads of the signals that need attention."""
         links: dict[str, str] = {}
@@ -272,46 +259,26 @@ def _classify(error: SlackApiError) -> tuple[str, timedelta | None]:
     return f"{status} {code}", None
 
 
-# -- wiring for the scheduler and the command line --------------------------------------------
+# -- the jobs (the scheduler and `ai-signal digest send` call these with the runtime's sender) -----
 
 
-def digest_service(settings: Settings, sessions: Any, clock: Any) -> DigestService:
-    return DigestService(
-        sessions=sessions,
-        schedule=settings.digest_schedule,
-        timezone=settings.timezone,
-        reminder_hours=settings.ack_reminder_hours,
-        clock=clock,
-    )
-
-
-def sender_for(runtime: Runtime) -> DigestSender:
-    settings = runtime.settings
-    return DigestSender(
-        digest=digest_service(settings, runtime.sessions, runtime.clock),
-        client=runtime.outbox_client or runtime.client,
-        channel=settings.digest_channel,
-        triage_channel=settings.triage_channel,
-    )
-
-
-def run_digest(runtime: Runtime) -> SendResult:
+def run_digest(sender: DigestSender) -> SendResult:
     """The scheduled job: post this period's digest (once, whichever instance gets there)."""
-    result = sender_for(runtime).send()
+    result = sender.send()
     if result.status is SendStatus.ALREADY_SENT:
         logger.info("digest for %s was already sent", result.period.start.isoformat())
     return result
 
 
-def catch_up_digest(runtime: Runtime) -> SendResult:
+def catch_up_digest(sender: DigestSender) -> SendResult:
     """At start and every few minutes: a missed or failed digest is posted (once)."""
-    return sender_for(runtime).catch_up()
+    return sender.catch_up()
 
 
-def send_digest(runtime: Runtime, *, force: bool = False) -> SendResult:
-    """Post the current period's digest now, as `ai-signal digest send` does (used by the demo).
+def send_digest(sender: DigestSender, *, force: bool = False) -> SendResult:
+    """Post the current period's digest now, as `ai-signal digest send` does (and the demo).
 
-    The period is taken from `runtime.clock`: a clock just past the next fire time makes the
-    digest cover the week in progress.
+    The period is taken from the sender's clock: a clock just past the next fire time makes the
+    digest cover the week in progress. A failed claim is retried at once, not at its retry time.
     """
-    return sender_for(runtime).send(force=force, manual=True)
+    return sender.send(force=force, manual=True)

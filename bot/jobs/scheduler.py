@@ -16,7 +16,8 @@ from apscheduler.schedulers.base import BaseScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
-from bot.jobs.digest import catch_up_digest, run_digest
+from bot.jobs.digest import DigestSender, catch_up_digest, run_digest
+from bot.jobs.reminders import add_reminder_job
 
 if TYPE_CHECKING:
     from bot.config import Settings
@@ -47,8 +48,9 @@ def digest_trigger(settings: Settings) -> CronTrigger:
 
 def add_digest_job(
     scheduler: BaseScheduler,
-    runtime: Runtime,
+    sender: DigestSender,
     *,
+    trigger: CronTrigger,
     catch_up_every: timedelta = CATCH_UP_EVERY,
     catch_up_now: bool = True,
 ) -> None:
@@ -60,8 +62,8 @@ def add_digest_job(
     """
     scheduler.add_job(
         run_digest,
-        digest_trigger(runtime.settings),
-        args=[runtime],
+        trigger,
+        args=[sender],
         id=DIGEST_JOB_ID,
         name="weekly digest",
         replace_existing=True,
@@ -70,7 +72,7 @@ def add_digest_job(
     scheduler.add_job(
         catch_up_digest,
         IntervalTrigger(seconds=max(int(catch_up_every.total_seconds()), 1)),
-        args=[runtime],
+        args=[sender],
         id=DIGEST_CATCH_UP_JOB_ID,
         name="digest catch-up and retry",
         replace_existing=True,
@@ -80,10 +82,12 @@ def add_digest_job(
 
 def start_scheduler(runtime: Runtime) -> BackgroundScheduler:
     """Create, fill and start the process's scheduler (`ai-signal run`, both connection modes)."""
-    from bot.jobs.reminders import add_reminder_job
-
     scheduler = create_scheduler()
-    add_digest_job(scheduler, runtime)
-    add_reminder_job(scheduler, runtime)
+    add_digest_job(scheduler, runtime.digest, trigger=digest_trigger(runtime.settings))
+    add_reminder_job(
+        scheduler,
+        runtime.services.triage,
+        every=timedelta(hours=runtime.settings.ack_reminder_hours),
+    )
     scheduler.start()
     return scheduler

@@ -1,17 +1,20 @@
-"""Business logic with no Slack in it. `Services` bundles what the Slack layer calls."""
+"""Business logic with no Slack in it. `Services` bundles what the Slack layer calls.
+
+The modules stand side by side: `records` (what services hand out), `vocabulary` (kinds,
+patterns, statuses, coarse times), `outbox` (queueing posts), `replay` (handling a request
+once), `keyed` (the one HMAC), `codes` (follow-up codes), `transactions` (deadline-bound
+requests), `release` (the delay of anonymous posts), `redaction` (no user ids in digests and
+exports), `errors`; and the services that use them: `signals`, `triage`, `delivery`, `digest`,
+`export`. A service that queues a post wakes the delivery worker itself, after its commit.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from bot.services.delivery import DeliveryService
 from bot.services.signals import SignalService
 from bot.services.triage import TriageService
-
-
-def _nothing() -> None:
-    return None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -19,5 +22,3 @@ class Services:
     signals: SignalService
     delivery: DeliveryService
     triage: TriageService
-    # Called after something was queued for Slack, so the delivery worker looks at once.
-    wake_delivery: Callable[[], None] = field(default=_nothing)

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import base64
-import hashlib
-import hmac
 import secrets
+
+from bot.services.keyed import keyed_hash
 
 CODE_BYTES = 20  # 160 bits of randomness (the promise is at least 128)
 _GROUP = 4
@@ -23,4 +23,4 @@ def normalize_code(text: str) -> str:
 
 
 def hash_code(code: str, *, key: bytes) -> str:
-    return hmac.new(key, normalize_code(code).encode("ascii", "ignore"), hashlib.sha256).hexdigest()
+    return keyed_hash(key, normalize_code(code).encode("ascii", "ignore"))

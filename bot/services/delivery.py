@@ -11,7 +11,6 @@ channels without reading their items.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -20,8 +19,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.clock import Clock, utc_now
-from bot.services.signals import SignalSummary
-from bot.services.triage import EventSummary, SignalDetail, detail_of, summarize_event
+from bot.services.records import DeliveryTask, detail_of, summarize_event
 from models import ChannelBudget, OutboxItem, OutboxPurpose, OutboxState, Signal, SignalEvent
 
 # How long a claim holds an item before another instance may take it over; renewed when a send
@@ -48,22 +46,6 @@ _PENDING_CHANNELS = text(
     SELECT channel FROM ch WHERE channel IS NOT NULL
     """
 )
-
-
-@dataclass(frozen=True, kw_only=True)
-class DeliveryTask:
-    item_id: str
-    purpose: str
-    channel: str
-    attempts: int
-    detail: SignalDetail
-    event: EventSummary | None = None
-    # An earlier attempt started then and its outcome is unknown: look before sending again.
-    unsure_since: datetime | None = None
-
-    @property
-    def signal(self) -> SignalSummary:
-        return self.detail.signal
 
 
 def wall_now() -> datetime:

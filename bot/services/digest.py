@@ -9,7 +9,6 @@ instances, a restart at the scheduled minute or a manual send post one digest pe
 
 from __future__ import annotations
 
-import re
 import statistics
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -22,13 +21,13 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.clock import Clock, utc_now
-from bot.services.kinds import KINDS
-from bot.services.triage import PATTERNS
+from bot.services.redaction import redact_user_ids
+from bot.services.vocabulary import CLOSED_STATUSES, KINDS, OPEN_STATUSES, STALLED_STATUSES
 from models import DigestRun, Signal
+from models import DigestRunState as RunState
 from models import SignalStatus as S
 
 __all__ = [
-    "PATTERNS",
     "AttentionItem",
     "ClaimOutcome",
     "DigestClaim",
@@ -42,15 +41,8 @@ __all__ = [
     "anonymous_waited_longer",
     "period_at",
     "period_in_progress",
-    "redact_user_ids",
+    "redact_user_ids",  # the digest renderer redacts free text with it
 ]
-
-# Patterns (the keys of PATTERNS, owned by the triage service):
-PATTERN_PROBLEM_MISIDENTIFICATION = "problem-misidentification"
-PATTERN_DATA_OPTIMISM = "data-optimism"
-PATTERN_ORGANIZATIONAL_DISCONNECT = "organizational-disconnect"
-PATTERN_GOVERNANCE_LAG = "governance-lag"
-PATTERN_NONE = "none"
 
 NEEDS_ATTENTION_LIMIT = 5
 RESOLVED_LIMIT = 8
@@ -58,23 +50,6 @@ RECURRING_MIN_SIGNALS = 2
 RECURRING_LIMIT = 10
 # How long a sender holds a claim before another may assume it died and take over.
 CLAIM_LEASE = timedelta(minutes=5)
-STALLED_STATUSES = (S.ACKNOWLEDGED.value, S.INVESTIGATING.value)
-OPEN_STATUSES = (S.NEW.value, S.ACKNOWLEDGED.value, S.INVESTIGATING.value)
-
-STATE_CLAIMED = "claimed"
-STATE_SENT = "sent"
-
-
-_MENTION = re.compile(r"<@[UW][A-Z0-9]+(?:\|[^<>]*)?>")
-_USER_ID = re.compile(r"\b[UW](?=[A-Z0-9]*\d)[A-Z0-9]{8,}\b")
-
-
-def redact_user_ids(text: str) -> str:
-    """Free text with Slack user ids (and raw mentions of them) replaced by a neutral word.
-
-    Digests and exports name no person; a lead may still have typed an id into a lesson.
-    """
-    return _USER_ID.sub("[someone]", _MENTION.sub("@[someone]", text))
 
 
 # -- the period ------------------------------------------------------------------------------
@@ -284,10 +259,6 @@ class DigestData:
         return self.new_total == 0
 
     @property
-    def open_total(self) -> int:
-        return sum(self.open_counts.values())
-
-    @property
     def anonymous_waited_longer(self) -> bool:
         return anonymous_waited_longer(self.named, self.anonymous)
 
@@ -368,7 +339,7 @@ class DigestService:
                     .where(
                         Signal.resolved_at >= period.start,
                         Signal.resolved_at < period.end,
-                        Signal.status.in_((S.RESOLVED.value, S.DECLINED.value)),
+                        Signal.status.in_(CLOSED_STATUSES),
                     )
                     .group_by(Signal.status)
                 ).all()
@@ -595,7 +566,7 @@ class DigestService:
                 .where(
                     DigestRun.channel == channel,
                     DigestRun.period_start == period.start,
-                    DigestRun.state == STATE_SENT,
+                    DigestRun.state == RunState.SENT.value,
                 )
                 .order_by(DigestRun.attempt)
                 .limit(1)
@@ -623,7 +594,7 @@ class DigestService:
                     period_start=period.start,
                     period_end=period.end,
                     attempt=0,
-                    state=STATE_CLAIMED,
+                    state=RunState.CLAIMED.value,
                     claimed_at=now,
                     claimed_until=now + lease,
                 )
@@ -636,7 +607,7 @@ class DigestService:
         self, run: DigestRun, period: Period, now: datetime, *, take_failed: bool, lease: timedelta
     ) -> DigestClaim:
         """Inside the transaction that locked `run` (FOR UPDATE; SQLite: BEGIN IMMEDIATE)."""
-        if run.state == STATE_SENT:  # sent between our first look and the lock
+        if run.state == RunState.SENT.value:  # sent between our first look and the lock
             return DigestClaim(
                 outcome=ClaimOutcome.ALREADY_SENT,
                 period=period,
@@ -674,7 +645,7 @@ class DigestService:
                 period_start=period.start,
                 period_end=period.end,
                 attempt=0 if highest is None else highest + 1,
-                state=STATE_CLAIMED,
+                state=RunState.CLAIMED.value,
                 claimed_at=now,
                 claimed_until=now + lease,
             )
@@ -698,7 +669,13 @@ class DigestService:
             session.execute(
                 update(DigestRun)
                 .where(DigestRun.id == run_id)
-                .values(state=STATE_SENT, ts=ts, sent_at=now, claimed_until=None, last_error=None)
+                .values(
+                    state=RunState.SENT.value,
+                    ts=ts,
+                    sent_at=now,
+                    claimed_until=None,
+                    last_error=None,
+                )
             )
 
     def mark_failed(self, *, run_id: str, error: str, retry_in: timedelta) -> datetime:
@@ -707,7 +684,7 @@ class DigestService:
         with self._sessions.begin() as session:
             session.execute(
                 update(DigestRun)
-                .where(DigestRun.id == run_id, DigestRun.state == STATE_CLAIMED)
+                .where(DigestRun.id == run_id, DigestRun.state == RunState.CLAIMED.value)
                 .values(claimed_until=retry_at, last_error=error[:500])
             )
         return retry_at
@@ -725,7 +702,7 @@ class DigestService:
                     exists().where(
                         DigestRun.channel == channel,
                         DigestRun.period_start == period.start,
-                        DigestRun.state == STATE_SENT,
+                        DigestRun.state == RunState.SENT.value,
                     )
                 )
             )
@@ -740,13 +717,3 @@ class DigestService:
                 )
             )
             return bool(in_use)
-
-    def runs(self, *, channel: str, period: Period) -> list[DigestRun]:
-        with self._sessions() as session:
-            return list(
-                session.scalars(
-                    select(DigestRun)
-                    .where(DigestRun.channel == channel, DigestRun.period_start == period.start)
-                    .order_by(DigestRun.attempt)
-                )
-            )

@@ -18,7 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.clock import Clock, utc_now
-from bot.services.digest import redact_user_ids
+from bot.services.redaction import redact_user_ids
 from models import EventAction, Signal, SignalEvent
 
 FORMATS = ("csv", "json")

@@ -1,66 +1,8 @@
-"""Signal kinds and the forgiving aliases people type for them."""
+"""The kinds live in `bot.services.vocabulary`; this name is kept so that code written against
+the old module (a branch not merged yet) still imports. Delete it once nothing imports it."""
 
 from __future__ import annotations
 
-KINDS: dict[str, str] = {
-    "drift": "Model drift",
-    "bias": "Bias / fairness",
-    "edge-case": "Edge case",
-    "data-quality": "Data quality",
-    "problem-fit": "Problem fit",
-    "adoption": "Adoption",
-    "governance": "Governance",
-    "other": "Other",
-}
+from bot.services.vocabulary import KIND_DESCRIPTIONS, KINDS, kinds_sentence, parse_kind
 
-KIND_DESCRIPTIONS: dict[str, str] = {
-    "drift": "performance or inputs moving away from what the model was built for",
-    "bias": "unfair or skewed outcomes for some group",
-    "edge-case": "an input or situation the system handles badly",
-    "data-quality": "missing, stale, mislabelled or leaking data",
-    "problem-fit": "the AI is solving the wrong or an unclear problem",
-    "adoption": "the people who should use it don't, or work around it",
-    "governance": "explainability, compliance, accountability",
-    "other": "anything else worth raising",
-}
-
-_ALIASES: dict[str, str] = {
-    "drifting": "drift",
-    "decay": "drift",
-    "fairness": "bias",
-    "unfair": "bias",
-    "biased": "bias",
-    "edge": "edge-case",
-    "edgecase": "edge-case",
-    "edge_case": "edge-case",
-    "corner": "edge-case",
-    "corner-case": "edge-case",
-    "data": "data-quality",
-    "dataquality": "data-quality",
-    "data_quality": "data-quality",
-    "quality": "data-quality",
-    "dq": "data-quality",
-    "fit": "problem-fit",
-    "problem": "problem-fit",
-    "problemfit": "problem-fit",
-    "problem_fit": "problem-fit",
-    "usage": "adoption",
-    "workaround": "adoption",
-    "gov": "governance",
-    "compliance": "governance",
-    "explainability": "governance",
-    "accountability": "governance",
-    "misc": "other",
-}
-
-
-def parse_kind(word: str) -> str | None:
-    """The canonical kind for `word` (case-insensitive, aliases allowed), else None."""
-    key = word.strip().lower()
-    if key in KINDS:
-        return key
-    return _ALIASES.get(key)
-
-
-def kinds_sentence() -> str:
-    return ", ".join(f"`{kind}`" for kind in KINDS)
+__all__ = ["KINDS", "KIND_DESCRIPTIONS", "kinds_sentence", "parse_kind"]

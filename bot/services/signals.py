@@ -2,55 +2,36 @@
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import random
 import re
 import secrets
-from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass
-from datetime import datetime, timedelta
-from typing import Any
+from collections.abc import Callable
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.clock import Clock, utc_now
-from bot.db import (
-    DEFAULT_DEADLINE_MS,
-    DeadlineExceeded,
-    insert_ignoring_duplicates,
-    read_unit,
-    unit_of_work,
-)
+from bot.db import DEFAULT_DEADLINE_MS, insert_ignoring_duplicates
 from bot.services import codes
-from bot.services.errors import DatabaseBusy, EmptyText, NotFound, TextTooLong, UnknownKind
-from bot.services.kinds import kinds_sentence, parse_kind
-from models import (
-    Counter,
-    OutboxItem,
-    OutboxPurpose,
-    SeenRequest,
-    Signal,
-)
+from bot.services.errors import EmptyText, NotFound, TextTooLong, UnknownKind
+from bot.services.outbox import no_worker, outbox_item, queue_posts
+from bot.services.records import FiledSignal, SignalSummary, summarize
+from bot.services.release import ReleaseSchedule
+from bot.services.replay import ReplayGuard
+from bot.services.transactions import request_read, request_transaction
+from bot.services.vocabulary import kinds_sentence, parse_kind, to_the_hour
+from models import Counter, OutboxPurpose, Signal
 from models.base import new_id
 
 MAX_TEXT = 3000
 MAX_IMPACT = 1000
 MAX_SYSTEM = 200
-# Kept for at least an hour (Slack's replay window is 5 minutes). The stored time is the hour
-# only, so a row cannot date the anonymous signal written in the same transaction.
-SEEN_REQUEST_TTL = timedelta(hours=1)
-PURGE_EVERY = timedelta(minutes=5)
 _ANON_REF_FIRST = "ABCDEFGHJKLMNPQRSTUVWXYZ"
 _ANON_REF_REST = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
 _REF_COUNTER = "signal_ref"
 _SIGNALS = Signal.__table__
-_OUTBOX = OutboxItem.__table__
 # Built once: filing runs on every ack, and a prebuilt statement keeps its cache key.
 _INSERT_SIGNAL = insert(_SIGNALS)
-_INSERT_OUTBOX = insert(_OUTBOX)
 _COUNTERS = Counter.__table__
 _INCREMENT_REF = (
     update(_COUNTERS)
@@ -60,99 +41,7 @@ _INCREMENT_REF = (
 )
 
 
-def outbox_item(
-    *,
-    signal_id: str,
-    purpose: OutboxPurpose,
-    channel: str,
-    due_at: datetime,
-    event_id: str | None = None,
-) -> dict[str, Any]:
-    """One pending Slack post, as a row for `queue_posts` (id, state and attempts come from the
-    model's defaults)."""
-    return {
-        "signal_id": signal_id,
-        "event_id": event_id,
-        "purpose": purpose.value,
-        "channel": channel,
-        "due_at": due_at,
-    }
-
-
 NOT_FILED = "Not filed — the database was busy; please try again."
-
-
-@contextmanager
-def request_transaction(
-    sessions: sessionmaker[Session], *, deadline_ms: int | None, busy: str
-) -> Iterator[Session]:
-    """The transaction of a request someone waits for: committed within `deadline_ms` or rolled
-    back, then `DatabaseBusy(busy)` is raised, so the answer still reaches Slack in time."""
-    try:
-        with unit_of_work(sessions, deadline_ms=deadline_ms) as session:
-            yield session
-    except DeadlineExceeded:
-        raise DatabaseBusy(busy) from None
-
-
-NOT_ANSWERED_BUSY = "The database was busy — please try again in a moment."
-
-
-@contextmanager
-def request_read(
-    sessions: sessionmaker[Session], *, deadline_ms: int | None, busy: str = NOT_ANSWERED_BUSY
-) -> Iterator[Session]:
-    """The reads of a request someone waits for (a look-up, a form to open): they give up at
-    `deadline_ms` with `DatabaseBusy(busy)`, so the answer still reaches Slack in time."""
-    try:
-        with read_unit(sessions, deadline_ms=deadline_ms) as session:
-            yield session
-    except DeadlineExceeded:
-        raise DatabaseBusy(busy) from None
-
-
-def queue_posts(session: Session, *items: dict[str, Any]) -> None:
-    """Add posts to the outbox inside the caller's transaction (one Core INSERT)."""
-    session.execute(_INSERT_OUTBOX, list(items))
-
-
-@dataclass(frozen=True, kw_only=True)
-class FiledSignal:
-    ref: str
-    anonymous: bool
-    code: str | None  # the follow-up code, anonymous only; this is the one time it exists
-    duplicate: bool = False  # the same request was already handled: nothing new was filed
-    release_at: datetime | None = None  # when the triage post goes out
-    system: str | None = None  # the system the signal names, as stored (shown in the receipt)
-
-
-@dataclass(frozen=True, kw_only=True)
-class SignalSummary:
-    ref: str
-    kind: str
-    system: str | None
-    text: str
-    impact: str | None
-    anonymous: bool
-    reporter_id: str | None
-    status: str
-    created_at: datetime
-    posted: bool
-
-
-def summarize(signal: Signal) -> SignalSummary:
-    return SignalSummary(
-        ref=signal.ref,
-        kind=signal.kind,
-        system=signal.system,
-        text=signal.text,
-        impact=signal.impact,
-        anonymous=signal.anonymous,
-        reporter_id=signal.reporter_id,
-        status=signal.status,
-        created_at=signal.created_at,
-        posted=signal.triage_ts is not None,
-    )
 
 
 # The one-line command's system: `fraud-model: text` (one word ending in ':'),
@@ -262,16 +151,21 @@ class SignalService:
         clock: Clock = utc_now,
         rng: random.Random | None = None,
         deadline_ms: int | None = DEFAULT_DEADLINE_MS,
+        guard: ReplayGuard | None = None,
+        wake: Callable[[], None] = no_worker,
     ) -> None:
-        """`deadline_ms` bounds each request's transaction (None: no bound)."""
+        """`deadline_ms` bounds each request's transaction (None: no bound); `wake` is called
+        after a commit that queued a post, so the delivery worker looks at once."""
         self._sessions = sessions
         self.deadline_ms = deadline_ms
         self._code_key = code_key
         self._triage_channel = triage_channel
-        self._anon_delay = anon_delay
+        self._release = ReleaseSchedule(anon_delay, rng=rng)
         self._clock = clock
-        self._rng = rng or random.SystemRandom()
-        self._purged_at: datetime | None = None
+        self._guard = guard or ReplayGuard(
+            sessions=sessions, key=code_key, clock=clock, deadline_ms=deadline_ms
+        )
+        self._wake = wake
 
     # -- filing ---------------------------------------------------------------------------
 
@@ -300,12 +194,14 @@ class SignalService:
         with request_transaction(
             self._sessions, deadline_ms=self.deadline_ms, busy=NOT_FILED
         ) as session:
-            if request_key is not None and not self.record_request(session, request_key, now):
+            if request_key is not None and not self._guard.record_request(
+                session, request_key, now
+            ):
                 return FiledSignal(ref="", anonymous=anonymous, code=None, duplicate=True)
             if anonymous:
                 ref = self._anonymous_ref(session)
-                stamp = now.replace(minute=0, second=0, microsecond=0)
-                release_at = self.release_time(now)
+                stamp = to_the_hour(now)
+                release_at = self._release.time(now)
             else:
                 ref = f"SIG-{self._next_number(session)}"
                 stamp = now
@@ -337,21 +233,10 @@ class SignalService:
                     due_at=release_at,
                 ),
             )
+        self._wake()
         return FiledSignal(
             ref=ref, anonymous=anonymous, code=code, release_at=release_at, system=system
         )
-
-    def release_time(self, now: datetime) -> datetime:
-        """When an anonymous post filed `now` goes out: a random delay, rounded up to a minute."""
-        low, high = self._anon_delay
-        if high <= 0:
-            return now
-        delay = self._rng.uniform(low, high)
-        release = now + timedelta(seconds=delay)
-        # Release on whole minutes, so signals filed close together go out as one batch.
-        if release.second or release.microsecond:
-            release = release.replace(second=0, microsecond=0) + timedelta(minutes=1)
-        return release
 
     def _next_number(self, session: Session) -> int:
         value = session.execute(_INCREMENT_REF).scalar_one_or_none()
@@ -374,24 +259,9 @@ class SignalService:
             if session.scalar(select(Signal.id).where(Signal.ref == ref)) is None:
                 return ref
 
-    def record_request(self, session: Session, request_key: str, now: datetime) -> bool:
-        """Inside a caller's transaction: False when this request id was already handled."""
-        key = hmac.new(self._code_key, request_key.encode(), hashlib.sha256).hexdigest()
-        hour = now.replace(minute=0, second=0, microsecond=0)
-        if self._purged_at is None or now - self._purged_at > PURGE_EVERY:
-            self._purged_at = now
-            session.execute(
-                delete(SeenRequest).where(SeenRequest.seen_at < hour - SEEN_REQUEST_TTL)
-            )
-        guard = insert_ignoring_duplicates(session, SeenRequest.__table__)
-        return session.execute(guard, {"key": key, "seen_at": hour}).first() is not None
-
     def first_time(self, request_key: str) -> bool:
         """Record a request id (e.g. an event_id); False when it was seen in the last minutes."""
-        with request_transaction(
-            self._sessions, deadline_ms=self.deadline_ms, busy="The database was busy."
-        ) as session:
-            return self.record_request(session, request_key, self._clock())
+        return self._guard.first_time(request_key)
 
     # -- looking up -------------------------------------------------------------------------
 

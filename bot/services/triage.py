@@ -8,48 +8,47 @@ double click changes nothing.
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import os
+import random
 import threading
 import time
 from collections import OrderedDict, deque
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Select, and_, func, insert, or_, select, update
+from sqlalchemy import and_, func, insert, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.clock import Clock, utc_now
+from bot.db import DEFAULT_DEADLINE_MS
 from bot.services import codes
 from bot.services.errors import EmptyText, NotFound, ServiceError, TextTooLong
-from bot.services.signals import (
-    GENERIC_CODE_ANSWER,
-    SignalService,
-    SignalSummary,
-    is_own_named,
-    not_own_signal_answer,
-    outbox_item,
-    queue_posts,
-    request_read,
-    request_transaction,
-    storable,
-    summarize,
+from bot.services.keyed import keyed_hash, keyed_mac, same
+from bot.services.outbox import no_worker, outbox_item, pending_parent_update, queue_posts
+from bot.services.records import (
+    ActionResult,
+    Lesson,
+    QueueOverview,
+    RevealOffer,
+    SignalDetail,
+    detail_of,
 )
-from models import EventAction, OutboxItem, OutboxPurpose, OutboxState, Signal, SignalEvent
+from bot.services.release import ReleaseSchedule
+from bot.services.replay import ReplayGuard
+from bot.services.signals import GENERIC_CODE_ANSWER, is_own_named, not_own_signal_answer, storable
+from bot.services.transactions import request_read, request_transaction
+from bot.services.vocabulary import (
+    CLOSED_STATUSES,
+    IMPACTS,
+    OPEN_STATUSES,
+    PATTERNS,
+    to_the_hour,
+)
+from models import EventAction, OutboxPurpose, Signal, SignalEvent
 from models import SignalStatus as S
 from models.base import new_id
 
-PATTERNS: dict[str, str] = {
-    "problem-misidentification": "Problem misidentification",
-    "data-optimism": "Data optimism",
-    "organizational-disconnect": "Organizational disconnect",
-    "governance-lag": "Governance lag",
-    "none": "None / one-off",
-}
-IMPACTS: dict[str, str] = {"low": "Low", "medium": "Medium", "high": "High", "critical": "Critical"}
 MAX_NOTE = 2000
 MAX_REMINDERS = 3
 # How long the private confirmation of `/ai-signal reveal` stays valid.
@@ -58,8 +57,6 @@ REVEAL_LAPSED = (
     "That confirmation is no longer valid, so nothing changed and the signal stays anonymous. "
     "Run `/ai-signal reveal <code>` again if you still want to put your name to it."
 )
-OPEN_STATUSES = (S.NEW.value, S.ACKNOWLEDGED.value, S.INVESTIGATING.value)
-CLOSED_STATUSES = (S.RESOLVED.value, S.DECLINED.value)
 NOTHING_CHANGED_BUSY = "Nothing changed — the database was busy; please try again."
 REPLY_NOT_ADDED = "Your reply was not added — the database was busy; please try again."
 
@@ -78,104 +75,6 @@ class TooManyAttempts(ServiceError):
 
 class RevealLapsed(ServiceError):
     """A reveal confirmation that expired, was altered or was made for someone else."""
-
-
-@dataclass(frozen=True, kw_only=True)
-class RevealOffer:
-    """What `/ai-signal reveal <code>` asks the reporter to confirm. Nothing is stored for it:
-    `token` carries the signal id, an expiry and a MAC over them, the asker's user id and the
-    code's hash, so only that person can confirm, only while the code is live."""
-
-    ref: str
-    token: str
-    posted: bool  # the triage post is out already (the name appears there at once)
-    expires_at: datetime
-
-
-@dataclass(frozen=True, kw_only=True)
-class EventSummary:
-    action: str
-    actor_id: str | None
-    note: str | None
-    created_at: datetime
-
-
-@dataclass(frozen=True, kw_only=True)
-class SignalDetail:
-    signal: SignalSummary
-    owner_id: str | None
-    confirmed_impact: str | None
-    next_step: str | None
-    decline_reason: str | None
-    resolution_done: str | None
-    failed_assumption: str | None
-    pattern: str | None
-    lesson: str | None
-    acknowledged_at: datetime | None
-    posted_at: datetime | None
-    resolved_at: datetime | None
-    triage_channel: str | None = None
-    triage_ts: str | None = None
-    events: tuple[EventSummary, ...] = ()
-
-    @property
-    def time_to_acknowledge(self) -> timedelta | None:
-        if self.acknowledged_at and self.posted_at:
-            return max(self.acknowledged_at - self.posted_at, timedelta(0))
-        return None
-
-
-@dataclass(frozen=True, kw_only=True)
-class ActionResult:
-    ref: str
-    changed: bool
-    detail: SignalDetail  # the signal as the action left it, without its history (events=())
-    duplicate: bool = False  # the same request (view id) was already handled
-
-
-@dataclass(frozen=True, kw_only=True)
-class Lesson:
-    ref: str
-    kind: str
-    system: str | None
-    failed_assumption: str | None
-    pattern: str | None
-    lesson: str | None
-    resolved_at: datetime | None
-
-
-@dataclass(frozen=True, kw_only=True)
-class QueueOverview:
-    counts: dict[str, int]
-    oldest_unacknowledged: list[SignalDetail]
-    owned: list[SignalDetail]
-    as_of: datetime  # the moment the overview was taken (ages are counted to it)
-
-
-def detail_of(signal: Signal, events: list[SignalEvent] | None = None) -> SignalDetail:
-    return SignalDetail(
-        signal=summarize(signal),
-        owner_id=signal.owner_id,
-        confirmed_impact=signal.confirmed_impact,
-        next_step=signal.next_step,
-        decline_reason=signal.decline_reason,
-        resolution_done=signal.resolution_done,
-        failed_assumption=signal.failed_assumption,
-        pattern=signal.pattern,
-        lesson=signal.lesson,
-        acknowledged_at=signal.acknowledged_at,
-        posted_at=signal.posted_at,
-        resolved_at=signal.resolved_at,
-        triage_channel=signal.triage_channel,
-        triage_ts=signal.triage_ts,
-        events=tuple(summarize_event(e) for e in events or ()),
-    )
-
-
-def summarize_event(event: SignalEvent) -> EventSummary:
-    return EventSummary(
-        action=event.action, actor_id=event.actor_id, note=event.note, created_at=event.created_at
-    )
 
 
 def _text(
@@ -219,7 +118,7 @@ class _WrongCodeThrottle:
         self._lock = threading.Lock()
 
     def key(self, requester_id: str | None) -> bytes:
-        return hmac.new(self._key, (requester_id or "").encode(), hashlib.sha256).digest()
+        return keyed_mac(self._key, requester_id or "")
 
     def _expire(self, now: float) -> None:
         while self._failures:
@@ -262,23 +161,34 @@ class TriageService:
         self,
         *,
         sessions: sessionmaker[Session],
-        signals: SignalService,
         code_key: bytes,
         triage_channel: str,
+        anon_delay: tuple[int, int],
         clock: Clock = utc_now,
         wrong_code_limit: int = 20,
+        rng: random.Random | None = None,
+        deadline_ms: int | None = DEFAULT_DEADLINE_MS,
+        guard: ReplayGuard | None = None,
+        wake: Callable[[], None] = no_worker,
     ) -> None:
+        """`anon_delay` delays anonymous replies as it delays anonymous signals; `wake` is
+        called after a commit that queued a post, so the delivery worker looks at once."""
         self._sessions = sessions
-        self._signals = signals
+        self._deadline_ms = deadline_ms
         self._code_key = code_key
         self._triage_channel = triage_channel
         self._clock = clock
         self._throttle = _WrongCodeThrottle(limit=wrong_code_limit)
+        self._release = ReleaseSchedule(anon_delay, rng=rng)
+        self._guard = guard or ReplayGuard(
+            sessions=sessions, key=code_key, clock=clock, deadline_ms=deadline_ms
+        )
+        self._wake = wake
 
     # -- reading ---------------------------------------------------------------------------
 
     def detail(self, *, ref: str) -> SignalDetail:
-        with request_read(self._sessions, deadline_ms=self._signals.deadline_ms) as session:
+        with request_read(self._sessions, deadline_ms=self._deadline_ms) as session:
             signal = self._by_ref(session, ref)
             return detail_of(signal, self._events(session, signal.id))
 
@@ -291,7 +201,7 @@ class TriageService:
         del requester_id
         self._throttle.check(requester)
         digest = codes.hash_code(code, key=self._code_key)
-        with request_read(self._sessions, deadline_ms=self._signals.deadline_ms) as session:
+        with request_read(self._sessions, deadline_ms=self._deadline_ms) as session:
             signal = session.scalar(select(Signal).where(Signal.followup_hash == digest))
             if signal is None:
                 self._throttle.failed(requester)
@@ -314,7 +224,7 @@ class TriageService:
                     func.lower(func.coalesce(Signal.pattern, "")).like(like),
                 )
             )
-        with request_read(self._sessions, deadline_ms=self._signals.deadline_ms) as session:
+        with request_read(self._sessions, deadline_ms=self._deadline_ms) as session:
             rows = session.scalars(query.order_by(Signal.resolved_at.desc()).limit(limit)).all()
             return [
                 Lesson(
@@ -499,13 +409,13 @@ class TriageService:
         digest = codes.hash_code(code, key=self._code_key)
         now = self._clock()
         with request_transaction(
-            self._sessions, deadline_ms=self._signals.deadline_ms, busy=REPLY_NOT_ADDED
+            self._sessions, deadline_ms=self._deadline_ms, busy=REPLY_NOT_ADDED
         ) as session:
             signal = session.scalar(select(Signal).where(Signal.followup_hash == digest))
             if signal is None:
                 self._throttle.failed(requester)
                 raise NotFound(GENERIC_CODE_ANSWER)
-            if request_key is not None and not self._signals.record_request(
+            if request_key is not None and not self._guard.record_request(
                 session, request_key, now
             ):
                 return signal.ref  # a replayed command: the answer is in the thread already
@@ -513,7 +423,7 @@ class TriageService:
             latest = session.scalar(
                 select(func.max(SignalEvent.created_at)).where(SignalEvent.signal_id == signal.id)
             )
-            coarse = now.replace(minute=0, second=0, microsecond=0)
+            coarse = to_the_hour(now)
             event_id = _record_event(
                 session,
                 signal_id=signal.id,
@@ -528,10 +438,12 @@ class TriageService:
                     signal,
                     OutboxPurpose.THREAD_REPLY,
                     event_id=event_id,
-                    due=release_at or self._signals.release_time(now),
+                    due=release_at or self._release.time(now),
                 ),
             )
-            return signal.ref
+            ref = signal.ref
+        self._wake()
+        return ref
 
     def reply_as_reporter(
         self, *, ref: str, user_id: str, text: str, request_key: str | None = None
@@ -545,12 +457,12 @@ class TriageService:
         text = _text(text, field="text", label="Your reply", required=True)
         now = self._clock()
         with request_transaction(
-            self._sessions, deadline_ms=self._signals.deadline_ms, busy=REPLY_NOT_ADDED
+            self._sessions, deadline_ms=self._deadline_ms, busy=REPLY_NOT_ADDED
         ) as session:
             signal = session.scalar(select(Signal).where(Signal.ref == ref.strip().upper()))
             if signal is None or not is_own_named(signal, user_id):
                 raise NotFound(not_own_signal_answer(ref))
-            if request_key is not None and not self._signals.record_request(
+            if request_key is not None and not self._guard.record_request(
                 session, request_key, now
             ):
                 return signal.ref  # a replayed command: the answer is in the thread already
@@ -566,7 +478,9 @@ class TriageService:
                 session,
                 self._outbox_row(signal, OutboxPurpose.THREAD_REPLY, event_id=event_id, due=now),
             )
-            return signal.ref
+            ref = signal.ref
+        self._wake()
+        return ref
 
     def offer_reveal(self, *, code: str, user_id: str) -> RevealOffer:
         """Step one of putting a name to an anonymous signal: check the code, store nothing.
@@ -576,7 +490,7 @@ class TriageService:
         requester = self._throttle.key(user_id)
         self._throttle.check(requester)
         digest = codes.hash_code(code, key=self._code_key)
-        with request_read(self._sessions, deadline_ms=self._signals.deadline_ms) as session:
+        with request_read(self._sessions, deadline_ms=self._deadline_ms) as session:
             signal = session.scalar(select(Signal).where(Signal.followup_hash == digest))
             if signal is None:
                 self._throttle.failed(requester)
@@ -607,7 +521,7 @@ class TriageService:
             raise RevealLapsed(REVEAL_LAPSED) from None
         now = self._clock()
         with request_transaction(
-            self._sessions, deadline_ms=self._signals.deadline_ms, busy=NOTHING_CHANGED_BUSY
+            self._sessions, deadline_ms=self._deadline_ms, busy=NOTHING_CHANGED_BUSY
         ) as session:
             signal = session.scalar(
                 select(Signal).where(Signal.id == signal_id[:32]).with_for_update()
@@ -622,7 +536,7 @@ class TriageService:
                 user_id=user_id,
                 expires=expires_at,
             )
-            if not hmac.compare_digest(expected, token) or now > expires_at:
+            if not same(expected, token) or now > expires_at:
                 raise RevealLapsed(REVEAL_LAPSED)
             signal.anonymous = False
             signal.reporter_id = user_id
@@ -645,12 +559,14 @@ class TriageService:
                     self._outbox_row(signal, OutboxPurpose.PARENT_UPDATE, event_id=None, due=now)
                 )
             queue_posts(session, *rows)
-            return ActionResult(ref=signal.ref, changed=True, detail=detail_of(signal))
+            result = ActionResult(ref=signal.ref, changed=True, detail=detail_of(signal))
+        self._wake()
+        return result
 
     def _reveal_token(self, *, signal_id: str, digest: str, user_id: str, expires: datetime) -> str:
         stamp = str(int(expires.timestamp()))
         message = "\0".join(("reveal", signal_id, stamp, user_id, digest)).encode()
-        mac = hmac.new(self._code_key, message, hashlib.sha256).hexdigest()
+        mac = keyed_hash(self._code_key, message)
         return f"{signal_id}.{stamp}.{mac}"
 
     # -- reminders -------------------------------------------------------------------------
@@ -699,6 +615,8 @@ class TriageService:
                     ),
                 )
                 refs.append(signal.ref)
+        if refs:
+            self._wake()
         return refs
 
     # -- internals -------------------------------------------------------------------------
@@ -731,13 +649,22 @@ class TriageService:
             signal.status = S.ACKNOWLEDGED.value
         return None
 
-    def _act(self, *, ref, lead_id, action, allowed, apply, request_key=None) -> ActionResult:  # type: ignore[no-untyped-def]
+    def _act(
+        self,
+        *,
+        ref: str,
+        lead_id: str,
+        action: EventAction,
+        allowed: tuple[str, ...],
+        apply: Callable[[Signal, datetime], str | None],
+        request_key: str | None = None,
+    ) -> ActionResult:
         now = self._clock()
         with request_transaction(
-            self._sessions, deadline_ms=self._signals.deadline_ms, busy=NOTHING_CHANGED_BUSY
+            self._sessions, deadline_ms=self._deadline_ms, busy=NOTHING_CHANGED_BUSY
         ) as session:
             signal = self._by_ref(session, ref, lock=True)
-            if request_key is not None and not self._signals.record_request(
+            if request_key is not None and not self._guard.record_request(
                 session, request_key, now
             ):
                 return ActionResult(
@@ -774,7 +701,9 @@ class TriageService:
                     )
                 )
             queue_posts(session, *rows)
-            return ActionResult(ref=signal.ref, changed=True, detail=detail_of(signal))
+            result = ActionResult(ref=signal.ref, changed=True, detail=detail_of(signal))
+        self._wake()
+        return result
 
     def _outbox_row(
         self,
@@ -803,17 +732,6 @@ class TriageService:
         the row as claimed; a worker that comes later skips the row until this change is
         committed. SQLite ignores FOR UPDATE; its writers take turns anyway."""
         return session.scalar(pending_parent_update(signal_id).with_for_update()) is not None
-
-
-def pending_parent_update(signal_id: str) -> Select[tuple[str]]:
-    """A parent update of the signal that is queued and not yet taken by a worker (served by
-    the outbox's signal index: during an outage the outbox holds the whole backlog)."""
-    return select(OutboxItem.id).where(
-        OutboxItem.signal_id == signal_id,
-        OutboxItem.purpose == OutboxPurpose.PARENT_UPDATE.value,
-        OutboxItem.state == OutboxState.PENDING.value,
-        OutboxItem.claimed_until.is_(None),
-    )
 
 
 def _record_event(

@@ -441,7 +441,7 @@ class _Headers(dict[str, str]):
     def __contains__(self, key: object) -> bool:
         return isinstance(key, str) and super().__contains__(key.lower())
 
-    def get(self, key: str, default: Any = None) -> Any:  # type: ignore[override]
+    def get(self, key: str, default: Any = None) -> Any:
         return super().get(key.lower(), default)
 
 
@@ -608,13 +608,13 @@ class _Handler(BaseHTTPRequestHandler):
     server: _Server
     server_version = "SlackStandIn/1.0"
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
+    def log_message(self, format: str, *args: Any) -> None:
         """Silence the default per-request logging."""
 
-    def do_POST(self) -> None:  # noqa: N802 - stdlib naming
+    def do_POST(self) -> None:
         self._serve()
 
-    def do_GET(self) -> None:  # noqa: N802 - stdlib naming
+    def do_GET(self) -> None:
         self._serve()
 
     def _serve(self) -> None:
@@ -1015,7 +1015,7 @@ class SlackStandIn:
                         reply = self._web_api(method, params, headers)
                         if reply.status == 200 and reply.body.get("ok") is True:
                             reply = self._with_answer_fault(method, reply)
-                except Exception as exc:  # noqa: BLE001 - report stand-in bugs to the caller
+                except Exception as exc:
                     reply = _err("standin_internal_error", status=500, detail=repr(exc))
             self._calls.append(
                 Call(

@@ -21,8 +21,8 @@ from bot.services.digest import (
     ResponseHealth,
     redact_user_ids,
 )
-from bot.services.kinds import KINDS
 from bot.services.triage import PATTERNS
+from bot.services.vocabulary import KINDS
 from handlers.blocks.intake import FIELD_LIMIT, HEADER_LIMIT, SECTION_TEXT_LIMIT, format_duration
 from handlers.formatting import escape, fit, inline, plain
 

@@ -10,9 +10,9 @@ from datetime import timedelta
 from typing import Any
 
 from bot.services.errors import ServiceError
-from bot.services.kinds import KIND_DESCRIPTIONS, KINDS
 from bot.services.signals import MAX_IMPACT, MAX_SYSTEM, MAX_TEXT, FiledSignal, SignalSummary
 from bot.services.triage import RevealOffer, SignalDetail
+from bot.services.vocabulary import KIND_DESCRIPTIONS, KINDS
 from handlers import ids
 from handlers.formatting import escape, fit, inline, plain
 

@@ -5,15 +5,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from bot.services.triage import (
-    IMPACTS,
-    MAX_NOTE,
-    PATTERNS,
-    EventSummary,
-    Lesson,
-    QueueOverview,
-    SignalDetail,
-)
+from bot.services.records import EventSummary, Lesson, QueueOverview, SignalDetail
+from bot.services.triage import MAX_NOTE
+from bot.services.vocabulary import IMPACTS, PATTERNS
 from handlers import ids
 from handlers.blocks.intake import (
     OPTION_TEXT_LIMIT,

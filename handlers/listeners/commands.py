@@ -11,8 +11,8 @@ from slack_sdk.errors import SlackApiError
 
 from bot.services import Services
 from bot.services.errors import EmptyText, ServiceError
-from bot.services.kinds import parse_kind
 from bot.services.signals import split_system
+from bot.services.vocabulary import parse_kind
 from handlers import ids
 from handlers.blocks import intake as blocks
 from handlers.blocks import triage as triage_blocks
@@ -114,7 +114,6 @@ def file_quick(
         return
     small = crowd.small_crowd(refresh=False) if anonymous else None
     private(ack, blocks.build_receipt_text(filed, small_crowd=small))
-    services.wake_delivery()
 
 
 def status_answer(services: Services, *, ref_or_code: str, user_id: str) -> str:
@@ -144,12 +143,10 @@ def reply_answer(services: Services, *, words: str, user_id: str, trigger_id: st
         ref = services.triage.reply_as_reporter(
             ref=code, user_id=user_id, text=text, request_key="command:" + trigger_id
         )
-        services.wake_delivery()
         return f"Thanks — your answer is added to *{ref}*; the leads see it in the signal's thread."
     ref = services.triage.reply_anonymously(
         code=code, text=text, requester_id=user_id, request_key="command:" + trigger_id
     )
-    services.wake_delivery()
     return (
         f"Thanks — your answer is added to *{ref}* as “the reporter (anonymous)”. "
         "It appears in the thread after a short delay, so its timing does not point at you."

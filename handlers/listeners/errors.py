@@ -87,7 +87,7 @@ def _answer_later(respond: Respond | None) -> None:
     def send() -> None:
         try:
             respond(text=UNREADABLE_TEXT, response_type="ephemeral", replace_original=False)
-        except Exception as error:  # noqa: BLE001 - a courtesy message; the request is answered
+        except Exception as error:
             logger.warning("could not answer privately (%s)", type(error).__name__)
 
     _answers.submit(send)

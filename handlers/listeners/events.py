@@ -16,7 +16,7 @@ from handlers.leads import LeadDirectory
 def register(app: App, services: Services, *, leads: LeadDirectory) -> None:
     def skip_repeated_events(
         body: dict, next: Callable[[], BoltResponse | None]
-    ) -> BoltResponse | None:  # noqa: A002
+    ) -> BoltResponse | None:
         # Slack retries events it thinks were not acknowledged; Bolt does not de-duplicate them.
         event_id = body.get("event_id") if body.get("type") == "event_callback" else None
         if event_id and not services.signals.first_time("event:" + event_id):

@@ -88,9 +88,7 @@ def register(app: App, services: Services, *, leads: LeadDirectory) -> None:
         return text_field(body["actions"][0], "value", what="action value")
 
     def after(result: ActionResult, client: WebClient, body: dict) -> None:
-        if result.changed:
-            services.wake_delivery()
-        else:
+        if not result.changed:
             tell(client, body, _unchanged_text(result))
 
     @lead_only
@@ -164,8 +162,6 @@ def register(app: App, services: Services, *, leads: LeadDirectory) -> None:
                 ack(response_action="errors", errors={first_block: _unchanged_text(result)})
                 return
             ack()
-            if result.changed:
-                services.wake_delivery()
             leads.refresh()
 
         return handle_lead_modal_submission

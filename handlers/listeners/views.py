@@ -37,7 +37,6 @@ def register(app: App, services: Services) -> None:
             ack(response_action="update", view=blocks.build_duplicate_view())
             return
         ack(response_action="update", view=blocks.build_receipt_view(filed))
-        services.wake_delivery()
 
     def handle_reveal_modal_submission(ack: Ack, body: dict, view: dict) -> None:
         try:
@@ -52,8 +51,6 @@ def register(app: App, services: Services) -> None:
             return
         view = blocks.build_reveal_done_view(ref=result.ref, changed=result.changed)
         ack(response_action="update", view=view)
-        if result.changed:
-            services.wake_delivery()
 
     app.view_submission(ids.SIGNAL_MODAL)(handle_signal_modal_submission)
     app.view_submission(ids.REVEAL_MODAL)(handle_reveal_modal_submission)

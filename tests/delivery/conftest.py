@@ -69,7 +69,9 @@ def make_pipeline(standin: SlackStandIn, url: str, *, timeout: float = 1.0) -> P
     signals = SignalService(
         sessions=sessions, code_key=b"k", triage_channel=TRIAGE, anon_delay=(0, 0)
     )
-    triage = TriageService(sessions=sessions, signals=signals, code_key=b"k", triage_channel=TRIAGE)
+    triage = TriageService(
+        sessions=sessions, code_key=b"k", triage_channel=TRIAGE, anon_delay=(0, 0)
+    )
     # As create_web_client(settings, retries=False) builds it, with a short timeout.
     client = WebClient(token=BOT_TOKEN, base_url=standin.url, timeout=timeout, retry_handlers=[])
     sender = OutboxSender(client=client, leads=LeadDirectory(client=client, leads=(), group=None))

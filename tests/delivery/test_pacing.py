@@ -107,7 +107,7 @@ def claim_statements(pipeline: Pipeline, delivery: DeliveryService) -> list[tupl
 
     seen: list[tuple[str, tuple]] = []
 
-    def record(conn, cursor, statement, parameters, context, executemany):  # noqa: ANN001
+    def record(conn, cursor, statement, parameters, context, executemany):
         if "FROM outbox" in statement and statement.lstrip().upper().startswith(("SELECT", "WITH")):
             seen.append((statement, parameters))
 

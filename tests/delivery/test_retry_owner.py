@@ -12,7 +12,7 @@ from handlers.client import create_web_client
 from tests.conftest import BOT_TOKEN, TRIAGE
 
 
-def settings_for(standin: SlackStandIn, tmp_path) -> Settings:  # noqa: ANN001
+def settings_for(standin: SlackStandIn, tmp_path) -> Settings:
     return Settings.from_env(
         {
             "SLACK_BOT_TOKEN": BOT_TOKEN,

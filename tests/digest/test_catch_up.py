@@ -16,6 +16,7 @@ from bot.jobs.scheduler import (
     DIGEST_JOB_ID,
     add_digest_job,
     create_scheduler,
+    digest_trigger,
     start_scheduler,
 )
 from bot.runtime import Runtime, build_runtime
@@ -26,7 +27,7 @@ from tests.digest.conftest import NOW, FixedClock, add_signal, digest_posts
 class JobWatcher:
     """Lets a test wait until the scheduler has run a job (n times)."""
 
-    def __init__(self, scheduler) -> None:  # noqa: ANN001
+    def __init__(self, scheduler) -> None:
         self._runs: dict[str, list[JobExecutionEvent]] = {}
         self._changed = threading.Condition()
         scheduler.add_listener(self._seen, EVENT_JOB_EXECUTED | EVENT_JOB_ERROR)
@@ -51,7 +52,7 @@ def runtimes(standin, database_url) -> Iterator:
     built: list[Runtime] = []
     schedulers = []
 
-    def start(clock: FixedClock, *, catch_up_now: bool = True, seed=None):  # noqa: ANN001, ANN202
+    def start(clock: FixedClock, *, catch_up_now: bool = True, seed=None):
         """An instance starting: migrations, runtime, then (after `seed`) its scheduler."""
         settings = Settings.from_env(
             make_env(api_url=standin.url, database_url=database_url), http=True
@@ -62,7 +63,12 @@ def runtimes(standin, database_url) -> Iterator:
             seed(runtime.sessions)
         scheduler = create_scheduler()
         watcher = JobWatcher(scheduler)
-        add_digest_job(scheduler, runtime, catch_up_now=catch_up_now)
+        add_digest_job(
+            scheduler,
+            runtime.digest,
+            trigger=digest_trigger(runtime.settings),
+            catch_up_now=catch_up_now,
+        )
         scheduler.start()
         schedulers.append(scheduler)
         return runtime, scheduler, watcher
@@ -75,7 +81,7 @@ def runtimes(standin, database_url) -> Iterator:
         runtime.stop()
 
 
-def in_use(sessions) -> None:  # noqa: ANN001
+def in_use(sessions) -> None:
     add_signal(sessions, created_at=NOW - timedelta(days=3))  # filed before Monday 09:00
 
 

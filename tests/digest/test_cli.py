@@ -42,9 +42,9 @@ def cli(tmp_path: Path, standin):
             timeout=60,
         )
 
-    run.url = url  # type: ignore[attr-defined]
-    run.environment = environment  # type: ignore[attr-defined]
-    run.workdir = workdir  # type: ignore[attr-defined]
+    run.url = url
+    run.environment = environment
+    run.workdir = workdir
     return run
 
 

@@ -10,7 +10,7 @@ from tests.conftest import BOT_TOKEN, DIGEST, TRIAGE
 from tests.digest.conftest import FixedClock, add_signal, digest_posts, make_service
 
 
-def sender(database, standin, clock) -> DigestSender:  # noqa: ANN001
+def sender(database, standin, clock) -> DigestSender:
     return DigestSender(
         digest=make_service(database.sessions, clock),
         client=WebClient(token=BOT_TOKEN, base_url=standin.url, timeout=1, retry_handlers=[]),

@@ -116,12 +116,16 @@ class _Runtime:
 def test_digest_job_fires_on_the_cron_schedule_in_the_teams_timezone():
     runtime = _Runtime(AI_SIGNAL_TIMEZONE="Europe/Berlin", AI_SIGNAL_DIGEST_SCHEDULE="0 9 * * mon")
     scheduler = create_scheduler()
-    add_digest_job(scheduler, runtime)
-    add_digest_job(scheduler, runtime)  # replace_existing: stable ids, no duplicates
+    sender = object()  # the runtime's digest sender; only handed to the job here
+    trigger = digest_trigger(runtime.settings)
+    add_digest_job(scheduler, sender, trigger=trigger)
+    add_digest_job(
+        scheduler, sender, trigger=trigger
+    )  # replace_existing: stable ids, no duplicates
     jobs = {job.id: job for job in scheduler.get_jobs()}
     assert set(jobs) == {DIGEST_JOB_ID, DIGEST_CATCH_UP_JOB_ID}
     digest = jobs[DIGEST_JOB_ID]
-    assert digest.func.__module__ == "bot.jobs.digest" and digest.args == (runtime,)
+    assert digest.func.__module__ == "bot.jobs.digest" and digest.args == (sender,)
     trigger = digest.trigger
     assert isinstance(trigger, CronTrigger)
     assert str(trigger.timezone) == "Europe/Berlin"

@@ -351,7 +351,7 @@ def test_malformed_button_press(edge_app, a_signal, shape):
 def test_malformed_event(edge_app):
     for event in ("app_home_opened", 5, {"type": 5}, {"type": "app_home_opened", "user": 5}):
         watch = Watch(edge_app)
-        reply = edge_app.sender.event(copy.deepcopy(event))  # type: ignore[arg-type]
+        reply = edge_app.sender.event(copy.deepcopy(event))
         assert reply.status == 200, reply.text
         assert stored_state(edge_app) == watch.state
         assert "Traceback" not in watch.new_log()

@@ -18,7 +18,7 @@ import pytest
 from hypothesis import event, given, note, settings
 from hypothesis import strategies as st
 
-from bot.services.kinds import KINDS, parse_kind
+from bot.services.vocabulary import KINDS, parse_kind
 from bot.standin import validate_view
 from handlers import ids
 from handlers.blocks import intake as blocks

@@ -6,7 +6,8 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import create_engine, text
 
-from bot.services.signals import NOT_ANSWERED_BUSY, NOT_FILED
+from bot.services.signals import NOT_FILED
+from bot.services.transactions import NOT_ANSWERED_BUSY
 from tests.conftest import start_app
 from tests.db_locks import hold_sqlite_lock
 from tests.privacy.canaries import Canaries, assert_no_leaks, file_anonymous, triage_post

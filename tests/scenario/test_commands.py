@@ -6,8 +6,8 @@ import json
 import time
 from urllib.parse import urlencode
 
-from bot.services.kinds import KINDS
 from bot.services.signals import GENERIC_CODE_ANSWER
+from bot.services.vocabulary import KINDS
 from handlers import ids
 from models import OutboxItem, Signal
 from tests.conftest import ALICE, BOB, TRIAGE, count_rows, followup_code, signal_rows

@@ -49,13 +49,13 @@ def postgres_app(standin, postgres_url) -> Iterator[RunningApp]:
     app.stop()
 
 
-def timed(call):  # noqa: ANN001, ANN201
+def timed(call):
     started = time.monotonic()
     result = call()
     return result, time.monotonic() - started
 
 
-def command_in_time(app: RunningApp, text: str, user=ALICE) -> str:  # noqa: ANN001
+def command_in_time(app: RunningApp, text: str, user=ALICE) -> str:
     reply, elapsed = timed(lambda: app.sender.command(user=user, text=text))
     assert reply.status == 200, reply.text
     assert elapsed < SLACK_LIMIT, elapsed

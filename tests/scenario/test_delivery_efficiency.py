@@ -38,7 +38,7 @@ class ClaimCounter:
         self._lock = threading.Lock()
         event.listen(engine, "before_cursor_execute", self._seen)
 
-    def _seen(self, conn, cursor, statement, parameters, context, executemany):  # noqa: ANN001
+    def _seen(self, conn, cursor, statement, parameters, context, executemany):
         if statement.lstrip().upper().startswith("SELECT") and "FROM outbox" in statement:
             if "ORDER BY outbox.due_at" in statement:
                 with self._lock:
@@ -174,7 +174,7 @@ def test_pending_parent_update_lookup_uses_the_signal_index(pipeline):
 
 
 def test_http_server_stops_even_when_its_trigger_is_already_closed(tmp_path):
-    def wsgi(environ, start_response):  # noqa: ANN001
+    def wsgi(environ, start_response):
         start_response("200 OK", [("Content-Type", "text/plain")])
         return [b"ok"]
 
@@ -183,7 +183,7 @@ def test_http_server_stops_even_when_its_trigger_is_already_closed(tmp_path):
     assert urllib.request.urlopen(url, timeout=5).read() == b"ok"
     server._server.trigger.close()  # as when the loop is already on its way out
     # Files opened now take the trigger's old descriptor numbers: nothing may be written there.
-    bystanders = [open(tmp_path / f"file{n}", "wb") for n in range(2)]  # noqa: SIM115
+    bystanders = [open(tmp_path / f"file{n}", "wb") for n in range(2)]
     try:
         started = time.monotonic()
         server.stop()

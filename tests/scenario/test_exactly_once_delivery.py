@@ -85,7 +85,7 @@ class Cluster:
     def start(self) -> None:
         for _ in range(self.size - len(self.instances)):
             port = free_port()
-            log = open(self.workdir / f"app-{port}.log", "w")  # noqa: SIM115 - closed by the OS
+            log = open(self.workdir / f"app-{port}.log", "w")
             process = subprocess.Popen(
                 [sys.executable, "-m", "bot", "run", "--http", "--host", "127.0.0.1"],
                 env=self.env(port),

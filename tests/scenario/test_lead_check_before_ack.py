@@ -32,7 +32,7 @@ def app(standin, sqlite_url):
     running.stop()
 
 
-def submit_timed(app, user, view, answers):  # noqa: ANN001, ANN201
+def submit_timed(app, user, view, answers):
     started = time.monotonic()
     reply = app.sender.view_submission(
         user=user, view=view, values=state_values(view, answers), view_id=view["id"]

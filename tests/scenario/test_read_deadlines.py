@@ -9,7 +9,7 @@ from collections.abc import Iterator
 import pytest
 from sqlalchemy import create_engine, text
 
-from bot.services.signals import NOT_ANSWERED_BUSY
+from bot.services.transactions import NOT_ANSWERED_BUSY
 from tests.conftest import ALICE, RunningApp, start_app
 from tests.triage.helpers import BOB, file_anonymous, file_named
 
@@ -38,7 +38,7 @@ def signals_locked(postgres_app) -> Iterator[None]:
         engine.dispose()
 
 
-def answer_in_time(app: RunningApp, text: str, user) -> str:  # noqa: ANN001
+def answer_in_time(app: RunningApp, text: str, user) -> str:
     started = time.monotonic()
     reply = app.sender.command(user=user, text=text)
     elapsed = time.monotonic() - started

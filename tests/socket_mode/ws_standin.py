@@ -113,7 +113,7 @@ class SocketModeStandIn:
         self._loop = loop
         try:
             loop.run_until_complete(self._serve(ready))
-        except BaseException as error:  # noqa: BLE001 - reported by start()
+        except BaseException as error:
             self._startup_error = error
             ready.set()
         finally:

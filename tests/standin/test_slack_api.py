@@ -636,7 +636,7 @@ def test_validate_blocks_surfaces_and_shapes() -> None:
     duplicate = [{"type": "divider", "block_id": "a"}, {"type": "divider", "block_id": "a"}]
     assert "duplicate block_id" in validate_blocks(duplicate)[0]
     with pytest.raises(ValueError):
-        validate_blocks([], surface="canvas")  # type: ignore[arg-type]
+        validate_blocks([], surface="canvas")
 
 
 def test_blocks_not_a_list(client: WebClient) -> None:

@@ -275,7 +275,7 @@ class MovableClock:
     def __init__(self, offset: float = 0.0) -> None:
         self.offset = offset
 
-    def __call__(self):  # noqa: ANN204 - a bot.clock.Clock
+    def __call__(self):
         from datetime import timedelta
 
         from bot.clock import utc_now

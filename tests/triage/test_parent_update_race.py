@@ -30,14 +30,14 @@ def services(postgres_url):
         sessions=sessions, code_key=b"k", triage_channel="CTRIAGE001", anon_delay=(0, 0)
     )
     triage = TriageService(
-        sessions=sessions, signals=signals, code_key=b"k", triage_channel="CTRIAGE001"
+        sessions=sessions, code_key=b"k", triage_channel="CTRIAGE001", anon_delay=(0, 0)
     )
     delivery = DeliveryService(sessions=sessions)
     yield signals, triage, delivery, sessions
     engine.dispose()
 
 
-def parent_updates(sessions, signal_id: str) -> list[OutboxItem]:  # noqa: ANN001
+def parent_updates(sessions, signal_id: str) -> list[OutboxItem]:
     with sessions() as session:
         return session.scalars(
             select(OutboxItem).where(

@@ -11,7 +11,6 @@ from apscheduler.triggers.interval import IntervalTrigger
 from bot import db
 from bot.jobs.reminders import REMINDER_JOB_ID, add_reminder_job, send_reminders
 from bot.jobs.scheduler import create_scheduler
-from bot.services.signals import SignalService
 from bot.services.triage import TriageService
 from handlers import ids
 from tests.conftest import LEAD
@@ -29,6 +28,12 @@ from tests.triage.helpers import (
 )
 
 HOUR = 3600
+
+
+def remind(app) -> list[str]:
+    """The reminder job once, as the scheduler runs it in `app`."""
+    every = timedelta(hours=app.runtime.settings.ack_reminder_hours)
+    return send_reminders(app.runtime.services.triage, every=every)
 
 
 def reminders_in(app, ref) -> list[str]:
@@ -51,13 +56,13 @@ def test_unacknowledged_signals_are_reminded_every_window_at_most_three_times(la
     wait_until(lambda: actions(app, acknowledged), "the acknowledgement")
     settle(app)
 
-    assert send_reminders(app.runtime) == []
+    assert remind(app) == []
     clock.advance(HOUR - 60)
-    assert send_reminders(app.runtime) == []  # not before the window is over
+    assert remind(app) == []  # not before the window is over
 
     clock.advance(61)
-    assert sorted(send_reminders(app.runtime)) == sorted([waiting, late])
-    assert send_reminders(app.runtime) == []  # claimed once
+    assert sorted(remind(app)) == sorted([waiting, late])
+    assert remind(app) == []  # claimed once
     settle(app)
     [first] = reminders_in(app, waiting)
     assert f"<@{LEAD.id}> <@{OTHER_LEAD.id}>" in first
@@ -69,14 +74,14 @@ def test_unacknowledged_signals_are_reminded_every_window_at_most_three_times(la
     wait_until(lambda: "acknowledged" in actions(app, late), "the late acknowledgement")
 
     clock.advance(HOUR / 2)
-    assert send_reminders(app.runtime) == []  # again only after another full window
+    assert remind(app) == []  # again only after another full window
     clock.advance(HOUR / 2 + 1)
-    assert send_reminders(app.runtime) == [waiting]
+    assert remind(app) == [waiting]
     clock.advance(HOUR + 1)
-    assert send_reminders(app.runtime) == [waiting]
+    assert remind(app) == [waiting]
     for _ in range(3):
         clock.advance(HOUR + 1)
-        assert send_reminders(app.runtime) == []  # three at most
+        assert remind(app) == []  # three at most
     settle(app)
 
     texts = reminders_in(app, waiting)
@@ -95,16 +100,18 @@ def test_reminders_mention_the_lead_group_and_the_job_is_scheduled(launcher, peo
     ref = file_named(app)
     posted(app, ref)
     clock.advance(2 * HOUR + 1)
-    assert send_reminders(app.runtime) == [ref]
+    assert remind(app) == [ref]
     settle(app)
     [reminder] = reminders_in(app, ref)
     assert "<!subteam^SLEADGRP1>" in reminder
     assert "<@" not in reminder
 
     scheduler = create_scheduler()
-    add_reminder_job(scheduler, app.runtime)
+    every = timedelta(hours=app.runtime.settings.ack_reminder_hours)
+    add_reminder_job(scheduler, app.runtime.services.triage, every=every)
     job = scheduler.get_job(REMINDER_JOB_ID)
-    assert job.func is send_reminders and job.args == (app.runtime,)
+    assert job.func is send_reminders and job.args == (app.runtime.services.triage,)
+    assert job.kwargs == {"every": every}
     assert isinstance(job.trigger, IntervalTrigger)
     assert timedelta(seconds=30) <= job.trigger.interval <= timedelta(minutes=30)
     assert_slack_happy(app)
@@ -113,12 +120,9 @@ def test_reminders_mention_the_lead_group_and_the_job_is_scheduled(launcher, peo
 def instance(engine, clock) -> TriageService:
     """Another app instance's triage service on the same database."""
     sessions = db.create_session_factory(engine)
-    signals = SignalService(
-        sessions=sessions, code_key=b"test-code-key", triage_channel="C", anon_delay=(0, 0)
-    )
     return TriageService(
         sessions=sessions,
-        signals=signals,
+        anon_delay=(0, 0),
         code_key=b"test-code-key",
         triage_channel="C",
         clock=clock,
@@ -164,7 +168,7 @@ def test_two_instances_claim_each_reminder_once(launcher, database_url):
         for engine in engines:
             engine.dispose()
 
-    app.runtime.services.wake_delivery()
+    app.runtime.worker.wake()
     settle(app)
     for ref in refs:
         assert actions(app, ref) == ["reminded"] * 3

@@ -8,8 +8,8 @@ from datetime import UTC, datetime
 import pytest
 
 from bot.services.errors import EmptyText, TextTooLong, UnknownKind
-from bot.services.kinds import KINDS
 from bot.services.signals import MAX_IMPACT, MAX_SYSTEM, MAX_TEXT, FiledSignal, SignalSummary
+from bot.services.vocabulary import KINDS
 from bot.standin.slack_api import validate_blocks, validate_view
 from handlers import ids
 from handlers.blocks import intake as blocks

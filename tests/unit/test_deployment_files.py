@@ -22,7 +22,7 @@ from packaging.markers import default_environment
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
-from bot.__main__ import _parser
+from bot.cli import _parser
 from bot.http import HEALTH_PATH
 from bot.standin import SlackStandIn
 from tests.conftest import BOT_TOKEN, DIGEST, TRIAGE, start_app

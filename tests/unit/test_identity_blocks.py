@@ -7,8 +7,8 @@ from datetime import UTC, datetime
 import pytest
 
 from bot.services.errors import EmptyText
+from bot.services.records import EventSummary, RevealOffer, SignalDetail
 from bot.services.signals import FiledSignal
-from bot.services.triage import EventSummary, RevealOffer, SignalDetail
 from bot.standin.slack_api import validate_blocks, validate_view
 from handlers import ids
 from handlers.blocks import intake as blocks

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.services.kinds import KIND_DESCRIPTIONS, KINDS, kinds_sentence, parse_kind
+from bot.services.vocabulary import KIND_DESCRIPTIONS, KINDS, kinds_sentence, parse_kind
 
 
 def test_every_product_kind_exists():

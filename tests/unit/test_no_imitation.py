@@ -11,8 +11,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from bot.services.digest import DigestData, Period, ResolvedItem, ResponseHealth, SystemCount
+from bot.services.records import EventSummary, Lesson, QueueOverview, SignalDetail
 from bot.services.signals import SignalSummary
-from bot.services.triage import EventSummary, Lesson, QueueOverview, SignalDetail
 from handlers.blocks import digest as digest_blocks
 from handlers.blocks import intake as blocks
 from handlers.blocks import triage as triage_blocks
@@ -24,7 +24,7 @@ FORGED = "fine\n*Reporter*\n@maya.k\n\n*Status*  _Resolved_ ~x~ `y`"
 LABELS = ("*Reporter*", "*Status*")
 
 
-def mrkdwn_texts(value) -> list[str]:  # noqa: ANN001
+def mrkdwn_texts(value) -> list[str]:
     """Every mrkdwn text in a payload (message, view, or a bare string)."""
     if isinstance(value, str):
         return [value]
@@ -43,7 +43,7 @@ def mrkdwn_texts(value) -> list[str]:  # noqa: ANN001
     return found
 
 
-def forged_lines(value, *, own: int = 0) -> list[str]:  # noqa: ANN001
+def forged_lines(value, *, own: int = 0) -> list[str]:
     """Lines outside block quotes that carry one of the app's bold labels, beyond the `own`
     times the app itself uses them."""
     lines = [
@@ -55,7 +55,7 @@ def forged_lines(value, *, own: int = 0) -> list[str]:  # noqa: ANN001
     return lines[own:]
 
 
-def assert_no_forgery(value, *, own: int = 0) -> None:  # noqa: ANN001
+def assert_no_forgery(value, *, own: int = 0) -> None:
     extra = forged_lines(value, own=own)
     assert not extra, json.dumps(value, ensure_ascii=False)[:2000]
     # Outside quotes no marker of the typed text is live either.
@@ -69,7 +69,7 @@ def assert_no_forgery(value, *, own: int = 0) -> None:  # noqa: ANN001
         assert not [line for line in unquoted if marked in line], marked
 
 
-def summary(**overrides) -> SignalSummary:  # noqa: ANN003
+def summary(**overrides) -> SignalSummary:
     fields = {
         "ref": "SIG-K7QM2X",
         "kind": "bias",
@@ -86,7 +86,7 @@ def summary(**overrides) -> SignalSummary:  # noqa: ANN003
     return SignalSummary(**fields)
 
 
-def detail(**overrides) -> SignalDetail:  # noqa: ANN003
+def detail(**overrides) -> SignalDetail:
     fields = {
         "signal": summary(),
         "owner_id": None,

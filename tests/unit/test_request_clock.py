@@ -76,7 +76,7 @@ def test_the_listener_thread_sees_when_the_request_arrived():
     done = threading.Event()
 
     @app.command("/ai-signal")
-    def on_command(ack):  # noqa: ANN001, ANN202
+    def on_command(ack):
         seen.append(db._REQUEST_ARRIVED.get())
         ack()
         done.set()

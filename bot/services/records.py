@@ -1,0 +1,162 @@
+"""What the services hand out: plain, frozen records of signals, their history and the posts
+the delivery worker sends. Nothing here reads the database or knows about Slack."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from models import Signal, SignalEvent
+
+
+@dataclass(frozen=True, kw_only=True)
+class FiledSignal:
+    ref: str
+    anonymous: bool
+    code: str | None  # the follow-up code, anonymous only; this is the one time it exists
+    duplicate: bool = False  # the same request was already handled: nothing new was filed
+    release_at: datetime | None = None  # when the triage post goes out
+    system: str | None = None  # the system the signal names, as stored (shown in the receipt)
+
+
+@dataclass(frozen=True, kw_only=True)
+class SignalSummary:
+    ref: str
+    kind: str
+    system: str | None
+    text: str
+    impact: str | None
+    anonymous: bool
+    reporter_id: str | None
+    status: str
+    created_at: datetime
+    posted: bool
+
+
+def summarize(signal: Signal) -> SignalSummary:
+    return SignalSummary(
+        ref=signal.ref,
+        kind=signal.kind,
+        system=signal.system,
+        text=signal.text,
+        impact=signal.impact,
+        anonymous=signal.anonymous,
+        reporter_id=signal.reporter_id,
+        status=signal.status,
+        created_at=signal.created_at,
+        posted=signal.triage_ts is not None,
+    )
+
+
+@dataclass(frozen=True, kw_only=True)
+class RevealOffer:
+    """What `/ai-signal reveal <code>` asks the reporter to confirm. Nothing is stored for it:
+    `token` carries the signal id, an expiry and a MAC over them, the asker's user id and the
+    code's hash, so only that person can confirm, only while the code is live."""
+
+    ref: str
+    token: str
+    posted: bool  # the triage post is out already (the name appears there at once)
+    expires_at: datetime
+
+
+@dataclass(frozen=True, kw_only=True)
+class EventSummary:
+    action: str
+    actor_id: str | None
+    note: str | None
+    created_at: datetime
+
+
+@dataclass(frozen=True, kw_only=True)
+class SignalDetail:
+    signal: SignalSummary
+    owner_id: str | None
+    confirmed_impact: str | None
+    next_step: str | None
+    decline_reason: str | None
+    resolution_done: str | None
+    failed_assumption: str | None
+    pattern: str | None
+    lesson: str | None
+    acknowledged_at: datetime | None
+    posted_at: datetime | None
+    resolved_at: datetime | None
+    triage_channel: str | None = None
+    triage_ts: str | None = None
+    events: tuple[EventSummary, ...] = ()
+
+    @property
+    def time_to_acknowledge(self) -> timedelta | None:
+        if self.acknowledged_at and self.posted_at:
+            return max(self.acknowledged_at - self.posted_at, timedelta(0))
+        return None
+
+
+@dataclass(frozen=True, kw_only=True)
+class ActionResult:
+    ref: str
+    changed: bool
+    detail: SignalDetail  # the signal as the action left it, without its history (events=())
+    duplicate: bool = False  # the same request (view id) was already handled
+
+
+@dataclass(frozen=True, kw_only=True)
+class Lesson:
+    ref: str
+    kind: str
+    system: str | None
+    failed_assumption: str | None
+    pattern: str | None
+    lesson: str | None
+    resolved_at: datetime | None
+
+
+@dataclass(frozen=True, kw_only=True)
+class QueueOverview:
+    counts: dict[str, int]
+    oldest_unacknowledged: list[SignalDetail]
+    owned: list[SignalDetail]
+    as_of: datetime  # the moment the overview was taken (ages are counted to it)
+
+
+def detail_of(signal: Signal, events: list[SignalEvent] | None = None) -> SignalDetail:
+    return SignalDetail(
+        signal=summarize(signal),
+        owner_id=signal.owner_id,
+        confirmed_impact=signal.confirmed_impact,
+        next_step=signal.next_step,
+        decline_reason=signal.decline_reason,
+        resolution_done=signal.resolution_done,
+        failed_assumption=signal.failed_assumption,
+        pattern=signal.pattern,
+        lesson=signal.lesson,
+        acknowledged_at=signal.acknowledged_at,
+        posted_at=signal.posted_at,
+        resolved_at=signal.resolved_at,
+        triage_channel=signal.triage_channel,
+        triage_ts=signal.triage_ts,
+        events=tuple(summarize_event(e) for e in events or ()),
+    )
+
+
+def summarize_event(event: SignalEvent) -> EventSummary:
+    return EventSummary(
+        action=event.action, actor_id=event.actor_id, note=event.note, created_at=event.created_at
+    )
+
+
+@dataclass(frozen=True, kw_only=True)
+class DeliveryTask:
+    item_id: str
+    purpose: str
+    channel: str
+    attempts: int
+    detail: SignalDetail
+    event: EventSummary | None = None
+    # An earlier attempt started then and its outcome is unknown: look before sending again.
+    unsure_since: datetime | None = None
+
+    @property
+    def signal(self) -> SignalSummary:
+        return self.detail.signal
