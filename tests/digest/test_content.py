@@ -10,9 +10,9 @@ import pytest
 from slack_sdk import WebClient
 from sqlalchemy import update
 
-from bot.jobs.digest import SendStatus
 from bot.standin import validate_blocks
 from handlers.blocks.digest import build_digest_message, build_digest_text
+from handlers.digest_sender import SendStatus
 from models import Signal
 from tests.conftest import BOT_TOKEN, DIGEST, TRIAGE
 from tests.digest.conftest import (

@@ -8,8 +8,8 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
-from bot.jobs.digest import SendStatus
 from bot.services.digest import ClaimOutcome
+from handlers.digest_sender import SendStatus
 from models import DigestRun
 from tests.conftest import DIGEST
 from tests.digest.conftest import (
