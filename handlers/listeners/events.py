@@ -8,15 +8,14 @@ from slack_bolt import App, BoltResponse
 from slack_sdk import WebClient
 
 from bot.services import Services
-from handlers.blocks import intake as blocks
-from handlers.blocks.triage import build_lead_home
+from handlers.blocks.home import build_home_view, build_lead_home
 from handlers.leads import LeadDirectory
 
 
 def register(app: App, services: Services, *, leads: LeadDirectory) -> None:
     def skip_repeated_events(
         body: dict, next: Callable[[], BoltResponse | None]
-    ) -> BoltResponse | None:  # noqa: A002
+    ) -> BoltResponse | None:
         # Slack retries events it thinks were not acknowledged; Bolt does not de-duplicate them.
         event_id = body.get("event_id") if body.get("type") == "event_callback" else None
         if event_id and not services.signals.first_time("event:" + event_id):
@@ -32,7 +31,7 @@ def register(app: App, services: Services, *, leads: LeadDirectory) -> None:
             overview = services.triage.overview(lead_id=user_id)
             view = build_lead_home(overview, own_signals=own)
         else:
-            view = blocks.build_home_view(own_signals=own)
+            view = build_home_view(own_signals=own)
         client.views_publish(user_id=user_id, view=view)
 
     app.middleware(skip_repeated_events)
