@@ -92,37 +92,26 @@ def build_receipt_text(filed: FiledSignal, *, small_crowd: int | None = None) ->
 
 
 def build_receipt_view(filed: FiledSignal) -> dict[str, Any]:
-    return {
-        "type": "modal",
-        "callback_id": ids.SIGNAL_DONE_VIEW,
-        "title": plain_text("Signal filed"),
-        "close": plain_text("Done"),
-        "blocks": [section(build_receipt_text(filed))],
-    }
+    return modal(
+        callback_id=ids.SIGNAL_DONE_VIEW,
+        title="Signal filed",
+        close="Done",
+        blocks=[section(build_receipt_text(filed))],
+    )
 
 
 def build_duplicate_view() -> dict[str, Any]:
-    return {
-        "type": "modal",
-        "title": plain_text("Already filed"),
-        "close": plain_text("Close"),
-        "blocks": [
-            section(
-                "This form was already submitted, so nothing new was filed. If you did not see "
-                "your receipt, run `/ai-signal` again."
-            )
-        ],
-    }
+    text = (
+        "This form was already submitted, so nothing new was filed. If you did not see "
+        "your receipt, run `/ai-signal` again."
+    )
+    return modal(title="Already filed", close="Close", blocks=[section(text)])
 
 
 def build_unreadable_view() -> dict[str, Any]:
     """The answer to a form submission the app could not read (it replaces the form)."""
-    return {
-        "type": "modal",
-        "title": plain_text("AI signal"),
-        "close": plain_text("Close"),
-        "blocks": [section(UNREADABLE_TEXT + " Please open the form again and retry.")],
-    }
+    text = UNREADABLE_TEXT + " Please open the form again and retry."
+    return modal(title="AI signal", close="Close", blocks=[section(text)])
 
 
 def build_status_text(signal: SignalSummary) -> str:
@@ -182,21 +171,18 @@ def build_reveal_modal(offer: RevealOffer) -> dict[str, Any]:
         "• *Your follow-up code* stops working.\n"
         "*This cannot be undone:* a named signal never becomes anonymous again."
     )
-    return {
-        "type": "modal",
-        "callback_id": ids.REVEAL_MODAL,
-        "private_metadata": offer.token,
-        "title": plain_text("Put your name to it"),
-        "submit": plain_text("Show my name"),
-        "close": plain_text("Stay anonymous"),
-        "blocks": [
-            section(text),
-            context(
-                "Nothing about you has been stored: press *Stay anonymous* (or close this) and "
-                "the signal stays as it is. This confirmation lapses after 30 minutes."
-            ),
-        ],
-    }
+    note = (
+        "Nothing about you has been stored: press *Stay anonymous* (or close this) and "
+        "the signal stays as it is. This confirmation lapses after 30 minutes."
+    )
+    return modal(
+        callback_id=ids.REVEAL_MODAL,
+        private_metadata=offer.token,
+        title="Put your name to it",
+        submit="Show my name",
+        close="Stay anonymous",
+        blocks=[section(text), context(note)],
+    )
 
 
 def build_reveal_done_view(*, ref: str | None, changed: bool, problem: str = "") -> dict[str, Any]:
@@ -212,13 +198,9 @@ def build_reveal_done_view(*, ref: str | None, changed: bool, problem: str = "")
     else:
         title = "Already named"
         text = f"*{ref}* already shows your name; nothing changed."
-    return {
-        "type": "modal",
-        "callback_id": ids.REVEAL_DONE_VIEW,
-        "title": plain_text(title),
-        "close": plain_text("Done"),
-        "blocks": [section(text)],
-    }
+    return modal(
+        callback_id=ids.REVEAL_DONE_VIEW, title=title, close="Done", blocks=[section(text)]
+    )
 
 
 def build_error_text(error: ServiceError) -> str:
