@@ -18,7 +18,6 @@ from bot.app import BotAuthorization, create_app
 from bot.clock import Clock, utc_now
 from bot.config import Settings
 from bot.jobs.delivery import SLACK_PACE, DeliveryWorker, Pace
-from bot.jobs.digest import DigestSender
 from bot.services import Services
 from bot.services.delivery import DeliveryService
 from bot.services.digest import DigestService
@@ -27,6 +26,7 @@ from bot.services.signals import SignalService
 from bot.services.triage import TriageService
 from handlers.client import create_web_client
 from handlers.crowd import CrowdGauge
+from handlers.digest_sender import DigestSender
 from handlers.leads import LeadDirectory
 from handlers.sender import OutboxSender
 from models import Secret

@@ -17,19 +17,23 @@ IDENTITY_INPUT = "identity_choice"
 IDENTITY_NAMED = "named"
 IDENTITY_ANONYMOUS = "anonymous"
 
+# The receipt that replaces the filing modal once the signal is filed
+SIGNAL_DONE_VIEW = "signal_modal_done"
+
 # `/ai-signal reveal <code>`: the private confirmation (private_metadata carries the token only)
 REVEAL_MODAL = "reveal_modal"
+REVEAL_DONE_VIEW = "reveal_modal_done"
 
-# The triage post
+# The triage post: its actions block and the lead buttons in it
 TRIAGE_ACTIONS_BLOCK = "triage_actions"
 ACKNOWLEDGE_ACTION = "signal_acknowledge"
-
-# App Home
-HOME_OPEN_MODAL_ACTION = "home_open_signal_modal"
 TRIAGE_ACTION = "signal_triage"
 ASK_ACTION = "signal_ask"
 RESOLVE_ACTION = "signal_resolve"
 REOPEN_ACTION = "signal_reopen"
+
+# App Home
+HOME_OPEN_MODAL_ACTION = "home_open_signal_modal"
 
 # Lead modals (private_metadata carries the signal reference only)
 TRIAGE_MODAL = "triage_modal"

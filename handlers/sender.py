@@ -14,9 +14,8 @@ from typing import Any
 
 from slack_sdk import WebClient
 
-from bot.services.delivery import DeliveryTask
-from handlers.blocks.intake import build_triage_message
-from handlers.blocks.triage import build_reporter_notice, build_thread_reply
+from bot.services.records import DeliveryTask
+from handlers.blocks.triage import build_reporter_notice, build_thread_reply, build_triage_message
 from handlers.leads import LeadDirectory
 from models import OutboxPurpose
 

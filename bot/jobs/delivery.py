@@ -28,33 +28,10 @@ from urllib.error import URLError
 from slack_sdk.errors import SlackApiError
 
 from bot.services.delivery import MAX_BACKOFF, DeliveryService, DeliveryTask
+from handlers.slack_errors import classify
 from models import OutboxPurpose
 
 logger = logging.getLogger("ai_signal.delivery")
-
-# Errors that will not go away by themselves: keep the item, report it, stop trying.
-PERMANENT_ERRORS = frozenset(
-    {
-        "channel_not_found",
-        "not_in_channel",
-        "is_archived",
-        "invalid_blocks",
-        "invalid_blocks_format",
-        "msg_too_long",
-        "no_text",
-        "invalid_auth",
-        "not_authed",
-        "account_inactive",
-        "token_revoked",
-        "missing_scope",
-        "restricted_action",
-        "thread_not_found",
-        "message_not_found",
-        "cant_update_message",
-        "user_not_found",
-        "cannot_dm_bot",
-    }
-)
 
 # After an idle round, how long a wake-up waits for others to join it; longer while a channel
 # is paused after a 429.
@@ -299,11 +276,10 @@ class DeliveryWorker:
         )
 
     def _handle_slack_error(self, task: DeliveryTask, error: SlackApiError) -> bool:
-        response = error.response
-        status = response.status_code
-        code = response.get("error") if isinstance(response.data, dict) else None
-        if status == 429 or code == "ratelimited":
-            retry_after = retry_after_seconds(response.headers)
+        failure = classify(error, longest=MAX_BACKOFF)
+        status, code = failure.status, failure.code
+        if failure.retry_after is not None:
+            retry_after = failure.retry_after
             self._delivery.hold(
                 item_id=task.item_id,
                 channel=task.channel,
@@ -324,7 +300,7 @@ class DeliveryWorker:
             # Slack failed on its side: the message may or may not have been stored.
             self._hold(task, backoff(task.attempts), f"{status} {code}", sent=None)
             return False
-        if code not in PERMANENT_ERRORS:
+        if not failure.permanent:
             due = self._delivery.mark_retry(
                 item_id=task.item_id, delay=backoff(task.attempts), error=f"{status} {code}"
             )
@@ -341,15 +317,3 @@ class DeliveryWorker:
             code,
         )
         return True
-
-
-def retry_after_seconds(headers: dict[str, Any]) -> float:
-    """Seconds to hold a channel after a 429: Slack's Retry-After, at least 1 s, 30 s when it is
-    missing or unreadable, and never longer than the outbox's longest wait (15 minutes)."""
-    for key, value in (headers or {}).items():
-        if key.lower() == "retry-after":
-            try:
-                return min(max(float(value), 1.0), MAX_BACKOFF.total_seconds())
-            except (TypeError, ValueError):
-                break
-    return 30.0

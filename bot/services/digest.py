@@ -133,6 +133,27 @@ def period_in_progress(schedule: str, timezone: str, now: datetime) -> Period:
 # -- what the digest says ----------------------------------------------------------------------
 
 
+# What one attempt to post a period's digest came to (the sender in handlers/ returns it).
+class SendStatus(StrEnum):
+    SENT = "sent"
+    ALREADY_SENT = "already_sent"
+    IN_PROGRESS = "in_progress"  # another sender holds the claim right now
+    RETRY_LATER = "retry_later"  # an earlier post failed; its retry time has not come
+    FAILED = "failed"  # this post failed; the claim is kept and retried later
+    NOT_DUE = "not_due"  # catch-up: nothing to catch up
+
+
+@dataclass(frozen=True, kw_only=True)
+class SendResult:
+    status: SendStatus
+    period: Period
+    channel: str
+    ts: str | None = None
+    attempt: int = 0
+    error: str | None = None
+    retry_at: datetime | None = None
+
+
 @dataclass(frozen=True, kw_only=True)
 class KindCount:
     kind: str

@@ -291,7 +291,11 @@ class TriageService:
         note: str | None,
         reason: str | None,
         request_key: str | None = None,
+        is_lead: Callable[[str], bool] | None = None,
     ) -> ActionResult:
+        """`is_lead` tells whether a user is a lead: the owner must be one."""
+        if owner_id and is_lead is not None and not is_lead(owner_id):
+            raise NotAllowed("Choose a lead as the owner.", field="owner")
         if status not in (S.INVESTIGATING.value, S.DECLINED.value):
             raise NotAllowed("Choose investigating or declined.", field="status")
         if impact is not None and impact not in IMPACTS:

@@ -9,6 +9,7 @@ id, ping `@channel` or forge a link.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -19,48 +20,31 @@ from bot.services.digest import (
     Period,
     ResolvedItem,
     ResponseHealth,
-    redact_user_ids,
 )
-from bot.services.triage import PATTERNS
-from bot.services.vocabulary import KINDS
-from handlers.blocks.intake import FIELD_LIMIT, HEADER_LIMIT, SECTION_TEXT_LIMIT, format_duration
-from handlers.formatting import escape, fit, inline, plain
+from bot.services.redaction import redact_user_ids
+from handlers.blocks.kit import (
+    MESSAGE_TEXT_LIMIT,
+    Block,
+    context,
+    divider,
+    fields,
+    format_duration,
+    header,
+    kind_label,
+    pattern_label,
+    section,
+    status_word,
+)
+from handlers.formatting import escape, fit, inline
 
-Block = dict[str, Any]
-
-MESSAGE_TEXT_LIMIT = 39_000  # Slack truncates a message's `text` at 40,000
 SYSTEM_LIMIT = 150
 ASSUMPTION_LIMIT = 1000
 LESSON_LIMIT = 1200
 NO_NAMES = "Names systems and patterns, never people."
 INVITATION = "Something bothering you about an AI system? `/ai-signal` — anonymously if you prefer."
-STATUS_WORDS = {
-    "new": "Open (unacknowledged)",
-    "acknowledged": "Acknowledged",
-    "investigating": "Investigating",
-}
 
 
 # -- small pieces ------------------------------------------------------------------------------
-
-
-def _mrkdwn(text: str) -> dict[str, str]:
-    return {"type": "mrkdwn", "text": text}
-
-
-def _section(text: str) -> Block:
-    return {"type": "section", "text": _mrkdwn(fit(text, SECTION_TEXT_LIMIT))}
-
-
-def _fields(*texts: str) -> Block:
-    return {"type": "section", "fields": [_mrkdwn(fit(t, FIELD_LIMIT)) for t in texts[:10]]}
-
-
-def _context(text: str) -> Block:
-    return {"type": "context", "elements": [_mrkdwn(fit(text, SECTION_TEXT_LIMIT))]}
-
-
-_DIVIDER: Block = {"type": "divider"}
 
 
 def _day(moment: datetime) -> str:
@@ -106,14 +90,8 @@ def age_words(age: timedelta) -> str:
     return "1 day" if days == 1 else f"{days} days"
 
 
-def kind_word(kind: str) -> str:
-    return KINDS.get(kind, kind)
-
-
 def pattern_word(pattern: str | None) -> str:
-    if not pattern:
-        return "not recorded"
-    return PATTERNS.get(pattern, pattern)
+    return pattern_label(pattern) if pattern else "not recorded"
 
 
 def hours_words(hours: float) -> str:
@@ -174,7 +152,7 @@ def _attention_line(item: AttentionItem, esc: Callable[[str], str], reminder_hou
     system = _system(item.system)
     where = f" · {esc(system)}" if system else ""
     return (
-        f"{esc(item.ref)} · {esc(kind_word(item.kind))}{where} — raised {age_words(item.age)} "
+        f"{esc(item.ref)} · {esc(kind_label(item.kind))}{where} — raised {age_words(item.age)} "
         f"ago, {state}"
     )
 
@@ -187,102 +165,9 @@ def _subject(period: Period) -> str:
     return f"this {period.noun}"
 
 
-# -- plain text --------------------------------------------------------------------------------
-
-
-def build_digest_text(data: DigestData, *, for_slack: bool = False) -> str:
-    """The whole digest as readable text: `ai-signal digest preview`, and the message fallback.
-
-    `for_slack` escapes user text (the fallback is shown by Slack in notifications); the preview
-    in a terminal shows it as typed.
-    """
-    esc: Callable[[str], str] = user_text if for_slack else redact_user_ids
-    period = data.period
-    this = _subject(period)
-    if period.in_progress:
-        # A preview of the running period: a part of it, so no change against a whole one.
-        lines = [
-            f"AI signal digest · {period_title(period)} (preview, in progress)",
-            f"{progress_sentence(period, data.now)} {NO_NAMES}",
-            "",
-        ]
-        so_far = f"{this} so far"
-        if data.empty:
-            lines.append(f"No new signals {so_far}.")
-        else:
-            lines.append(
-                f"New signals {so_far}: {data.new_total} "
-                f"(the whole previous {period.noun}: {data.previous_total})"
-            )
-            for k in _kind_counts(data.new_by_kind):
-                lines.append(f"  {esc(k.label)}: {k.count} (previous: {k.previous})")
-        this = so_far
-    else:
-        lines = [
-            f"AI signal digest · {period_title(period)}",
-            f"Covers {period_sentence(period)}. {NO_NAMES}",
-            "",
-        ]
-        if data.empty:
-            lines.append(f"No new signals {this}.")
-        else:
-            lines.append(
-                f"New signals {this}: {data.new_total} "
-                f"({change(data.new_total, data.previous_total)} on the previous {period.noun}: "
-                f"{data.previous_total})"
-            )
-            for k in _kind_counts(data.new_by_kind):
-                lines.append(f"  {esc(k.label)}: {k.count} ({change(k.count, k.previous)})")
-    lines += ["", "Where things stand:"]
-    for status, count in data.open_counts.items():
-        lines.append(f"  {STATUS_WORDS.get(status, status)}: {count}")
-    lines.append(f"  Resolved {this}: {data.resolved_count}")
-    lines.append(f"  Declined {this} (not a problem): {data.declined_count}")
-    if data.needs_attention:
-        lines += ["", "Needs attention (oldest first):"]
-        lines += [
-            f"  - {_attention_line(item, esc, data.reminder_hours)}"
-            for item in data.needs_attention
-        ]
-        if data.needs_attention_total > len(data.needs_attention):
-            lines.append(
-                f"  … and {data.needs_attention_total - len(data.needs_attention)} more waiting"
-            )
-    if data.resolved:
-        lines += ["", f"Resolved {this} — what we learned:"]
-        for item in data.resolved:
-            system = _system(item.system)
-            where = f" · {esc(system)}" if system else ""
-            lines.append(f"  - {esc(item.ref)} · {esc(kind_word(item.kind))}{where}")
-            lines.append(f"    Failed assumption: {esc(item.failed_assumption or '—')}")
-            lines.append(f"    Pattern: {esc(pattern_word(item.pattern))}")
-            lines.append(f"    Lesson: {esc(item.lesson or '—')}")
-        if data.resolved_count > len(data.resolved):
-            lines.append(f"  … and {data.resolved_count - len(data.resolved)} more resolved")
-    if data.recurring or data.patterns:
-        lines += ["", "Recurring:"]
-        for system in data.recurring:
-            lines.append(f"  - {esc(system.system)}: {system.count} signals")
-        if data.recurring_total > len(data.recurring):
-            lines.append(f"  … and {data.recurring_total - len(data.recurring)} more systems")
-        if data.patterns:
-            lines.append(
-                "  Patterns across resolutions: "
-                + ", ".join(f"{esc(pattern_word(p))} ×{n}" for p, n in data.patterns)
-            )
-    lines += [
-        "",
-        "Response health (time from triage post to acknowledgement):",
-        f"  Named: {health_words(data.named, reminder_hours=data.reminder_hours)}",
-        f"  Anonymous: {health_words(data.anonymous, reminder_hours=data.reminder_hours)}",
-    ]
-    if anonymous_waited_longer(data):
-        lines.append(f"  Anonymous signals waited longer than named ones {this}.")
-    text = "\n".join(lines) + "\n"
-    return text[:MESSAGE_TEXT_LIMIT] if for_slack else text
-
-
-# -- Block Kit ---------------------------------------------------------------------------------
+def _text_subject(period: Period) -> str:
+    """In the text of a preview, the period is the part of it gone by."""
+    return f"this {period.noun} so far" if period.in_progress else _subject(period)
 
 
 def _attention_block(item: AttentionItem, link: str | None, reminder_hours: float) -> Block:
@@ -294,8 +179,8 @@ def _attention_block(item: AttentionItem, link: str | None, reminder_hours: floa
         if item.stalled
         else "Waiting for acknowledgement"
     )
-    return _section(
-        f"{ref} · {escape(kind_word(item.kind))}{where}\n{state} · raised {age_words(item.age)} ago"
+    return section(
+        f"{ref} · {escape(kind_label(item.kind))}{where}\n{state} · raised {age_words(item.age)} ago"
     )
 
 
@@ -304,129 +189,248 @@ def _resolved_block(item: ResolvedItem) -> Block:
     where = f" · {fit(user_text(system), SYSTEM_LIMIT)}" if system else ""
     assumption = fit(user_text(item.failed_assumption or "—"), ASSUMPTION_LIMIT)
     lesson = fit(user_text(item.lesson or "—"), LESSON_LIMIT)
-    return _section(
-        f"*{escape(item.ref)}* · {escape(kind_word(item.kind))}{where}\n"
+    return section(
+        f"*{escape(item.ref)}* · {escape(kind_label(item.kind))}{where}\n"
         f"*Failed assumption:* {assumption}\n"
         f"*Pattern:* {escape(pattern_word(item.pattern))}\n"
         f"*Lesson:* {lesson}"
     )
 
 
-def build_digest_blocks(data: DigestData, *, links: Mapping[str, str] | None = None) -> list[Block]:
-    """At most ~35 blocks whatever the data (Slack allows 50 in a message)."""
-    links = links or {}
+# -- the sections, each as text lines and as blocks ----------------------------------------------
+
+Escape = Callable[[str], str]
+
+
+@dataclass(frozen=True)
+class Part:
+    """One section of the digest: its lines in the text version and its blocks."""
+
+    lines: list[str] = field(default_factory=list)
+    blocks: list[Block] = field(default_factory=list)
+
+
+def _opening(data: DigestData, esc: Escape) -> Part:
     period = data.period
     this = _subject(period)
-    blocks: list[Block] = [
-        {
-            "type": "header",
-            "text": {
-                "type": "plain_text",
-                "text": plain(f"AI signal digest · {period_title(period)}", HEADER_LIMIT),
-            },
-        },
-        _context(f"Covers {period_sentence(period)}. {NO_NAMES}"),
+    blocks = [
+        header(f"AI signal digest · {period_title(period)}"),
+        context(f"Covers {period_sentence(period)}. {NO_NAMES}"),
     ]
-
+    kinds = _kind_counts(data.new_by_kind)
     if data.empty:
         blocks.append(
-            _section(
+            section(
                 f"*No new signals {this}.* Nothing was raised between "
                 f"{_day(period.local(period.start))} and {_day(period.local(period.end))}."
             )
         )
     else:
         blocks.append(
-            _section(
+            section(
                 f"*New signals {this}: {data.new_total}* "
                 f"({change(data.new_total, data.previous_total)} on the previous "
                 f"{period.noun}: {data.previous_total})"
             )
         )
-        kinds = _kind_counts(data.new_by_kind)
         if kinds:
             blocks.append(
-                _fields(
+                fields(
                     *(
                         f"*{escape(k.label)}*\n{k.count} ({change(k.count, k.previous)})"
                         for k in kinds
                     )
                 )
             )
+    return Part(_opening_lines(data, esc, kinds), blocks)
 
-    blocks += [
-        _DIVIDER,
-        _section("*Where things stand*"),
-        _fields(
+
+def _opening_lines(data: DigestData, esc: Escape, kinds: list[KindCount]) -> list[str]:
+    period = data.period
+    this = _text_subject(period)
+    if period.in_progress:
+        # A preview of the running period: a part of it, so no change against a whole one.
+        lines = [
+            f"AI signal digest · {period_title(period)} (preview, in progress)",
+            f"{progress_sentence(period, data.now)} {NO_NAMES}",
+            "",
+        ]
+        if data.empty:
+            return [*lines, f"No new signals {this}."]
+        lines.append(
+            f"New signals {this}: {data.new_total} "
+            f"(the whole previous {period.noun}: {data.previous_total})"
+        )
+        return lines + [f"  {esc(k.label)}: {k.count} (previous: {k.previous})" for k in kinds]
+    lines = [
+        f"AI signal digest · {period_title(period)}",
+        f"Covers {period_sentence(period)}. {NO_NAMES}",
+        "",
+    ]
+    if data.empty:
+        return [*lines, f"No new signals {this}."]
+    lines.append(
+        f"New signals {this}: {data.new_total} "
+        f"({change(data.new_total, data.previous_total)} on the previous {period.noun}: "
+        f"{data.previous_total})"
+    )
+    return lines + [f"  {esc(k.label)}: {k.count} ({change(k.count, k.previous)})" for k in kinds]
+
+
+def _standing(data: DigestData) -> Part:
+    this, this_text = _subject(data.period), _text_subject(data.period)
+    lines = ["", "Where things stand:"]
+    lines += [f"  {status_word(status)}: {count}" for status, count in data.open_counts.items()]
+    lines.append(f"  Resolved {this_text}: {data.resolved_count}")
+    lines.append(f"  Declined {this_text} (not a problem): {data.declined_count}")
+    blocks = [
+        divider(),
+        section("*Where things stand*"),
+        fields(
             *(
-                f"*{STATUS_WORDS.get(status, escape(status))}*\n{count}"
+                f"*{escape(status_word(status))}*\n{count}"
                 for status, count in data.open_counts.items()
             ),
             f"*Resolved {this}*\n{data.resolved_count}",
             f"*Declined {this}*\n{data.declined_count}",
         ),
     ]
+    return Part(lines, blocks)
 
-    if data.needs_attention:
-        blocks += [_DIVIDER, _section("*Needs attention* — oldest first")]
-        blocks += [
-            _attention_block(item, _safe_link(links.get(item.ref)), data.reminder_hours)
-            for item in data.needs_attention
-        ]
-        more = data.needs_attention_total - len(data.needs_attention)
-        if more > 0:
-            blocks.append(_context(f"… and {more} more waiting."))
 
-    if data.resolved or data.declined_count:
-        blocks += [_DIVIDER, _section(f"*Resolved {this} — what we learned*")]
-        blocks += [_resolved_block(item) for item in data.resolved]
-        more = data.resolved_count - len(data.resolved)
-        notes = []
-        if more > 0:
-            notes.append(f"… and {more} more resolved.")
-        if data.declined_count:
-            notes.append(
-                f"{data.declined_count} declined as not a problem — still counted, "
-                "and thank you for raising them."
-            )
-        if notes:
-            blocks.append(_context(" ".join(notes)))
-
-    if data.recurring or data.patterns:
-        lines = ["*Recurring*"]
-        lines += [
-            f"• {fit(user_text(s.system), SYSTEM_LIMIT)} — {s.count} signals"
-            for s in data.recurring
-        ]
-        if data.recurring_total > len(data.recurring):
-            lines.append(f"… and {data.recurring_total - len(data.recurring)} more systems")
-        if data.patterns:
-            lines.append(
-                "*Patterns across resolutions:* "
-                + ", ".join(f"{escape(pattern_word(p))} ×{n}" for p, n in data.patterns)
-            )
-        blocks += [_DIVIDER, _section("\n".join(lines))]
-
+def _attention(data: DigestData, esc: Escape, links: Mapping[str, str]) -> Part:
+    if not data.needs_attention:
+        return Part()
+    more = data.needs_attention_total - len(data.needs_attention)
+    lines = ["", "Needs attention (oldest first):"]
+    lines += [
+        f"  - {_attention_line(item, esc, data.reminder_hours)}" for item in data.needs_attention
+    ]
+    blocks = [divider(), section("*Needs attention* — oldest first")]
     blocks += [
-        _DIVIDER,
-        _section(
+        _attention_block(item, _safe_link(links.get(item.ref)), data.reminder_hours)
+        for item in data.needs_attention
+    ]
+    if more > 0:
+        lines.append(f"  … and {more} more waiting")
+        blocks.append(context(f"… and {more} more waiting."))
+    return Part(lines, blocks)
+
+
+def _resolved(data: DigestData, esc: Escape) -> Part:
+    this, this_text = _subject(data.period), _text_subject(data.period)
+    more = data.resolved_count - len(data.resolved)
+    lines: list[str] = []
+    if data.resolved:
+        lines += ["", f"Resolved {this_text} — what we learned:"]
+        for item in data.resolved:
+            system = _system(item.system)
+            where = f" · {esc(system)}" if system else ""
+            lines.append(f"  - {esc(item.ref)} · {esc(kind_label(item.kind))}{where}")
+            lines.append(f"    Failed assumption: {esc(item.failed_assumption or '—')}")
+            lines.append(f"    Pattern: {esc(pattern_word(item.pattern))}")
+            lines.append(f"    Lesson: {esc(item.lesson or '—')}")
+        if more > 0:
+            lines.append(f"  … and {more} more resolved")
+    if not (data.resolved or data.declined_count):
+        return Part(lines)
+    blocks = [divider(), section(f"*Resolved {this} — what we learned*")]
+    blocks += [_resolved_block(item) for item in data.resolved]
+    notes = [f"… and {more} more resolved."] if more > 0 else []
+    if data.declined_count:
+        notes.append(
+            f"{data.declined_count} declined as not a problem — still counted, "
+            "and thank you for raising them."
+        )
+    if notes:
+        blocks.append(context(" ".join(notes)))
+    return Part(lines, blocks)
+
+
+def _recurring(data: DigestData, esc: Escape) -> Part:
+    if not (data.recurring or data.patterns):
+        return Part()
+    more = data.recurring_total - len(data.recurring)
+    lines = ["", "Recurring:"]
+    lines += [f"  - {esc(s.system)}: {s.count} signals" for s in data.recurring]
+    shown = ["*Recurring*"]
+    shown += [
+        f"• {fit(user_text(s.system), SYSTEM_LIMIT)} — {s.count} signals" for s in data.recurring
+    ]
+    if more > 0:
+        lines.append(f"  … and {more} more systems")
+        shown.append(f"… and {more} more systems")
+    if data.patterns:
+        lines.append(
+            "  Patterns across resolutions: "
+            + ", ".join(f"{esc(pattern_word(p))} ×{n}" for p, n in data.patterns)
+        )
+        shown.append(
+            "*Patterns across resolutions:* "
+            + ", ".join(f"{escape(pattern_word(p))} ×{n}" for p, n in data.patterns)
+        )
+    return Part(lines, [divider(), section("\n".join(shown))])
+
+
+def _health(data: DigestData) -> Part:
+    this, this_text = _subject(data.period), _text_subject(data.period)
+    named = health_words(data.named, reminder_hours=data.reminder_hours)
+    anonymous = health_words(data.anonymous, reminder_hours=data.reminder_hours)
+    lines = [
+        "",
+        "Response health (time from triage post to acknowledgement):",
+        f"  Named: {named}",
+        f"  Anonymous: {anonymous}",
+    ]
+    blocks = [
+        divider(),
+        section(
             f"*Response health* — time from triage post to acknowledgement, for signals posted "
             f"{this}"
         ),
-        _fields(
-            f"*Named*\n{health_words(data.named, reminder_hours=data.reminder_hours)}",
-            f"*Anonymous*\n{health_words(data.anonymous, reminder_hours=data.reminder_hours)}",
-        ),
+        fields(f"*Named*\n{named}", f"*Anonymous*\n{anonymous}"),
     ]
     if anonymous_waited_longer(data):
+        lines.append(f"  Anonymous signals waited longer than named ones {this_text}.")
         blocks.append(
-            _context(
+            context(
                 f":warning: Anonymous signals waited longer than named ones {this}. "
                 "Anonymous concerns must not wait longer."
             )
         )
-    blocks.append(_context(INVITATION))
-    return blocks
+    return Part(lines, blocks)
+
+
+def _sections(data: DigestData, esc: Escape, links: Mapping[str, str]) -> list[Part]:
+    return [
+        _opening(data, esc),
+        _standing(data),
+        _attention(data, esc, links),
+        _resolved(data, esc),
+        _recurring(data, esc),
+        _health(data),
+        Part(blocks=[context(INVITATION)]),
+    ]
+
+
+# -- the two renderings ------------------------------------------------------------------------
+
+
+def build_digest_text(data: DigestData, *, for_slack: bool = False) -> str:
+    """The whole digest as readable text: `ai-signal digest preview`, and the message fallback.
+
+    `for_slack` escapes user text (the fallback is shown by Slack in notifications); the preview
+    in a terminal shows it as typed.
+    """
+    esc: Escape = user_text if for_slack else redact_user_ids
+    lines = [line for part in _sections(data, esc, {}) for line in part.lines]
+    text = "\n".join(lines) + "\n"
+    return text[:MESSAGE_TEXT_LIMIT] if for_slack else text
+
+
+def build_digest_blocks(data: DigestData, *, links: Mapping[str, str] | None = None) -> list[Block]:
+    """At most ~35 blocks whatever the data (Slack allows 50 in a message)."""
+    return [block for part in _sections(data, user_text, links or {}) for block in part.blocks]
 
 
 def build_digest_message(

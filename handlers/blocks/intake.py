@@ -1,4 +1,5 @@
-"""Block Kit builders: pure functions from plain data to Slack payload dicts.
+"""Builders for the reporter's side: the filing form and its answers (receipts, status, help,
+the reveal confirmation). Pure functions from plain data to Slack payload dicts.
 
 Every piece of user text goes through `escape` (mrkdwn) or `plain` (plain_text) and is cut to
 Slack's limits here, so Slack never rejects a payload and no text can ping or forge a link.
@@ -6,30 +7,33 @@ Slack's limits here, so Slack never rejects a payload and no text can ping or fo
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Any
 
 from bot.services.errors import ServiceError
-from bot.services.signals import MAX_IMPACT, MAX_SYSTEM, MAX_TEXT, FiledSignal, SignalSummary
-from bot.services.triage import RevealOffer, SignalDetail
+from bot.services.records import FiledSignal, RevealOffer, SignalSummary
+from bot.services.signals import MAX_IMPACT, MAX_SYSTEM, MAX_TEXT
 from bot.services.vocabulary import KIND_DESCRIPTIONS, KINDS
 from handlers import ids
-from handlers.formatting import escape, fit, inline, plain
-
-SECTION_TEXT_LIMIT = 3000
-FIELD_LIMIT = 2000
-HEADER_LIMIT = 150
-BUTTON_TEXT_LIMIT = 75
-OPTION_TEXT_LIMIT = 75
-NOTIFICATION_TEXT_LIMIT = 300
-
-STATUS_LABELS = {
-    "new": "🆕 New",
-    "acknowledged": "👀 Acknowledged",
-    "investigating": "🔎 Investigating",
-    "resolved": "✅ Resolved",
-    "declined": "🙏 Declined (not a problem)",
-}
+from handlers.blocks.kit import (
+    context,
+    input_block,
+    kind_label,
+    modal,
+    option,
+    plain_text,
+    quote,
+    section,
+    status_label,
+    text_input,
+)
+from handlers.edge import (
+    UNREADABLE_TEXT,
+    element_state,
+    input_value,
+    selected_value,
+    state_values,
+)
+from handlers.formatting import escape, fit, inline
 
 ANONYMITY_PROMISE = (
     "*Anonymous* means your name, user id and the channel you typed in are never stored, logged "
@@ -50,130 +54,6 @@ FROM_MESSAGE_NOTE = (
     "\n:warning: The message link in the text shows which channel it came from. If you stay "
     "anonymous and that could point to you, remove the link."
 )
-
-Block = dict[str, Any]
-
-
-def _text(text: str, *, kind: str = "mrkdwn") -> dict[str, Any]:
-    return {"type": kind, "text": text}
-
-
-def _section(text: str, **extra: Any) -> Block:
-    return {"type": "section", "text": _text(fit(text, SECTION_TEXT_LIMIT)), **extra}
-
-
-def _context(*texts: str) -> Block:
-    return {"type": "context", "elements": [_text(t) for t in texts[:10]]}
-
-
-def kind_label(kind: str) -> str:
-    return KINDS.get(kind, kind)
-
-
-def status_label(status: str) -> str:
-    return STATUS_LABELS.get(status, status)
-
-
-def quote(text: str) -> str:
-    """Escaped user text as a mrkdwn block quote."""
-    return "\n".join("&gt; " + line if line else "&gt;" for line in escape(text).split("\n"))
-
-
-# -- the triage post --------------------------------------------------------------------------
-
-
-def _button(action_id: str, label: str, value: str, *, style: str | None = None) -> dict[str, Any]:
-    button: dict[str, Any] = {
-        "type": "button",
-        "action_id": action_id,
-        "text": _text(plain(label, BUTTON_TEXT_LIMIT), kind="plain_text"),
-        "value": value,
-    }
-    if style:
-        button["style"] = style
-    return button
-
-
-def lead_buttons(ref: str, status: str) -> list[dict[str, Any]]:
-    """Lead actions that fit the status: no Acknowledge once acknowledged; Reopen when closed."""
-    if status in ("resolved", "declined"):
-        return [_button(ids.REOPEN_ACTION, "Reopen", ref)]
-    buttons = []
-    if status == "new":
-        buttons.append(_button(ids.ACKNOWLEDGE_ACTION, "Acknowledge", ref, style="primary"))
-    buttons += [
-        _button(ids.TRIAGE_ACTION, "Triage…", ref),
-        _button(ids.ASK_ACTION, "Ask reporter…", ref),
-        _button(ids.RESOLVE_ACTION, "Resolve…", ref),
-    ]
-    return buttons
-
-
-def format_duration(delta: timedelta) -> str:
-    minutes = int(delta.total_seconds() // 60)
-    if minutes < 60:
-        return f"{minutes} min"
-    hours = minutes // 60
-    if hours < 48:
-        return f"{hours} h {minutes % 60} min" if hours < 10 else f"{hours} h"
-    return f"{hours // 24} days"
-
-
-def build_triage_message(
-    signal: SignalSummary, *, detail: SignalDetail | None = None
-) -> dict[str, Any]:
-    """The parent post in the triage channel: what was raised, by whom (or Anonymous), and where
-    it stands now (status, owner, time to acknowledge), with the lead actions that fit."""
-    reporter = (
-        "Anonymous" if signal.anonymous or not signal.reporter_id else f"<@{signal.reporter_id}>"
-    )
-    fields = [
-        _text(f"*Kind*\n{escape(kind_label(signal.kind))}"),
-        _text(f"*System*\n{fit(inline(signal.system or '—'), FIELD_LIMIT - 20)}"),
-        _text(f"*Reporter*\n{reporter}"),
-        _text(f"*Status*\n{status_label(signal.status)}"),
-    ]
-    if detail is not None:
-        if detail.owner_id:
-            fields.append(_text(f"*Owner*\n<@{detail.owner_id}>"))
-        if detail.confirmed_impact:
-            fields.append(_text(f"*Confirmed impact*\n{escape(detail.confirmed_impact.title())}"))
-        if detail.time_to_acknowledge is not None:
-            fields.append(
-                _text(f"*Acknowledged after*\n{format_duration(detail.time_to_acknowledge)}")
-            )
-    blocks: list[Block] = [
-        {
-            "type": "header",
-            "text": _text(
-                plain(f"{signal.ref} · {kind_label(signal.kind)}", HEADER_LIMIT), kind="plain_text"
-            ),
-        },
-        {"type": "section", "fields": fields[:10]},
-        _section(quote(signal.text)),
-    ]
-    if signal.impact:
-        # Quoted like the text: a reporter's lines never pass for the post's own fields.
-        blocks.append(_section(f"*Perceived impact*\n{quote(signal.impact)}"))
-    blocks.append(
-        _context(
-            "Raised with `/ai-signal`. Thank the reporter; look at the system, not the person."
-        )
-    )
-    blocks.append(
-        {
-            "type": "actions",
-            "block_id": ids.TRIAGE_ACTIONS_BLOCK,
-            "elements": lead_buttons(signal.ref, signal.status),
-        }
-    )
-    system = f" on {signal.system}" if signal.system else ""
-    text = plain(
-        f"{signal.ref}: {kind_label(signal.kind).lower()} signal{system} — {signal.status}",
-        NOTIFICATION_TEXT_LIMIT,
-    )
-    return {"text": inline(text), "blocks": blocks}
-
 
 # -- private answers to the reporter ----------------------------------------------------------
 
@@ -212,40 +92,26 @@ def build_receipt_text(filed: FiledSignal, *, small_crowd: int | None = None) ->
 
 
 def build_receipt_view(filed: FiledSignal) -> dict[str, Any]:
-    return {
-        "type": "modal",
-        "callback_id": ids.SIGNAL_MODAL + "_done",
-        "title": _text("Signal filed", kind="plain_text"),
-        "close": _text("Done", kind="plain_text"),
-        "blocks": [_section(build_receipt_text(filed))],
-    }
+    return modal(
+        callback_id=ids.SIGNAL_DONE_VIEW,
+        title="Signal filed",
+        close="Done",
+        blocks=[section(build_receipt_text(filed))],
+    )
 
 
 def build_duplicate_view() -> dict[str, Any]:
-    return {
-        "type": "modal",
-        "title": _text("Already filed", kind="plain_text"),
-        "close": _text("Close", kind="plain_text"),
-        "blocks": [
-            _section(
-                "This form was already submitted, so nothing new was filed. If you did not see "
-                "your receipt, run `/ai-signal` again."
-            )
-        ],
-    }
-
-
-UNREADABLE_TEXT = "Sorry — I couldn't read that; nothing changed."
+    text = (
+        "This form was already submitted, so nothing new was filed. If you did not see "
+        "your receipt, run `/ai-signal` again."
+    )
+    return modal(title="Already filed", close="Close", blocks=[section(text)])
 
 
 def build_unreadable_view() -> dict[str, Any]:
     """The answer to a form submission the app could not read (it replaces the form)."""
-    return {
-        "type": "modal",
-        "title": _text("AI signal", kind="plain_text"),
-        "close": _text("Close", kind="plain_text"),
-        "blocks": [_section(UNREADABLE_TEXT + " Please open the form again and retry.")],
-    }
+    text = UNREADABLE_TEXT + " Please open the form again and retry."
+    return modal(title="AI signal", close="Close", blocks=[section(text)])
 
 
 def build_status_text(signal: SignalSummary) -> str:
@@ -305,21 +171,18 @@ def build_reveal_modal(offer: RevealOffer) -> dict[str, Any]:
         "• *Your follow-up code* stops working.\n"
         "*This cannot be undone:* a named signal never becomes anonymous again."
     )
-    return {
-        "type": "modal",
-        "callback_id": ids.REVEAL_MODAL,
-        "private_metadata": offer.token,
-        "title": _text("Put your name to it", kind="plain_text"),
-        "submit": _text("Show my name", kind="plain_text"),
-        "close": _text("Stay anonymous", kind="plain_text"),
-        "blocks": [
-            _section(text),
-            _context(
-                "Nothing about you has been stored: press *Stay anonymous* (or close this) and "
-                "the signal stays as it is. This confirmation lapses after 30 minutes."
-            ),
-        ],
-    }
+    note = (
+        "Nothing about you has been stored: press *Stay anonymous* (or close this) and "
+        "the signal stays as it is. This confirmation lapses after 30 minutes."
+    )
+    return modal(
+        callback_id=ids.REVEAL_MODAL,
+        private_metadata=offer.token,
+        title="Put your name to it",
+        submit="Show my name",
+        close="Stay anonymous",
+        blocks=[section(text), context(note)],
+    )
 
 
 def build_reveal_done_view(*, ref: str | None, changed: bool, problem: str = "") -> dict[str, Any]:
@@ -335,13 +198,9 @@ def build_reveal_done_view(*, ref: str | None, changed: bool, problem: str = "")
     else:
         title = "Already named"
         text = f"*{ref}* already shows your name; nothing changed."
-    return {
-        "type": "modal",
-        "callback_id": ids.REVEAL_MODAL + "_done",
-        "title": _text(title, kind="plain_text"),
-        "close": _text("Done", kind="plain_text"),
-        "blocks": [_section(text)],
-    }
+    return modal(
+        callback_id=ids.REVEAL_DONE_VIEW, title=title, close="Done", blocks=[section(text)]
+    )
 
 
 def build_error_text(error: ServiceError) -> str:
@@ -349,10 +208,6 @@ def build_error_text(error: ServiceError) -> str:
 
 
 # -- the filing modal -------------------------------------------------------------------------
-
-
-def _option(value: str, label: str) -> dict[str, Any]:
-    return {"text": _text(plain(label, OPTION_TEXT_LIMIT), kind="plain_text"), "value": value}
 
 
 def build_signal_modal(
@@ -370,35 +225,31 @@ def build_signal_modal(
     (`anonymous=True` for `/ai-signal anon`); otherwise nothing is, and the form cannot be
     submitted until they pick one: a name once shared cannot be taken back.
     """
+    notes = (
+        ANONYMITY_PROMISE
+        + (FROM_MESSAGE_NOTE if from_message else "")
+        + (small_crowd_note(small_crowd) if small_crowd is not None else "")
+    )
+    return modal(
+        callback_id=ids.SIGNAL_MODAL,
+        title="Raise an AI signal",
+        submit="Raise it",
+        close="Cancel",
+        blocks=[*_signal_inputs(kind, text, system, anonymous), context(notes)],
+    )
+
+
+def _signal_inputs(kind: str | None, text: str, system: str, anonymous: bool | None) -> list:
     kind_element: dict[str, Any] = {
         "type": "static_select",
         "action_id": ids.KIND_INPUT,
-        "placeholder": _text("What kind of concern?", kind="plain_text"),
-        "options": [_option(k, f"{label}") for k, label in KINDS.items()],
+        "placeholder": plain_text("What kind of concern?"),
+        "options": [option(k, f"{label}") for k, label in KINDS.items()],
     }
     if kind in KINDS:
-        kind_element["initial_option"] = _option(kind, KINDS[kind])
-    text_element: dict[str, Any] = {
-        "type": "plain_text_input",
-        "action_id": ids.TEXT_INPUT,
-        "multiline": True,
-        "max_length": MAX_TEXT,
-        "placeholder": _text(
-            "What did you observe? Numbers, examples, links help.", kind="plain_text"
-        ),
-    }
-    if text:
-        text_element["initial_value"] = text[:MAX_TEXT]
-    system_element: dict[str, Any] = {
-        "type": "plain_text_input",
-        "action_id": ids.SYSTEM_INPUT,
-        "max_length": MAX_SYSTEM,
-        "placeholder": _text("e.g. fraud-model v3, support chatbot", kind="plain_text"),
-    }
-    if system:
-        system_element["initial_value"] = system[:MAX_SYSTEM]
-    named = _option(ids.IDENTITY_NAMED, "Share my name with the leads")
-    anon = _option(ids.IDENTITY_ANONYMOUS, "Stay anonymous")
+        kind_element["initial_option"] = option(kind, KINDS[kind])
+    named = option(ids.IDENTITY_NAMED, "Share my name with the leads")
+    anon = option(ids.IDENTITY_ANONYMOUS, "Stay anonymous")
     identity_element: dict[str, Any] = {
         "type": "radio_buttons",
         "action_id": ids.IDENTITY_INPUT,
@@ -406,137 +257,43 @@ def build_signal_modal(
     }
     if anonymous is not None:
         identity_element["initial_option"] = anon if anonymous else named
-    return {
-        "type": "modal",
-        "callback_id": ids.SIGNAL_MODAL,
-        "title": _text("Raise an AI signal", kind="plain_text"),
-        "submit": _text("Raise it", kind="plain_text"),
-        "close": _text("Cancel", kind="plain_text"),
-        "blocks": [
-            {
-                "type": "input",
-                "block_id": ids.KIND_BLOCK,
-                "label": _text("Kind", kind="plain_text"),
-                "element": kind_element,
-            },
-            {
-                "type": "input",
-                "block_id": ids.SYSTEM_BLOCK,
-                "optional": True,
-                "label": _text("AI system or model concerned", kind="plain_text"),
-                "element": system_element,
-            },
-            {
-                "type": "input",
-                "block_id": ids.TEXT_BLOCK,
-                "label": _text("What was observed", kind="plain_text"),
-                "element": text_element,
-            },
-            {
-                "type": "input",
-                "block_id": ids.IMPACT_BLOCK,
-                "optional": True,
-                "label": _text("Perceived impact", kind="plain_text"),
-                "element": {
-                    "type": "plain_text_input",
-                    "action_id": ids.IMPACT_INPUT,
-                    "multiline": True,
-                    "max_length": MAX_IMPACT,
-                    "placeholder": _text(
-                        "Who or what could be affected, and how badly?", kind="plain_text"
-                    ),
-                },
-            },
-            {
-                "type": "input",
-                "block_id": ids.IDENTITY_BLOCK,
-                "label": _text("Your name", kind="plain_text"),
-                "hint": _text(IDENTITY_HINT, kind="plain_text"),
-                "element": identity_element,
-            },
-            _context(
-                ANONYMITY_PROMISE
-                + (FROM_MESSAGE_NOTE if from_message else "")
-                + (small_crowd_note(small_crowd) if small_crowd is not None else "")
+    return [
+        input_block(ids.KIND_BLOCK, "Kind", kind_element),
+        input_block(
+            ids.SYSTEM_BLOCK,
+            "AI system or model concerned",
+            text_input(
+                ids.SYSTEM_INPUT,
+                max_length=MAX_SYSTEM,
+                placeholder="e.g. fraud-model v3, support chatbot",
+                initial=system,
             ),
-        ],
-    }
-
-
-class Unreadable(ValueError):
-    """A signed request whose content a listener cannot read (a field of the wrong JSON type, a
-    view without its id, private_metadata that is not the app's). `what` names the field, never
-    its content, so it can be logged."""
-
-    def __init__(self, what: str) -> None:
-        super().__init__(what)
-        self.what = what
-
-
-def text_field(container: Any, key: str, *, what: str | None = None) -> str:
-    """`container[key]` as text: missing or null -> "", a string as it is, anything else (a
-    number, a list, an object) -> Unreadable."""
-    if not isinstance(container, dict):
-        raise Unreadable(what or key)
-    value = container.get(key)
-    if value is None:
-        return ""
-    if not isinstance(value, str):
-        raise Unreadable(what or key)
-    return value
-
-
-def required_text(container: Any, key: str, *, what: str | None = None) -> str:
-    """Like `text_field`, and empty counts as unreadable (ids Slack always sends)."""
-    value = text_field(container, key, what=what)
-    if not value:
-        raise Unreadable(what or key)
-    return value
-
-
-def user_id_of(body: dict[str, Any]) -> str:
-    """The id of whoever pressed or submitted (interactions carry `user.id`)."""
-    return required_text(body.get("user"), "id", what="user.id")
-
-
-def state_values(view: Any) -> dict[str, dict[str, dict[str, Any]]]:
-    """A view's state.values, checked: {block_id: {action_id: {...}}}; missing parts are empty.
-    A part of another JSON type -> Unreadable."""
-    if not isinstance(view, dict):
-        raise Unreadable("view")
-    state = view.get("state")
-    if state is None:
-        return {}
-    if not isinstance(state, dict):
-        raise Unreadable("view.state")
-    values = state.get("values")
-    if values is None:
-        return {}
-    if not isinstance(values, dict):
-        raise Unreadable("state.values")
-    for actions in values.values():
-        if not isinstance(actions, dict):
-            raise Unreadable("state.values")
-        if not all(value is None or isinstance(value, dict) for value in actions.values()):
-            raise Unreadable("state.values")
-    return values
-
-
-def element_state(values: dict[str, dict[str, Any]], block: str, action: str) -> dict[str, Any]:
-    return (values.get(block) or {}).get(action) or {}
-
-
-def input_value(element: dict[str, Any]) -> str:
-    """A plain_text_input's value ("" when empty)."""
-    return text_field(element, "value", what="state.values value")
-
-
-def selected_value(element: dict[str, Any]) -> str:
-    """A select's or radio group's chosen option value ("" when none)."""
-    option = element.get("selected_option")
-    if option is None:
-        return ""
-    return text_field(option, "value", what="state.values selected_option")
+            optional=True,
+        ),
+        input_block(
+            ids.TEXT_BLOCK,
+            "What was observed",
+            text_input(
+                ids.TEXT_INPUT,
+                multiline=True,
+                max_length=MAX_TEXT,
+                placeholder="What did you observe? Numbers, examples, links help.",
+                initial=text,
+            ),
+        ),
+        input_block(
+            ids.IMPACT_BLOCK,
+            "Perceived impact",
+            text_input(
+                ids.IMPACT_INPUT,
+                multiline=True,
+                max_length=MAX_IMPACT,
+                placeholder="Who or what could be affected, and how badly?",
+            ),
+            optional=True,
+        ),
+        input_block(ids.IDENTITY_BLOCK, "Your name", identity_element, hint=IDENTITY_HINT),
+    ]
 
 
 def parse_signal_submission(view: dict[str, Any]) -> dict[str, Any]:
@@ -583,42 +340,3 @@ def build_field_errors(
     if identity_missing:
         errors[ids.IDENTITY_BLOCK] = IDENTITY_REQUIRED
     return errors
-
-
-# -- App Home ---------------------------------------------------------------------------------
-
-
-def build_home_view(*, own_signals: list[SignalSummary]) -> dict[str, Any]:
-    blocks: list[Block] = [
-        {"type": "header", "text": _text("AI signals", kind="plain_text")},
-        _section(
-            "Noticed drift, bias, an edge case or a data problem in an AI system? Raise it early — "
-            "under your name or anonymously."
-        ),
-        {
-            "type": "actions",
-            "elements": [
-                {
-                    "type": "button",
-                    "action_id": ids.HOME_OPEN_MODAL_ACTION,
-                    "text": _text("Raise a signal", kind="plain_text"),
-                    "style": "primary",
-                }
-            ],
-        },
-        {"type": "divider"},
-        {"type": "header", "text": _text("Your named signals", kind="plain_text")},
-    ]
-    if not own_signals:
-        blocks.append(
-            _context("None yet. Anonymous signals are never listed here — use your code.")
-        )
-    for signal in own_signals[:40]:
-        system = f" · {inline(signal.system)}" if signal.system else ""
-        blocks.append(
-            _section(
-                f"*{signal.ref}* · {escape(kind_label(signal.kind))}{system}\n"
-                f"{status_label(signal.status)} — {fit(inline(signal.text), 200)}"
-            )
-        )
-    return {"type": "home", "blocks": blocks[:100]}

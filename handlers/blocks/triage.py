@@ -1,96 +1,136 @@
-"""Builders for the lead side: modals, thread replies, notices, status and lessons. Pure."""
+"""Builders for the leads' side: the triage post and its thread replies, the lead modals, the
+private notices to reporters, `/ai-signal status <code>` and `/ai-signal lessons`. Pure."""
 
 from __future__ import annotations
 
 import json
 from typing import Any
 
-from bot.services.records import EventSummary, Lesson, QueueOverview, SignalDetail
+from bot.services.records import EventSummary, Lesson, SignalDetail, SignalSummary
 from bot.services.triage import MAX_NOTE
 from bot.services.vocabulary import IMPACTS, PATTERNS
 from handlers import ids
-from handlers.blocks.intake import (
-    OPTION_TEXT_LIMIT,
-    Unreadable,
-    build_home_view,
+from handlers.blocks.kit import (
+    FIELD_LIMIT,
+    NOTIFICATION_TEXT_LIMIT,
+    SECTION_TEXT_LIMIT,
+    Block,
+    actions,
+    button,
+    context,
     format_duration,
-    input_value,
+    header,
+    input_block,
     kind_label,
+    modal,
+    mrkdwn,
+    option,
+    pattern_label,
     quote,
+    section,
+    status_label,
+    text_input,
+)
+from handlers.edge import (
+    Unreadable,
+    input_value,
     required_text,
     selected_value,
     state_values,
-    status_label,
     text_field,
 )
 from handlers.formatting import escape, fit, inline, plain
 
-Block = dict[str, Any]
-THREAD_TEXT_LIMIT = 3000
+# -- the triage post ---------------------------------------------------------------------------
 
 
-def _pt(text: str) -> dict[str, str]:
-    return {"type": "plain_text", "text": text}
+def lead_buttons(ref: str, status: str) -> list[dict[str, Any]]:
+    """Lead actions that fit the status: no Acknowledge once acknowledged; Reopen when closed."""
+    if status in ("resolved", "declined"):
+        return [button(ids.REOPEN_ACTION, "Reopen", ref)]
+    buttons = []
+    if status == "new":
+        buttons.append(button(ids.ACKNOWLEDGE_ACTION, "Acknowledge", ref, style="primary"))
+    buttons += [
+        button(ids.TRIAGE_ACTION, "Triage…", ref),
+        button(ids.ASK_ACTION, "Ask reporter…", ref),
+        button(ids.RESOLVE_ACTION, "Resolve…", ref),
+    ]
+    return buttons
 
 
-def _option(value: str, label: str) -> dict[str, Any]:
-    return {"text": _pt(plain(label, OPTION_TEXT_LIMIT)), "value": value}
+def build_triage_message(
+    signal: SignalSummary, *, detail: SignalDetail | None = None
+) -> dict[str, Any]:
+    """The parent post in the triage channel: what was raised, by whom (or Anonymous), and where
+    it stands now (status, owner, time to acknowledge), with the lead actions that fit."""
+    reporter = (
+        "Anonymous" if signal.anonymous or not signal.reporter_id else f"<@{signal.reporter_id}>"
+    )
+    fields = [
+        mrkdwn(f"*Kind*\n{escape(kind_label(signal.kind))}"),
+        mrkdwn(f"*System*\n{fit(inline(signal.system or '—'), FIELD_LIMIT - 20)}"),
+        mrkdwn(f"*Reporter*\n{reporter}"),
+        mrkdwn(f"*Status*\n{status_label(signal.status)}"),
+    ]
+    if detail is not None:
+        if detail.owner_id:
+            fields.append(mrkdwn(f"*Owner*\n<@{detail.owner_id}>"))
+        if detail.confirmed_impact:
+            fields.append(mrkdwn(f"*Confirmed impact*\n{escape(detail.confirmed_impact.title())}"))
+        if detail.time_to_acknowledge is not None:
+            fields.append(
+                mrkdwn(f"*Acknowledged after*\n{format_duration(detail.time_to_acknowledge)}")
+            )
+    blocks: list[Block] = [
+        header(f"{signal.ref} · {kind_label(signal.kind)}"),
+        {"type": "section", "fields": fields[:10]},
+        section(quote(signal.text)),
+    ]
+    if signal.impact:
+        # Quoted like the text: a reporter's lines never pass for the post's own fields.
+        blocks.append(section(f"*Perceived impact*\n{quote(signal.impact)}"))
+    blocks.append(
+        context("Raised with `/ai-signal`. Thank the reporter; look at the system, not the person.")
+    )
+    blocks.append(
+        actions(*lead_buttons(signal.ref, signal.status), block_id=ids.TRIAGE_ACTIONS_BLOCK)
+    )
+    system = f" on {signal.system}" if signal.system else ""
+    text = plain(
+        f"{signal.ref}: {kind_label(signal.kind).lower()} signal{system} — {signal.status}",
+        NOTIFICATION_TEXT_LIMIT,
+    )
+    return {"text": inline(text), "blocks": blocks}
+
+
+# -- lead modals -------------------------------------------------------------------------------
 
 
 def _text_input(
-    block_id: str,
-    action_id: str,
-    label: str,
-    *,
-    optional: bool = False,
-    multiline: bool = True,
-    initial: str | None = None,
+    block_id: str, action_id: str, label: str, *, optional: bool = False, initial: str | None = None
 ) -> Block:
-    element: dict[str, Any] = {
-        "type": "plain_text_input",
-        "action_id": action_id,
-        "multiline": multiline,
-        "max_length": MAX_NOTE,
-    }
-    if initial:
-        element["initial_value"] = initial[:MAX_NOTE]
-    return {
-        "type": "input",
-        "block_id": block_id,
-        "optional": optional,
-        "label": _pt(label),
-        "element": element,
-    }
+    element = text_input(action_id, multiline=True, max_length=MAX_NOTE, initial=initial)
+    return input_block(block_id, label, element, optional=optional)
 
 
-def _modal(
-    callback_id: str, title: str, ref: str, blocks: list[Block], submit: str
-) -> dict[str, Any]:
-    return {
-        "type": "modal",
-        "callback_id": callback_id,
-        "private_metadata": json.dumps({"ref": ref}),
-        "title": _pt(plain(title, 24)),
-        "submit": _pt(submit),
-        "close": _pt("Cancel"),
-        "blocks": blocks,
-    }
+def _lead_modal(callback_id: str, title: str, ref: str, blocks: list[Block], submit: str) -> dict:
+    return modal(
+        callback_id=callback_id,
+        private_metadata=json.dumps({"ref": ref}),
+        title=plain(title, 24),
+        submit=submit,
+        close="Cancel",
+        blocks=blocks,
+    )
 
 
 def _context_signal(detail: SignalDetail) -> Block:
     s = detail.signal
     system = f" · {inline(s.system)}" if s.system else ""
-    return {
-        "type": "context",
-        "elements": [
-            {
-                "type": "mrkdwn",
-                "text": fit(
-                    f"*{s.ref}* · {escape(kind_label(s.kind))}{system} — {inline(s.text)}", 2000
-                ),
-            }
-        ],
-    }
+    return context(
+        fit(f"*{s.ref}* · {escape(kind_label(s.kind))}{system} — {inline(s.text)}", 2000)
+    )
 
 
 def ref_from_view(view: dict[str, Any]) -> str:
@@ -108,44 +148,29 @@ def build_triage_modal(detail: SignalDetail) -> dict[str, Any]:
     impact: dict[str, Any] = {
         "type": "static_select",
         "action_id": ids.IMPACT_LEVEL_INPUT,
-        "options": [_option(k, v) for k, v in IMPACTS.items()],
+        "options": [option(k, v) for k, v in IMPACTS.items()],
     }
     if detail.confirmed_impact in IMPACTS:
-        impact["initial_option"] = _option(
-            detail.confirmed_impact, IMPACTS[detail.confirmed_impact]
-        )
+        impact["initial_option"] = option(detail.confirmed_impact, IMPACTS[detail.confirmed_impact])
     owner: dict[str, Any] = {"type": "users_select", "action_id": ids.OWNER_INPUT}
     if detail.owner_id:
         owner["initial_user"] = detail.owner_id
-    investigating = _option("investigating", "Investigating — we are looking into it")
-    declined = _option("declined", "Declined — not a problem (still counted, still thanked)")
+    investigating = option("investigating", "Investigating — we are looking into it")
+    declined = option("declined", "Declined — not a problem (still counted, still thanked)")
     blocks: list[Block] = [
         _context_signal(detail),
-        {
-            "type": "input",
-            "block_id": ids.IMPACT_LEVEL_BLOCK,
-            "optional": True,
-            "label": _pt("Confirmed impact"),
-            "element": impact,
-        },
-        {
-            "type": "input",
-            "block_id": ids.OWNER_BLOCK,
-            "optional": True,
-            "label": _pt("Owner (a lead)"),
-            "element": owner,
-        },
-        {
-            "type": "input",
-            "block_id": ids.STATUS_BLOCK,
-            "label": _pt("Status"),
-            "element": {
+        input_block(ids.IMPACT_LEVEL_BLOCK, "Confirmed impact", impact, optional=True),
+        input_block(ids.OWNER_BLOCK, "Owner (a lead)", owner, optional=True),
+        input_block(
+            ids.STATUS_BLOCK,
+            "Status",
+            {
                 "type": "radio_buttons",
                 "action_id": ids.STATUS_INPUT,
                 "options": [investigating, declined],
                 "initial_option": investigating,
             },
-        },
+        ),
         _text_input(
             ids.NOTE_BLOCK, ids.NOTE_INPUT, "Next step", optional=True, initial=detail.next_step
         ),
@@ -153,7 +178,7 @@ def build_triage_modal(detail: SignalDetail) -> dict[str, Any]:
             ids.REASON_BLOCK, ids.REASON_INPUT, "Reason (required when declining)", optional=True
         ),
     ]
-    return _modal(
+    return _lead_modal(
         ids.TRIAGE_MODAL, f"Triage {detail.signal.ref}", detail.signal.ref, blocks, "Save"
     )
 
@@ -169,9 +194,11 @@ def build_ask_modal(detail: SignalDetail) -> dict[str, Any]:
     blocks = [
         _context_signal(detail),
         _text_input(ids.QUESTION_BLOCK, ids.QUESTION_INPUT, "Your question for the reporter"),
-        {"type": "context", "elements": [{"type": "mrkdwn", "text": who}]},
+        context(who),
     ]
-    return _modal(ids.ASK_MODAL, f"Ask about {detail.signal.ref}", detail.signal.ref, blocks, "Ask")
+    return _lead_modal(
+        ids.ASK_MODAL, f"Ask about {detail.signal.ref}", detail.signal.ref, blocks, "Ask"
+    )
 
 
 def build_resolve_modal(detail: SignalDetail) -> dict[str, Any]:
@@ -181,30 +208,21 @@ def build_resolve_modal(detail: SignalDetail) -> dict[str, Any]:
         _text_input(
             ids.ASSUMPTION_BLOCK, ids.ASSUMPTION_INPUT, "Which assumption failed?", optional=True
         ),
-        {
-            "type": "input",
-            "block_id": ids.PATTERN_BLOCK,
-            "label": _pt("Systemic pattern"),
-            "element": {
+        input_block(
+            ids.PATTERN_BLOCK,
+            "Systemic pattern",
+            {
                 "type": "static_select",
                 "action_id": ids.PATTERN_INPUT,
-                "options": [_option(k, v) for k, v in PATTERNS.items()],
+                "options": [option(k, v) for k, v in PATTERNS.items()],
             },
-        },
+        ),
         _text_input(
             ids.LESSON_BLOCK, ids.LESSON_INPUT, "Lesson for the next project", optional=True
         ),
-        {
-            "type": "context",
-            "elements": [
-                {
-                    "type": "mrkdwn",
-                    "text": "Blameless review: describe the system and the assumption, not the people.",
-                }
-            ],
-        },
+        context("Blameless review: describe the system and the assumption, not the people."),
     ]
-    return _modal(
+    return _lead_modal(
         ids.RESOLVE_MODAL, f"Resolve {detail.signal.ref}", detail.signal.ref, blocks, "Resolve"
     )
 
@@ -212,8 +230,8 @@ def build_resolve_modal(detail: SignalDetail) -> dict[str, Any]:
 def parse_values(view: dict[str, Any]) -> dict[str, str | None]:
     """Flatten state.values: {block_id: value} for text, selects, radios and user pickers."""
     flat: dict[str, str | None] = {}
-    for block_id, actions in state_values(view).items():
-        for value in actions.values():
+    for block_id, elements in state_values(view).items():
+        for value in elements.values():
             value = value or {}
             flat[block_id] = (
                 input_value(value)
@@ -270,9 +288,7 @@ def build_thread_reply(
         if detail.failed_assumption:
             lines.append(f"*Assumption that failed:* {inline(detail.failed_assumption)}")
         if detail.pattern:
-            lines.append(
-                f"*Systemic pattern:* {escape(PATTERNS.get(detail.pattern, detail.pattern))}"
-            )
+            lines.append(f"*Systemic pattern:* {escape(pattern_label(detail.pattern))}")
         if detail.lesson:
             lines.append(f"*Lesson:* {inline(detail.lesson)}")
         text = "\n".join(lines)
@@ -291,8 +307,8 @@ def build_thread_reply(
         )
     else:
         text = f"{ref}: {escape(event.action)}"
-    text = fit(text, THREAD_TEXT_LIMIT)
-    return {"text": text, "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": text}}]}
+    text = fit(text, SECTION_TEXT_LIMIT)
+    return {"text": text, "blocks": [section(text)]}
 
 
 def build_reporter_notice(detail: SignalDetail, event: EventSummary) -> dict[str, Any] | None:
@@ -316,8 +332,8 @@ def build_reporter_notice(detail: SignalDetail, event: EventSummary) -> dict[str
         text = f"*{ref}* was reviewed and declined as not a problem: {note}\nIt still counts — thank you for raising it."
     else:
         return None
-    text = fit(text, THREAD_TEXT_LIMIT)
-    return {"text": text, "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": text}}]}
+    text = fit(text, SECTION_TEXT_LIMIT)
+    return {"text": text, "blocks": [section(text)]}
 
 
 def build_reporter_status(detail: SignalDetail) -> str:
@@ -359,59 +375,7 @@ def build_lessons_text(lessons: list[Lesson], words: list[str]) -> str:
         if lesson.failed_assumption:
             lines.append(f"   Assumption that failed: {fit(inline(lesson.failed_assumption), 300)}")
         if lesson.pattern:
-            lines.append(f"   Pattern: {escape(PATTERNS.get(lesson.pattern, lesson.pattern))}")
+            lines.append(f"   Pattern: {escape(pattern_label(lesson.pattern))}")
         if lesson.lesson:
             lines.append(f"   Lesson: {fit(inline(lesson.lesson), 300)}")
     return fit("\n".join(lines), 3000)
-
-
-def build_lead_home(overview: QueueOverview, *, own_signals: list) -> dict[str, Any]:
-    """The leads' Home: the queue by status, the oldest unacknowledged, what they own."""
-    view = build_home_view(own_signals=own_signals)
-    counts = " · ".join(f"{status_label(k)}: *{v}*" for k, v in overview.counts.items())
-    extra: list[Block] = [
-        {"type": "divider"},
-        {"type": "header", "text": _pt("The queue")},
-        {"type": "section", "text": {"type": "mrkdwn", "text": counts}},
-        {"type": "header", "text": _pt("Oldest unacknowledged")},
-    ]
-    if not overview.oldest_unacknowledged:
-        extra.append(
-            {"type": "context", "elements": [{"type": "mrkdwn", "text": "Nothing waiting. :tada:"}]}
-        )
-    for d in overview.oldest_unacknowledged:
-        age = format_duration(overview.as_of - d.posted_at) if d.posted_at else "not posted yet"
-        system = f" · {inline(d.signal.system)}" if d.signal.system else ""
-        extra.append(
-            {
-                "type": "section",
-                "text": {
-                    "type": "mrkdwn",
-                    "text": fit(
-                        f"*{d.signal.ref}* · {escape(kind_label(d.signal.kind))}{system} — waiting {age}",
-                        3000,
-                    ),
-                },
-            }
-        )
-    extra.append({"type": "header", "text": _pt("Signals you own")})
-    if not overview.owned:
-        extra.append({"type": "context", "elements": [{"type": "mrkdwn", "text": "None open."}]})
-    for d in overview.owned:
-        system = f" · {inline(d.signal.system)}" if d.signal.system else ""
-        extra.append(
-            {
-                "type": "section",
-                "text": {
-                    "type": "mrkdwn",
-                    "text": fit(
-                        f"*{d.signal.ref}* · {escape(kind_label(d.signal.kind))}{system} — {status_label(d.signal.status)}",
-                        3000,
-                    ),
-                },
-            }
-        )
-    # Leads' queue first, then their own named signals.
-    head, rest = view["blocks"][:3], view["blocks"][3:]
-    view["blocks"] = (head + extra + rest)[:100]
-    return view

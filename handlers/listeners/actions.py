@@ -10,8 +10,9 @@ from slack_sdk.errors import SlackApiError
 
 from bot.services import Services
 from handlers import ids
-from handlers.blocks import intake as blocks
+from handlers.blocks.intake import build_signal_modal
 from handlers.crowd import CrowdGauge
+from handlers.edge import required_text, text_field
 from handlers.formatting import command_text_to_plain
 from handlers.listeners.commands import open_modal
 
@@ -20,21 +21,21 @@ logger = logging.getLogger(__name__)
 
 def register(app: App, services: Services, *, crowd: CrowdGauge) -> None:
     def handle_home_open_modal_action(ack: Ack, body: dict, client: WebClient) -> None:
-        trigger_id = blocks.required_text(body, "trigger_id")
+        trigger_id = required_text(body, "trigger_id")
         ack()
         open_modal(
             client,
             None,
             trigger_id=trigger_id,
-            view=blocks.build_signal_modal(small_crowd=crowd.small_crowd(refresh=False)),
+            view=build_signal_modal(small_crowd=crowd.small_crowd(refresh=False)),
         )
 
     def handle_raise_shortcut(ack: Ack, body: dict, client: WebClient) -> None:
-        trigger_id = blocks.required_text(body, "trigger_id")
+        trigger_id = required_text(body, "trigger_id")
         message = body.get("message") or {}
-        channel = blocks.text_field(body.get("channel") or {}, "id", what="channel.id")
-        message_text = blocks.text_field(message, "text", what="message.text")
-        message_ts = blocks.text_field(message, "ts", what="message.ts")
+        channel = text_field(body.get("channel") or {}, "id", what="channel.id")
+        message_text = text_field(message, "text", what="message.text")
+        message_ts = text_field(message, "ts", what="message.ts")
         ack()
         link = ""
         if channel and message_ts:
@@ -45,7 +46,7 @@ def register(app: App, services: Services, *, crowd: CrowdGauge) -> None:
         text = command_text_to_plain(message_text)
         if link:
             text = f"{text}\n\nMessage: {link}"
-        view = blocks.build_signal_modal(
+        view = build_signal_modal(
             text=text.strip(), from_message=bool(link), small_crowd=crowd.small_crowd(refresh=False)
         )
         open_modal(client, None, trigger_id=trigger_id, view=view)

@@ -4,19 +4,27 @@ from __future__ import annotations
 
 import logging
 import re
+from typing import Any
 
 from slack_bolt import Ack, App, Respond
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from bot.services import Services
-from bot.services.errors import EmptyText, ServiceError
+from bot.services.errors import EmptyText
 from bot.services.signals import split_system
 from bot.services.vocabulary import parse_kind
 from handlers import ids
-from handlers.blocks import intake as blocks
-from handlers.blocks import triage as triage_blocks
+from handlers.blocks.intake import (
+    build_help_text,
+    build_receipt_text,
+    build_reveal_modal,
+    build_signal_modal,
+    build_status_text,
+)
+from handlers.blocks.triage import build_lessons_text, build_reporter_status
 from handlers.crowd import CrowdGauge
+from handlers.edge import required_text, text_field
 from handlers.formatting import command_text_to_plain
 
 logger = logging.getLogger(__name__)
@@ -28,62 +36,54 @@ def register(app: App, services: Services, *, crowd: CrowdGauge) -> None:
     def handle_signal_command(ack: Ack, body: dict, client: WebClient, respond: Respond) -> None:
         # Slack always sends these (and the parsed form has only strings): without them nothing
         # can be answered or de-duplicated, so Unreadable, answered "couldn't read that; nothing
-        # changed" by the error handler before anything is stored.
-        blocks.required_text(body, "user_id")
-        blocks.required_text(body, "trigger_id")
-        text = command_text_to_plain(blocks.text_field(body, "text")).strip()
+        # changed" by the error handler before anything is stored. A ServiceError is answered
+        # by the error handler too, with its sentence as the ack's private text.
+        required_text(body, "user_id")
+        required_text(body, "trigger_id")
+        text = command_text_to_plain(text_field(body, "text")).strip()
         first, _, rest = text.partition(" ")
         word = first.lower()
         rest = rest.strip()
-        try:
-            if not text:
-                ack()
-                open_modal(
-                    client,
-                    respond,
-                    trigger_id=body["trigger_id"],
-                    view=blocks.build_signal_modal(small_crowd=crowd.small_crowd(refresh=False)),
-                )
-            elif word == "help":
-                private(ack, blocks.build_help_text())
-            elif word == "status":
-                private(ack, status_answer(services, ref_or_code=rest, user_id=body["user_id"]))
-            elif word == "reply":
-                private(
-                    ack,
-                    reply_answer(
-                        services,
-                        words=rest,
-                        user_id=body["user_id"],
-                        trigger_id=body.get("trigger_id", ""),
-                    ),
-                )
-            elif word == "reveal":
-                offer_reveal(ack, client, respond, services, code=rest, body=body)
-            elif word == "lessons":
-                words = rest.split()
-                lessons = services.triage.lessons(words=words)
-                private(ack, triage_blocks.build_lessons_text(lessons, words))
-            elif word in ("anon", "anonymous") and not rest:
-                ack()  # the choice is made; the form asks for the rest
-                view = blocks.build_signal_modal(
-                    anonymous=True, small_crowd=crowd.small_crowd(refresh=False)
-                )
-                open_modal(client, respond, trigger_id=body["trigger_id"], view=view)
-            elif word in ("anon", "anonymous"):
-                file_quick(ack, services, words=rest, anonymous=True, body=body, crowd=crowd)
-            elif parse_kind(word) is not None:
-                file_quick(ack, services, words=text, anonymous=False, body=body, crowd=crowd)
-            else:
-                ack()
-                view = blocks.build_signal_modal(
-                    text=text, small_crowd=crowd.small_crowd(refresh=False)
-                )
-                open_modal(client, respond, trigger_id=body["trigger_id"], view=view)
-        except ServiceError as error:
-            private(ack, blocks.build_error_text(error))
+        if not text:
+            ack()
+            open_form(client, respond, body=body, crowd=crowd)
+        elif word == "help":
+            private(ack, build_help_text())
+        elif word == "status":
+            private(ack, status_answer(services, ref_or_code=rest, user_id=body["user_id"]))
+        elif word == "reply":
+            answer = reply_answer(
+                services,
+                words=rest,
+                user_id=body["user_id"],
+                trigger_id=body.get("trigger_id", ""),
+            )
+            private(ack, answer)
+        elif word == "reveal":
+            offer_reveal(ack, client, respond, services, code=rest, body=body)
+        elif word == "lessons":
+            words = rest.split()
+            private(ack, build_lessons_text(services.triage.lessons(words=words), words))
+        elif word in ("anon", "anonymous") and not rest:
+            ack()  # the choice is made; the form asks for the rest
+            open_form(client, respond, body=body, crowd=crowd, anonymous=True)
+        elif word in ("anon", "anonymous"):
+            file_quick(ack, services, words=rest, anonymous=True, body=body, crowd=crowd)
+        elif parse_kind(word) is not None:
+            file_quick(ack, services, words=text, anonymous=False, body=body, crowd=crowd)
+        else:
+            ack()
+            open_form(client, respond, body=body, crowd=crowd, text=text)
 
     app.command(ids.COMMAND)(handle_signal_command)
+
+
+def open_form(
+    client: WebClient, respond: Respond, *, body: dict, crowd: CrowdGauge, **prefill: Any
+) -> None:
+    """The filing form, pre-filled with what the command already said."""
+    view = build_signal_modal(small_crowd=crowd.small_crowd(refresh=False), **prefill)
+    open_modal(client, respond, trigger_id=body["trigger_id"], view=view)
 
 
 def private(ack: Ack, text: str) -> None:
@@ -113,7 +113,7 @@ def file_quick(
         private(ack, "That command was already handled; nothing new was filed.")
         return
     small = crowd.small_crowd(refresh=False) if anonymous else None
-    private(ack, blocks.build_receipt_text(filed, small_crowd=small))
+    private(ack, build_receipt_text(filed, small_crowd=small))
 
 
 def status_answer(services: Services, *, ref_or_code: str, user_id: str) -> str:
@@ -123,12 +123,10 @@ def status_answer(services: Services, *, ref_or_code: str, user_id: str) -> str:
             "or `/ai-signal status <code>`."
         )
     if _REF.match(ref_or_code):
-        return blocks.build_status_text(
-            services.signals.own_signal(ref=ref_or_code, user_id=user_id)
-        )
+        return build_status_text(services.signals.own_signal(ref=ref_or_code, user_id=user_id))
     # The user id only limits how many codes one person may try; the service keeps nothing of it.
     detail = services.triage.reporter_view(code=ref_or_code, requester_id=user_id)
-    return triage_blocks.build_reporter_status(detail)
+    return build_reporter_status(detail)
 
 
 def reply_answer(services: Services, *, words: str, user_id: str, trigger_id: str) -> str:
@@ -163,7 +161,7 @@ def offer_reveal(
         )
     offer = services.triage.offer_reveal(code=code, user_id=body["user_id"])
     ack()
-    view = blocks.build_reveal_modal(offer)
+    view = build_reveal_modal(offer)
     open_modal(client, respond, trigger_id=body["trigger_id"], view=view)
 
 

@@ -1,10 +1,15 @@
 """The one global error handler: log what broke, never who asked.
 
-Three kinds of trouble end here:
+Four kinds of trouble end here:
+
+- a domain error from a service (`ServiceError`: a missing field, a code that does not match, an
+  action the signal's state does not allow): `str(error)` is the friendly sentence, answered
+  privately in the form the request takes — the command's ephemeral ack, the form's field error
+  (or a notice that replaces it), a private line next to the button;
 
 - a request no listener handles (an unknown action, callback or command; Bolt raises
   `BoltUnhandledRequestError` because the app sets `raise_error_for_unhandled_request`);
-- a signed request a listener cannot read (`blocks.Unreadable`: a field of the wrong JSON type, a
+- a signed request a listener cannot read (`handlers.edge.Unreadable`: a field of the wrong JSON type, a
   view without its id, private_metadata that is not the app's, a command without `user_id`);
 - anything else (a bug, a database that refuses): logged with its traceback, answered 500.
 
@@ -23,9 +28,16 @@ from typing import Any
 
 from slack_bolt import App, BoltResponse, Respond
 from slack_bolt.error import BoltUnhandledRequestError
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
 
-from handlers.blocks import intake as blocks
-from handlers.blocks.intake import UNREADABLE_TEXT, Unreadable
+from bot.services.errors import ServiceError
+from bot.services.triage import NotAllowed
+from handlers import ids
+from handlers.blocks import intake
+from handlers.blocks.kit import FIELD_LIMIT
+from handlers.edge import UNREADABLE_TEXT, Unreadable, state_values
+from handlers.formatting import escape
 
 logger = logging.getLogger("ai_signal.errors")
 
@@ -75,28 +87,120 @@ def unreadable_response(body: Any) -> BoltResponse:
     if kind == "view_submission":
         return BoltResponse(
             status=200,
-            body={"response_action": "update", "view": blocks.build_unreadable_view()},
+            body={"response_action": "update", "view": intake.build_unreadable_view()},
         )
     return BoltResponse(status=200, body="")
 
 
-def _answer_later(respond: Respond | None) -> None:
+def tell(client: WebClient | None, body: dict[str, Any], text: str) -> None:
+    """A private line to whoever pressed a button in a channel."""
+    channel = (body.get("channel") or {}).get("id") or (body.get("container") or {}).get(
+        "channel_id"
+    )
+    if client is None or not channel:
+        return
+    try:
+        client.chat_postEphemeral(channel=channel, user=body["user"]["id"], text=text)
+    except SlackApiError as error:
+        logger.warning("could not answer privately: %s", error.response.get("error"))
+
+
+def _answer_later(respond: Respond | None, text: str = UNREADABLE_TEXT) -> None:
     if respond is None or not respond.response_url:
         return
 
     def send() -> None:
         try:
-            respond(text=UNREADABLE_TEXT, response_type="ephemeral", replace_original=False)
+            respond(text=text, response_type="ephemeral", replace_original=False)
         except Exception as error:
+            # A courtesy message; the request is answered already.
             logger.warning("could not answer privately (%s)", type(error).__name__)
 
     _answers.submit(send)
 
 
+# Which block of a lead form a domain error is shown under, by the field it names.
+LEAD_FORM_FIELD_BLOCKS = {
+    "note": ids.NOTE_BLOCK,
+    "reason": ids.REASON_BLOCK,
+    "question": ids.QUESTION_BLOCK,
+    "done": ids.DONE_BLOCK,
+    "assumption": ids.ASSUMPTION_BLOCK,
+    "lesson": ids.LESSON_BLOCK,
+    "pattern": ids.PATTERN_BLOCK,
+    "owner": ids.OWNER_BLOCK,
+    "status": ids.STATUS_BLOCK,
+    "impact": ids.IMPACT_LEVEL_BLOCK,
+}
+LEAD_FORMS = frozenset({ids.TRIAGE_MODAL, ids.ASK_MODAL, ids.RESOLVE_MODAL})
+
+
+def first_block(view: Any) -> str:
+    """The form's first input block: where an error about the whole form is shown."""
+    try:
+        return next(iter(state_values(view)), ids.NOTE_BLOCK)
+    except Unreadable:
+        return ids.NOTE_BLOCK
+
+
+def _lead_form_errors(error: ServiceError, view: dict[str, Any]) -> dict[str, str]:
+    field = error.field
+    if field is None and isinstance(error, NotAllowed) and view["callback_id"] == ids.TRIAGE_MODAL:
+        field = "reason"  # a triage the signal's state refuses: shown with the reason
+    block = LEAD_FORM_FIELD_BLOCKS.get(field or "") or first_block(view)
+    return {block: str(error)[:FIELD_LIMIT]}
+
+
+def view_error_answer(error: ServiceError, view: Any) -> dict[str, Any] | None:
+    """The `response_action` answer to a form submission a service refused."""
+    callback_id = view.get("callback_id") if isinstance(view, dict) else None
+    if callback_id == ids.SIGNAL_MODAL:
+        return {"response_action": "errors", "errors": intake.build_field_errors(error)}
+    if callback_id == ids.REVEAL_MODAL:
+        done = intake.build_reveal_done_view(ref=None, changed=False, problem=str(error))
+        return {"response_action": "update", "view": done}
+    if callback_id in LEAD_FORMS:
+        return {"response_action": "errors", "errors": _lead_form_errors(error, view)}
+    return None
+
+
+def answer_service_error(
+    error: ServiceError,
+    body: dict[str, Any],
+    response: BoltResponse | None,
+    respond: Respond | None,
+    client: WebClient | None,
+) -> BoltResponse | None:
+    """The private answer to a request a service refused; None once the ack has gone."""
+    kind = request_kind(body)
+    if kind == "slash_command":
+        text = intake.build_error_text(error)
+        if response is None:
+            _answer_later(respond, text)
+            return None
+        return BoltResponse(status=200, body={"response_type": "ephemeral", "text": text})
+    if kind == "view_submission":
+        answer = view_error_answer(error, body.get("view"))
+        if response is None or answer is None:
+            return None
+        return BoltResponse(status=200, body=answer)
+    if kind == "block_actions":
+        tell(client, body, escape(str(error)))
+    return BoltResponse(status=200, body="") if response is not None else None
+
+
 def register(app: App) -> None:
     def handle_unexpected_error(
-        error: Exception, body: dict, response: BoltResponse | None, respond: Respond | None
+        error: Exception,
+        body: dict,
+        response: BoltResponse | None,
+        respond: Respond | None,
+        client: WebClient | None,
     ) -> BoltResponse | None:
+        if isinstance(error, ServiceError):
+            # The sentence is for the person who asked; the log gets the error's type only.
+            logger.debug("%s refused a %s request", type(error).__name__, request_kind(body))
+            return answer_service_error(error, body, response, respond, client)
         if isinstance(error, (BoltUnhandledRequestError, Unreadable)):
             what = error.what if isinstance(error, Unreadable) else "no listener for it"
             log_unreadable(body, what)

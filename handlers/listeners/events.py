@@ -8,8 +8,7 @@ from slack_bolt import App, BoltResponse
 from slack_sdk import WebClient
 
 from bot.services import Services
-from handlers.blocks import intake as blocks
-from handlers.blocks.triage import build_lead_home
+from handlers.blocks.home import build_home_view, build_lead_home
 from handlers.leads import LeadDirectory
 
 
@@ -32,7 +31,7 @@ def register(app: App, services: Services, *, leads: LeadDirectory) -> None:
             overview = services.triage.overview(lead_id=user_id)
             view = build_lead_home(overview, own_signals=own)
         else:
-            view = blocks.build_home_view(own_signals=own)
+            view = build_home_view(own_signals=own)
         client.views_publish(user_id=user_id, view=view)
 
     app.middleware(skip_repeated_events)

@@ -1,4 +1,8 @@
-"""Lead actions on the triage post: buttons, the modals they open, and their submissions."""
+"""Lead actions on the triage post: buttons, the modals they open, and their submissions.
+
+A service's refusal (`ServiceError`) is answered by the error handler; these listeners say only
+what is theirs to say: not a lead, nothing changed, Slack did not open the form.
+"""
 
 from __future__ import annotations
 
@@ -11,20 +15,19 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from bot.services import Services
-from bot.services.errors import ServiceError
-from bot.services.triage import ActionResult, NotAllowed
+from bot.services.records import ActionResult, SignalDetail
 from handlers import ids
-from handlers.blocks import triage as triage_blocks
-from handlers.blocks.intake import (
-    FIELD_LIMIT,
-    required_text,
-    state_values,
-    status_label,
-    text_field,
-    user_id_of,
+from handlers.blocks.kit import status_label
+from handlers.blocks.triage import (
+    build_ask_modal,
+    build_resolve_modal,
+    build_triage_modal,
+    parse_values,
+    ref_from_view,
 )
-from handlers.formatting import escape
+from handlers.edge import required_text, text_field, user_id_of
 from handlers.leads import LeadDirectory
+from handlers.listeners.errors import first_block, tell
 
 logger = logging.getLogger(__name__)
 
@@ -36,163 +39,125 @@ LEADS_NOT_KNOWN_YET = (
     "I couldn't confirm who the leads are just now, so nothing changed. Please submit again "
     "in a moment."
 )
-MODAL_FIELD_BLOCKS = {
-    "note": ids.NOTE_BLOCK,
-    "reason": ids.REASON_BLOCK,
-    "question": ids.QUESTION_BLOCK,
-    "done": ids.DONE_BLOCK,
-    "assumption": ids.ASSUMPTION_BLOCK,
-    "lesson": ids.LESSON_BLOCK,
-    "pattern": ids.PATTERN_BLOCK,
-    "owner": ids.OWNER_BLOCK,
-    "status": ids.STATUS_BLOCK,
-    "impact": ids.IMPACT_LEVEL_BLOCK,
-}
+FORM_NOT_OPENED = "Slack didn't open the form in time — please press the button again."
+
+# A lead form's submission: (ref, lead id, {block id: value}, request key) -> the result.
+Perform = Callable[[str, str, dict[str, Any], str], ActionResult]
 
 
-def tell(client: WebClient, body: dict[str, Any], text: str) -> None:
-    """A private line to whoever pressed a button in a channel."""
-    channel = (body.get("channel") or {}).get("id") or (body.get("container") or {}).get(
-        "channel_id"
-    )
-    if not channel:
-        return
-    try:
-        client.chat_postEphemeral(channel=channel, user=body["user"]["id"], text=text)
-    except SlackApiError as error:
-        logger.warning("could not answer privately: %s", error.response.get("error"))
-
-
-def _unchanged_text(result: ActionResult) -> str:
+def unchanged_text(result: ActionResult) -> str:
     return f"{result.ref} is already {status_label(result.detail.signal.status)}; nothing changed."
 
 
-def register(app: App, services: Services, *, leads: LeadDirectory) -> None:
-    triage = services.triage
+def ref_of(body: dict) -> str:
+    # The edge lets through only block_actions with a list of actions whose values are text.
+    return text_field(body["actions"][0], "value", what="action value")
 
-    def lead_only(handler: Callable[..., None]) -> Callable[..., None]:
-        def guarded(ack: Ack, body: dict, client: WebClient) -> None:
-            user_id_of(body)  # Unreadable without one: answered by the error handler
-            # Ack first: finding out who is a lead may mean asking Slack for the lead group.
-            ack()
-            if not leads.is_lead(user_id_of(body)):
-                tell(client, body, NOT_A_LEAD)
-                return
-            handler(body=body, client=client)
 
-        guarded.__name__ = handler.__name__
-        return guarded
+class TriageListeners:
+    """The lead listeners, bound to the services and the lead directory they use."""
 
-    def ref_of(body: dict) -> str:
-        # The edge lets through only block_actions with a list of actions whose values are text.
-        return text_field(body["actions"][0], "value", what="action value")
+    def __init__(self, services: Services, leads: LeadDirectory) -> None:
+        self._services = services
+        self._triage = services.triage
+        self._leads = leads
 
-    def after(result: ActionResult, client: WebClient, body: dict) -> None:
+    # -- buttons -------------------------------------------------------------------------------
+
+    def handle_acknowledge_action(self, ack: Ack, body: dict, client: WebClient) -> None:
+        if self._acked_for_lead(ack, body, client):
+            result = self._triage.acknowledge(ref=ref_of(body), lead_id=user_id_of(body))
+            self._after_button(result, client, body)
+
+    def handle_reopen_action(self, ack: Ack, body: dict, client: WebClient) -> None:
+        if self._acked_for_lead(ack, body, client):
+            result = self._triage.reopen(ref=ref_of(body), lead_id=user_id_of(body))
+            self._after_button(result, client, body)
+
+    def handle_triage_button_action(self, ack: Ack, body: dict, client: WebClient) -> None:
+        self._open_form(ack, body, client, build_triage_modal)
+
+    def handle_ask_button_action(self, ack: Ack, body: dict, client: WebClient) -> None:
+        self._open_form(ack, body, client, build_ask_modal)
+
+    def handle_resolve_button_action(self, ack: Ack, body: dict, client: WebClient) -> None:
+        self._open_form(ack, body, client, build_resolve_modal)
+
+    def _acked_for_lead(self, ack: Ack, body: dict, client: WebClient) -> bool:
+        user_id = user_id_of(body)  # Unreadable without one: answered by the error handler
+        # Ack first: finding out who is a lead may mean asking Slack for the lead group.
+        ack()
+        if self._leads.is_lead(user_id):
+            return True
+        tell(client, body, NOT_A_LEAD)
+        return False
+
+    def _after_button(self, result: ActionResult, client: WebClient, body: dict) -> None:
         if not result.changed:
-            tell(client, body, _unchanged_text(result))
+            tell(client, body, unchanged_text(result))
 
-    @lead_only
-    def handle_acknowledge_action(body: dict, client: WebClient) -> None:
-        try:
-            result = triage.acknowledge(ref=ref_of(body), lead_id=user_id_of(body))
-        except ServiceError as error:
-            tell(client, body, escape(str(error)))
+    def _open_form(
+        self, ack: Ack, body: dict, client: WebClient, build: Callable[[SignalDetail], dict]
+    ) -> None:
+        if not self._acked_for_lead(ack, body, client):
             return
-        after(result, client, body)
-
-    @lead_only
-    def handle_reopen_action(body: dict, client: WebClient) -> None:
+        detail = self._triage.detail(ref=ref_of(body))
         try:
-            result = triage.reopen(ref=ref_of(body), lead_id=user_id_of(body))
-        except ServiceError as error:
-            tell(client, body, escape(str(error)))
+            client.views_open(trigger_id=required_text(body, "trigger_id"), view=build(detail))
+        except SlackApiError as error:
+            logger.warning("views.open failed: %s", error.response.get("error"))
+            tell(client, body, FORM_NOT_OPENED)
+
+    # -- form submissions ----------------------------------------------------------------------
+
+    def handle_triage_modal_submission(self, ack: Ack, body: dict, view: dict) -> None:
+        self._submit(ack, body, view, self._do_triage)
+
+    def handle_ask_modal_submission(self, ack: Ack, body: dict, view: dict) -> None:
+        self._submit(ack, body, view, self._do_ask)
+
+    def handle_resolve_modal_submission(self, ack: Ack, body: dict, view: dict) -> None:
+        self._submit(ack, body, view, self._do_resolve)
+
+    def _submit(self, ack: Ack, body: dict, view: dict, perform: Perform) -> None:
+        # Read everything first: Unreadable -> the error handler's answer, nothing stored.
+        lead_id = user_id_of(body)
+        values = parse_values(view)
+        ref = ref_from_view(view)
+        view_id = required_text(view, "id", what="view.id")
+        # Before the ack only the cached lead group counts; it is refreshed after the ack.
+        if not self._leads.is_lead(lead_id, cached=True):
+            refusal = NOT_A_LEAD if self._leads.group_known else LEADS_NOT_KNOWN_YET
+            ack(response_action="errors", errors={first_block(view): refusal[:150]})
+            self._leads.refresh()
             return
-        after(result, client, body)
+        result = perform(ref, lead_id, values, "view:" + view_id)
+        if not result.changed and not result.duplicate:
+            # A stale form (e.g. another lead resolved the signal meanwhile): say so.
+            ack(response_action="errors", errors={first_block(view): unchanged_text(result)})
+            return
+        ack()
+        self._leads.refresh()
 
-    def modal_opener(build: Callable[..., dict]) -> Callable[..., None]:
-        @lead_only
-        def handle_open_modal_action(body: dict, client: WebClient) -> None:
-            try:
-                detail = triage.detail(ref=ref_of(body))
-            except ServiceError as error:
-                tell(client, body, escape(str(error)))
-                return
-            try:
-                client.views_open(trigger_id=required_text(body, "trigger_id"), view=build(detail))
-            except SlackApiError as error:
-                logger.warning("views.open failed: %s", error.response.get("error"))
-                tell(
-                    client,
-                    body,
-                    "Slack didn't open the form in time — please press the button again.",
-                )
-
-        return handle_open_modal_action
-
-    app.action(ids.ACKNOWLEDGE_ACTION)(handle_acknowledge_action)
-    app.action(ids.REOPEN_ACTION)(handle_reopen_action)
-    app.action(ids.TRIAGE_ACTION)(modal_opener(triage_blocks.build_triage_modal))
-    app.action(ids.ASK_ACTION)(modal_opener(triage_blocks.build_ask_modal))
-    app.action(ids.RESOLVE_ACTION)(modal_opener(triage_blocks.build_resolve_modal))
-
-    def submission(perform: Callable[[str, str, dict, str], ActionResult]) -> Callable[..., None]:
-        def handle_lead_modal_submission(
-            ack: Ack, body: dict, view: dict, client: WebClient
-        ) -> None:
-            # Read everything first: Unreadable -> the error handler's answer, nothing stored.
-            lead_id = user_id_of(body)
-            values = triage_blocks.parse_values(view)
-            ref = triage_blocks.ref_from_view(view)
-            view_id = required_text(view, "id", what="view.id")
-            first_block = next(iter(state_values(view)), ids.NOTE_BLOCK)
-            # Before the ack only the cached lead group counts; it is refreshed after the ack.
-            if not leads.is_lead(lead_id, cached=True):
-                refusal = NOT_A_LEAD if leads.group_known else LEADS_NOT_KNOWN_YET
-                ack(response_action="errors", errors={first_block: refusal[:150]})
-                leads.refresh()
-                return
-            try:
-                result = perform(ref, lead_id, values, "view:" + view_id)
-            except ServiceError as error:
-                block = MODAL_FIELD_BLOCKS.get(error.field or "", None) or first_block
-                ack(response_action="errors", errors={block: str(error)[:FIELD_LIMIT]})
-                return
-            if not result.changed and not result.duplicate:
-                # A stale form (e.g. another lead resolved the signal meanwhile): say so.
-                ack(response_action="errors", errors={first_block: _unchanged_text(result)})
-                return
-            ack()
-            leads.refresh()
-
-        return handle_lead_modal_submission
-
-    def do_triage(ref: str, lead_id: str, v: dict, key: str) -> ActionResult:
-        status = v.get(ids.STATUS_BLOCK) or "investigating"
-        owner = v.get(ids.OWNER_BLOCK)
-        if owner and not leads.is_lead(owner, cached=True):
-            raise NotAllowed("Choose a lead as the owner.", field="owner")
-        try:
-            return triage.triage(
-                ref=ref,
-                lead_id=lead_id,
-                status=status,
-                impact=v.get(ids.IMPACT_LEVEL_BLOCK),
-                owner_id=v.get(ids.OWNER_BLOCK),
-                note=v.get(ids.NOTE_BLOCK),
-                reason=v.get(ids.REASON_BLOCK),
-                request_key=key,
-            )
-        except NotAllowed as error:
-            error.field = error.field or "reason"
-            raise
-
-    def do_ask(ref: str, lead_id: str, v: dict, key: str) -> ActionResult:
-        return triage.ask(
-            ref=ref, lead_id=lead_id, question=v.get(ids.QUESTION_BLOCK) or "", request_key=key
+    def _do_triage(self, ref: str, lead_id: str, v: dict[str, Any], key: str) -> ActionResult:
+        return self._triage.triage(
+            ref=ref,
+            lead_id=lead_id,
+            status=v.get(ids.STATUS_BLOCK) or "investigating",
+            impact=v.get(ids.IMPACT_LEVEL_BLOCK),
+            owner_id=v.get(ids.OWNER_BLOCK),
+            note=v.get(ids.NOTE_BLOCK),
+            reason=v.get(ids.REASON_BLOCK),
+            request_key=key,
+            is_lead=lambda user_id: self._leads.is_lead(user_id, cached=True),
         )
 
-    def do_resolve(ref: str, lead_id: str, v: dict, key: str) -> ActionResult:
-        return triage.resolve(
+    def _do_ask(self, ref: str, lead_id: str, v: dict[str, Any], key: str) -> ActionResult:
+        question = v.get(ids.QUESTION_BLOCK) or ""
+        return self._triage.ask(ref=ref, lead_id=lead_id, question=question, request_key=key)
+
+    def _do_resolve(self, ref: str, lead_id: str, v: dict[str, Any], key: str) -> ActionResult:
+        return self._triage.resolve(
             ref=ref,
             lead_id=lead_id,
             done=v.get(ids.DONE_BLOCK) or "",
@@ -202,6 +167,14 @@ def register(app: App, services: Services, *, leads: LeadDirectory) -> None:
             request_key=key,
         )
 
-    app.view_submission(ids.TRIAGE_MODAL)(submission(do_triage))
-    app.view_submission(ids.ASK_MODAL)(submission(do_ask))
-    app.view_submission(ids.RESOLVE_MODAL)(submission(do_resolve))
+
+def register(app: App, services: Services, *, leads: LeadDirectory) -> None:
+    listeners = TriageListeners(services, leads)
+    app.action(ids.ACKNOWLEDGE_ACTION)(listeners.handle_acknowledge_action)
+    app.action(ids.REOPEN_ACTION)(listeners.handle_reopen_action)
+    app.action(ids.TRIAGE_ACTION)(listeners.handle_triage_button_action)
+    app.action(ids.ASK_ACTION)(listeners.handle_ask_button_action)
+    app.action(ids.RESOLVE_ACTION)(listeners.handle_resolve_button_action)
+    app.view_submission(ids.TRIAGE_MODAL)(listeners.handle_triage_modal_submission)
+    app.view_submission(ids.ASK_MODAL)(listeners.handle_ask_modal_submission)
+    app.view_submission(ids.RESOLVE_MODAL)(listeners.handle_resolve_modal_submission)

@@ -15,9 +15,9 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot import db
-from bot.jobs.digest import DigestSender
 from bot.services.digest import DigestService
 from bot.standin import SlackStandIn
+from handlers.digest_sender import DigestSender
 from models import Signal, SignalEvent
 from tests.conftest import BOT_TOKEN, DIGEST, TRIAGE
 

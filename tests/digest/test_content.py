@@ -10,7 +10,7 @@ import pytest
 from slack_sdk import WebClient
 from sqlalchemy import update
 
-from bot.jobs.digest import SendStatus
+from bot.services.digest import SendStatus
 from bot.standin import validate_blocks
 from handlers.blocks.digest import build_digest_message, build_digest_text
 from models import Signal

@@ -8,8 +8,7 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
-from bot.jobs.digest import SendStatus
-from bot.services.digest import ClaimOutcome
+from bot.services.digest import ClaimOutcome, SendStatus
 from models import DigestRun
 from tests.conftest import DIGEST
 from tests.digest.conftest import (

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from slack_sdk import WebClient
 
-from bot.jobs.digest import DigestSender, SendStatus
+from bot.services.digest import SendStatus
+from handlers.digest_sender import DigestSender
 from tests.conftest import BOT_TOKEN, DIGEST, TRIAGE
 from tests.digest.conftest import FixedClock, add_signal, digest_posts, make_service
 

@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 
 from bot.standin import SlackStandIn
 from handlers import ids
-from handlers.blocks.intake import UNREADABLE_TEXT
+from handlers.edge import UNREADABLE_TEXT
 from models import OutboxItem, Signal, SignalEvent
 from tests.conftest import (
     ALICE,

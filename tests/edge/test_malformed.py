@@ -13,8 +13,8 @@ import pytest
 from sqlalchemy import text
 
 from handlers import ids
-from handlers.blocks import intake as blocks
-from handlers.blocks.intake import UNREADABLE_TEXT
+from handlers.blocks.intake import build_signal_modal
+from handlers.edge import UNREADABLE_TEXT
 from tests.conftest import ALICE, LEAD, TRIAGE, wait_until
 from tests.edge.conftest import filed_ref, is_unreadable_answer, signal_by_ref, stored_state
 
@@ -47,7 +47,7 @@ def submission(app, *, view: dict[str, Any], user=ALICE) -> dict[str, Any]:
 
 
 def signal_modal(values: Any = None, **extra: Any) -> dict[str, Any]:
-    view = blocks.build_signal_modal()
+    view = build_signal_modal()
     view["state"] = {"values": good_values() if values is None else values}
     view.update(extra)
     return view

@@ -11,7 +11,7 @@ import pytest
 
 from bot.standin.sender import SlackUser
 from handlers import ids
-from handlers.blocks import intake as blocks
+from handlers.blocks.intake import build_signal_modal
 from tests.conftest import ALICE
 from tests.edge.conftest import FORM, filed_ref, signal_by_ref, stored_state
 
@@ -60,7 +60,7 @@ def test_a_submission_mentioning_payload_is_filed_whole(edge_app):
     text = 'payload=x&payload=y; the word payload, and {"payload": 1}'
     reply = edge_app.sender.view_submission(
         user=ALICE,
-        view=blocks.build_signal_modal(),
+        view=build_signal_modal(),
         values={
             ids.KIND_BLOCK: {
                 ids.KIND_INPUT: {"selected_option": {"value": "drift", "text": {"text": "d"}}}

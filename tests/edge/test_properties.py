@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 from bot.services.vocabulary import KINDS, parse_kind
 from bot.standin import validate_view
 from handlers import ids
-from handlers.blocks import intake as blocks
+from handlers.blocks.intake import build_signal_modal
 from handlers.formatting import command_text_to_plain
 from tests.conftest import ALICE, LEAD, TRIAGE
 from tests.edge.conftest import (
@@ -258,7 +258,7 @@ def form_values(draw) -> tuple[dict[str, Any], dict[str, Any]]:
 
 
 def test_form_submissions_with_arbitrary_values(edge_app):
-    view = blocks.build_signal_modal()
+    view = build_signal_modal()
 
     @settings(max_examples=EXAMPLES * 3 // 2)
     @given(shape=form_values(), user=st.sampled_from([ALICE, LEAD]))
@@ -425,7 +425,7 @@ def good_payload(app, kind: str) -> dict[str, Any]:
         "trigger_id": app.standin.issue_trigger_id(),
     }
     if kind == "view_submission":
-        view = blocks.build_signal_modal()
+        view = build_signal_modal()
         view.update(id="V" + secrets.token_hex(5).upper(), state={"values": {}})
         base["view"] = view
     elif kind == "block_actions":

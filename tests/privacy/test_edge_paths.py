@@ -9,8 +9,8 @@ import json
 import pytest
 
 from handlers import ids
-from handlers.blocks import intake as blocks
-from handlers.blocks.intake import UNREADABLE_TEXT
+from handlers.blocks.intake import build_signal_modal
+from handlers.edge import UNREADABLE_TEXT
 from tests.conftest import LEAD, TRIAGE, RunningApp
 from tests.privacy.canaries import (
     CANARY_USER,
@@ -54,7 +54,7 @@ def test_edge_paths_keep_the_reporter_out(running_app, canaries, database_url):
     values = modal_values()
     values[ids.TEXT_BLOCK][ids.TEXT_INPUT]["value"] = {"text": "not a string"}
     form = canaries.sender.view_submission(
-        user=CANARY_USER, view=blocks.build_signal_modal(), values=values
+        user=CANARY_USER, view=build_signal_modal(), values=values
     )
     assert form.status == 200 and form.json()["response_action"] == "update"
 
@@ -64,7 +64,7 @@ def test_edge_paths_keep_the_reporter_out(running_app, canaries, database_url):
         "user": {"id": CANARY_USER.id, "username": CANARY_USER.name, "name": CANARY_USER.name},
         "trigger_id": canaries.new_trigger(),
         "view": {
-            **blocks.build_signal_modal(),
+            **build_signal_modal(),
             "private_metadata": json.dumps({"channel": "x"}),
             "state": {"values": modal_values()},
         },

@@ -9,7 +9,7 @@ import json
 from slack_sdk import WebClient
 
 from handlers import ids
-from handlers.blocks import intake as blocks
+from handlers.blocks.intake import IDENTITY_REQUIRED
 from models import OutboxItem, SeenRequest, Signal
 from tests.conftest import ALICE, BOT_TOKEN, count_rows, signal_rows
 from tests.triage.helpers import state_values
@@ -113,7 +113,7 @@ def test_a_form_without_a_choice_is_refused_and_stores_nothing(running_app):
     answer = submit(running_app, view, identity=None)
     assert answer == {
         "response_action": "errors",
-        "errors": {ids.IDENTITY_BLOCK: blocks.IDENTITY_REQUIRED},
+        "errors": {ids.IDENTITY_BLOCK: IDENTITY_REQUIRED},
     }
     message = answer["errors"][ids.IDENTITY_BLOCK]
     assert "\n" not in message and len(message) <= 150  # one line, within Slack's limit

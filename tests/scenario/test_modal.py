@@ -6,7 +6,7 @@ import json
 
 from bot.services.signals import GENERIC_CODE_ANSWER, MAX_IMPACT
 from handlers import ids
-from handlers.blocks import intake as blocks
+from handlers.blocks.intake import build_duplicate_view
 from models import OutboxItem, Signal
 from tests.conftest import ALICE, BOB, TRIAGE, count_rows, followup_code, signal_rows
 
@@ -152,7 +152,7 @@ def test_same_view_submitted_twice_files_one_signal(running_app):
     second = submit(running_app, view, view_id="VDOUBLE001", text="double click", anonymous=True)
     assert first["response_action"] == "update"
     followup_code(view_text(first["view"]))
-    assert second == {"response_action": "update", "view": blocks.build_duplicate_view()}
+    assert second == {"response_action": "update", "view": build_duplicate_view()}
     assert count_rows(running_app, Signal) == 1
     assert count_rows(running_app, OutboxItem) == 1
     # A different view (another modal) is a new signal.
@@ -173,7 +173,7 @@ def test_double_click_at_the_same_moment_files_one_signal(running_app):
             )
         )
     receipts = [a for a in answers if "SIG-1" in view_text(a["view"])]
-    duplicates = [a for a in answers if a["view"] == blocks.build_duplicate_view()]
+    duplicates = [a for a in answers if a["view"] == build_duplicate_view()]
     assert len(receipts) == 1 and len(duplicates) == 3
     assert count_rows(running_app, Signal) == 1
     running_app.standin.wait_for("chat.postMessage")

@@ -8,7 +8,7 @@ import json
 import pytest
 
 from bot.services.signals import MAX_SYSTEM, SENTENCE_OPENERS, FiledSignal, split_system
-from handlers.blocks import intake as blocks
+from handlers.blocks.intake import build_help_text, build_receipt_text, build_receipt_view
 from tests.conftest import ALICE, TRIAGE, signal_rows
 from tests.triage.helpers import CODE, wait_until
 
@@ -120,17 +120,15 @@ def test_the_receipt_shows_the_system_it_recognised(running_app):
 
 def test_the_receipt_view_shows_the_system_escaped():
     filed = FiledSignal(ref="SIG-3", anonymous=False, code=None, system="<!here>-model")
-    [section] = blocks.build_receipt_view(filed)["blocks"]
+    [section] = build_receipt_view(filed)["blocks"]
     assert "System: *&lt;!here&gt;-model*" in section["text"]["text"]
     anonymous = FiledSignal(ref="SIG-A2", anonymous=True, code="ABCD", system="fraud-model")
-    assert "System: *fraud-model*" in blocks.build_receipt_text(anonymous)
-    assert "System:" not in blocks.build_receipt_text(
-        FiledSignal(ref="SIG-4", anonymous=False, code=None)
-    )
+    assert "System: *fraud-model*" in build_receipt_text(anonymous)
+    assert "System:" not in build_receipt_text(FiledSignal(ref="SIG-4", anonymous=False, code=None))
 
 
 def test_help_documents_the_system():
-    text = blocks.build_help_text()
+    text = build_help_text()
     assert "fraud-model: precision fell" in text and "system:" in text
     assert "Note:" in text
     assert "reply SIG-12" in text

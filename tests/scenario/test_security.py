@@ -93,14 +93,14 @@ def test_stale_timestamp_with_valid_signature_is_refused(running_app, age):
 
 def test_bad_signature_on_view_submission_is_refused(running_app):
     from handlers import ids
-    from handlers.blocks import intake as blocks
+    from handlers.blocks.intake import build_signal_modal
 
     def option(value):
         return {"text": {"type": "plain_text", "text": value}, "value": value}
 
     reply = running_app.sender.view_submission(
         user=ALICE,
-        view=blocks.build_signal_modal(),
+        view=build_signal_modal(),
         values={
             ids.KIND_BLOCK: {ids.KIND_INPUT: {"selected_option": option("drift")}},
             ids.TEXT_BLOCK: {ids.TEXT_INPUT: {"value": "forged"}},

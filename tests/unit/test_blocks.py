@@ -12,7 +12,19 @@ from bot.services.signals import MAX_IMPACT, MAX_SYSTEM, MAX_TEXT, FiledSignal, 
 from bot.services.vocabulary import KINDS
 from bot.standin.slack_api import validate_blocks, validate_view
 from handlers import ids
-from handlers.blocks import intake as blocks
+from handlers.blocks.home import build_home_view
+from handlers.blocks.intake import (
+    build_duplicate_view,
+    build_field_errors,
+    build_help_text,
+    build_receipt_view,
+    build_signal_modal,
+    build_status_text,
+    parse_signal_submission,
+)
+from handlers.blocks.kit import SECTION_TEXT_LIMIT, status_label
+from handlers.blocks.triage import build_triage_message
+from handlers.formatting import escape
 
 NOW = datetime(2026, 1, 5, 9, 30, tzinfo=UTC)
 
@@ -56,18 +68,18 @@ def _all_text(payload) -> str:
 
 @pytest.mark.parametrize("overrides", WORST_CASES)
 def test_triage_message_within_block_kit_limits(overrides):
-    message = blocks.build_triage_message(summary(**overrides))
+    message = build_triage_message(summary(**overrides))
     assert validate_blocks(message["blocks"], surface="message") == []
     assert 0 < len(message["text"]) <= 4000
     dumped = _all_text(message)
     assert "<!" not in dumped
     raw = overrides.get("text", "")
-    if len(blocks.escape(raw)) > blocks.SECTION_TEXT_LIMIT:
+    if len(escape(raw)) > SECTION_TEXT_LIMIT:
         assert "cut" in dumped  # long text is cut with a visible note, not rejected
 
 
 def test_triage_message_contents_named():
-    message = blocks.build_triage_message(summary())
+    message = build_triage_message(summary())
     dumped = _all_text(message)
     assert "SIG-12" in dumped
     assert KINDS["drift"] in dumped
@@ -75,7 +87,7 @@ def test_triage_message_contents_named():
     assert "precision fell to 0.78" in dumped
     assert "false positives" in dumped
     assert "<@UALICE0001>" in dumped
-    assert blocks.status_label("new") in dumped
+    assert status_label("new") in dumped
     buttons = [
         element
         for block in message["blocks"]
@@ -88,7 +100,7 @@ def test_triage_message_contents_named():
 
 
 def test_triage_message_anonymous_names_nobody():
-    message = blocks.build_triage_message(
+    message = build_triage_message(
         summary(anonymous=True, reporter_id="UALICE0001", ref="SIG-K3JD7Q")
     )
     dumped = _all_text(message)
@@ -98,7 +110,7 @@ def test_triage_message_anonymous_names_nobody():
 
 
 def test_triage_message_escapes_user_text():
-    message = blocks.build_triage_message(
+    message = build_triage_message(
         summary(
             text="<!here> <@U123> <https://evil|x> & stuff",
             system="<!channel>",
@@ -115,10 +127,10 @@ def test_triage_message_escapes_user_text():
 @pytest.mark.parametrize(
     "modal",
     [
-        blocks.build_signal_modal(),
-        blocks.build_signal_modal(text="y" * 5000),
-        blocks.build_signal_modal(text="<!channel> & <@U1>", kind="bias", anonymous=True),
-        blocks.build_signal_modal(system="s" * 500, kind="not-a-kind"),
+        build_signal_modal(),
+        build_signal_modal(text="y" * 5000),
+        build_signal_modal(text="<!channel> & <@U1>", kind="bias", anonymous=True),
+        build_signal_modal(system="s" * 500, kind="not-a-kind"),
     ],
 )
 def test_modal_valid(modal):
@@ -131,7 +143,7 @@ def _element(modal: dict, block_id: str) -> dict:
 
 
 def test_modal_offers_every_kind_and_the_fields():
-    modal = blocks.build_signal_modal()
+    modal = build_signal_modal()
     kind = _element(modal, ids.KIND_BLOCK)
     assert [o["value"] for o in kind["options"]] == list(KINDS)
     assert _element(modal, ids.TEXT_BLOCK)["max_length"] == MAX_TEXT
@@ -146,11 +158,11 @@ def test_modal_offers_every_kind_and_the_fields():
 
 
 def test_modal_prefill():
-    modal = blocks.build_signal_modal(text="model is odd", kind="bias", anonymous=True)
+    modal = build_signal_modal(text="model is odd", kind="bias", anonymous=True)
     assert _element(modal, ids.TEXT_BLOCK)["initial_value"] == "model is odd"
     assert _element(modal, ids.KIND_BLOCK)["initial_option"]["value"] == "bias"
     assert _element(modal, ids.IDENTITY_BLOCK)["initial_option"]["value"] == ids.IDENTITY_ANONYMOUS
-    long = blocks.build_signal_modal(text="z" * 4000)
+    long = build_signal_modal(text="z" * 4000)
     assert len(_element(long, ids.TEXT_BLOCK)["initial_value"]) == MAX_TEXT
 
 
@@ -162,23 +174,23 @@ def test_modal_prefill():
     ],
 )
 def test_receipt_views_valid(filed):
-    view = blocks.build_receipt_view(filed)
+    view = build_receipt_view(filed)
     assert validate_view(view, allowed_types=("modal",)) == []
     assert filed.ref in _all_text(view)
     if filed.code:
         assert filed.code in _all_text(view)
-    assert validate_view(blocks.build_duplicate_view(), allowed_types=("modal",)) == []
+    assert validate_view(build_duplicate_view(), allowed_types=("modal",)) == []
 
 
 def test_home_view_valid_with_many_long_signals():
     own = [summary(ref=f"SIG-{i}", text="<&>" * 1000, system="<" * MAX_SYSTEM) for i in range(60)]
-    view = blocks.build_home_view(own_signals=own)
+    view = build_home_view(own_signals=own)
     assert validate_view(view, allowed_types=("home",)) == []
-    assert validate_view(blocks.build_home_view(own_signals=[]), allowed_types=("home",)) == []
+    assert validate_view(build_home_view(own_signals=[]), allowed_types=("home",)) == []
 
 
 def test_status_text_escapes():
-    text = blocks.build_status_text(summary(text="<!channel> & " + "x" * 4000, system="<@U1>"))
+    text = build_status_text(summary(text="<!channel> & " + "x" * 4000, system="<@U1>"))
     assert "<!" not in text and "<@" not in text
     assert "SIG-12" in text
 
@@ -212,7 +224,7 @@ def _state(kind=None, text=None, system=None, impact=None, identity=None) -> dic
 
 
 def test_parse_signal_submission_full():
-    parsed = blocks.parse_signal_submission(
+    parsed = parse_signal_submission(
         _state("bias", "<raw> text", "loan-model", "many", ids.IDENTITY_ANONYMOUS)
     )
     assert parsed == {
@@ -225,9 +237,9 @@ def test_parse_signal_submission_full():
 
 
 def test_parse_signal_submission_nulls_and_missing():
-    parsed = blocks.parse_signal_submission(_state(text="t", identity=ids.IDENTITY_NAMED))
+    parsed = parse_signal_submission(_state(text="t", identity=ids.IDENTITY_NAMED))
     assert parsed == {"kind": "", "system": "", "text": "t", "impact": "", "anonymous": False}
-    assert blocks.parse_signal_submission({}) == {
+    assert parse_signal_submission({}) == {
         "kind": "",
         "system": "",
         "text": "",
@@ -237,20 +249,16 @@ def test_parse_signal_submission_nulls_and_missing():
 
 
 def test_field_errors_keyed_by_block():
-    assert list(blocks.build_field_errors(EmptyText("empty"))) == [ids.TEXT_BLOCK]
-    assert list(blocks.build_field_errors(UnknownKind("?"))) == [ids.KIND_BLOCK]
-    assert list(blocks.build_field_errors(TextTooLong("long", field="impact"))) == [
-        ids.IMPACT_BLOCK
-    ]
-    assert list(blocks.build_field_errors(TextTooLong("long", field="system"))) == [
-        ids.SYSTEM_BLOCK
-    ]
-    message = blocks.build_field_errors(EmptyText("w" * 500))[ids.TEXT_BLOCK]
+    assert list(build_field_errors(EmptyText("empty"))) == [ids.TEXT_BLOCK]
+    assert list(build_field_errors(UnknownKind("?"))) == [ids.KIND_BLOCK]
+    assert list(build_field_errors(TextTooLong("long", field="impact"))) == [ids.IMPACT_BLOCK]
+    assert list(build_field_errors(TextTooLong("long", field="system"))) == [ids.SYSTEM_BLOCK]
+    message = build_field_errors(EmptyText("w" * 500))[ids.TEXT_BLOCK]
     assert len(message) <= 150
 
 
 def test_help_text_lists_kinds_and_commands():
-    text = blocks.build_help_text()
+    text = build_help_text()
     for kind in KINDS:
         assert f"`{kind}`" in text
     assert "anon" in text and "status" in text

@@ -11,8 +11,17 @@ from bot.services.records import EventSummary, RevealOffer, SignalDetail
 from bot.services.signals import FiledSignal
 from bot.standin.slack_api import validate_blocks, validate_view
 from handlers import ids
-from handlers.blocks import intake as blocks
-from handlers.blocks import triage as triage_blocks
+from handlers.blocks.intake import (
+    IDENTITY_REQUIRED,
+    build_field_errors,
+    build_help_text,
+    build_receipt_text,
+    build_reveal_done_view,
+    build_reveal_modal,
+    build_signal_modal,
+    parse_signal_submission,
+)
+from handlers.blocks.triage import build_thread_reply
 from tests.unit.test_blocks import _state, summary
 
 OFFER = RevealOffer(
@@ -33,7 +42,7 @@ def identity_block(modal: dict) -> dict:
     [(None, None), (True, ids.IDENTITY_ANONYMOUS), (False, ids.IDENTITY_NAMED)],
 )
 def test_identity_is_preselected_only_when_already_chosen(anonymous, initial):
-    modal = blocks.build_signal_modal(anonymous=anonymous)
+    modal = build_signal_modal(anonymous=anonymous)
     assert validate_view(modal, allowed_types=("modal",)) == []
     block = identity_block(modal)
     assert not block.get("optional")
@@ -43,25 +52,23 @@ def test_identity_is_preselected_only_when_already_chosen(anonymous, initial):
 
 def test_no_choice_parses_as_none_and_gets_the_field_error():
     for identity in (None, "bogus"):
-        assert (
-            blocks.parse_signal_submission(_state(text="t", identity=identity))["anonymous"] is None
-        )
-    errors = blocks.build_field_errors(identity_missing=True)
-    assert errors == {ids.IDENTITY_BLOCK: blocks.IDENTITY_REQUIRED}
-    assert len(blocks.IDENTITY_REQUIRED) <= 150 and "\n" not in blocks.IDENTITY_REQUIRED
-    both = blocks.build_field_errors(EmptyText("empty"), identity_missing=True)
+        assert parse_signal_submission(_state(text="t", identity=identity))["anonymous"] is None
+    errors = build_field_errors(identity_missing=True)
+    assert errors == {ids.IDENTITY_BLOCK: IDENTITY_REQUIRED}
+    assert len(IDENTITY_REQUIRED) <= 150 and "\n" not in IDENTITY_REQUIRED
+    both = build_field_errors(EmptyText("empty"), identity_missing=True)
     assert set(both) == {ids.TEXT_BLOCK, ids.IDENTITY_BLOCK}
-    assert ids.IDENTITY_BLOCK not in blocks.build_field_errors(EmptyText("empty"))
+    assert ids.IDENTITY_BLOCK not in build_field_errors(EmptyText("empty"))
 
 
 def test_receipt_mentions_the_reveal_for_anonymous_signals_only():
-    anonymous = blocks.build_receipt_text(
+    anonymous = build_receipt_text(
         FiledSignal(ref="SIG-K3JD7Q", anonymous=True, code="ABCD-" * 7 + "ABCD")
     )
     assert "/ai-signal reveal <code>" in anonymous and "confirm" in anonymous
-    named = blocks.build_receipt_text(FiledSignal(ref="SIG-1", anonymous=False, code=None))
+    named = build_receipt_text(FiledSignal(ref="SIG-1", anonymous=False, code=None))
     assert "reveal" not in named
-    assert "/ai-signal reveal <code>" in blocks.build_help_text()
+    assert "/ai-signal reveal <code>" in build_help_text()
 
 
 @pytest.mark.parametrize("posted", [True, False])
@@ -69,7 +76,7 @@ def test_reveal_modal_says_what_becomes_visible(posted):
     offer = RevealOffer(
         ref=OFFER.ref, token=OFFER.token, posted=posted, expires_at=OFFER.expires_at
     )
-    modal = blocks.build_reveal_modal(offer)
+    modal = build_reveal_modal(offer)
     assert validate_view(modal, allowed_types=("modal",)) == []
     assert modal["callback_id"] == ids.REVEAL_MODAL
     assert modal["private_metadata"] == OFFER.token  # the token only
@@ -84,13 +91,13 @@ def test_reveal_modal_says_what_becomes_visible(posted):
 
 def test_reveal_answers_are_valid_views():
     for view in (
-        blocks.build_reveal_done_view(ref="SIG-K3JD7Q", changed=True),
-        blocks.build_reveal_done_view(ref="SIG-K3JD7Q", changed=False),
-        blocks.build_reveal_done_view(ref=None, changed=False, problem="<nope> & no"),
+        build_reveal_done_view(ref="SIG-K3JD7Q", changed=True),
+        build_reveal_done_view(ref="SIG-K3JD7Q", changed=False),
+        build_reveal_done_view(ref=None, changed=False, problem="<nope> & no"),
     ):
         assert validate_view(view, allowed_types=("modal",)) == []
         assert "submit" not in view
-    problem = blocks.build_reveal_done_view(ref=None, changed=False, problem="<nope>")
+    problem = build_reveal_done_view(ref=None, changed=False, problem="<nope>")
     assert "&lt;nope&gt;" in problem["blocks"][0]["text"]["text"]
 
 
@@ -98,7 +105,7 @@ def test_thread_reply_of_a_reveal_names_the_reporter():
     event = EventSummary(
         action="revealed", actor_id="UBOB000002", note=None, created_at=OFFER.expires_at
     )
-    message = triage_blocks.build_thread_reply(
+    message = build_thread_reply(
         SignalDetail(
             signal=summary(anonymous=False, reporter_id="UBOB000002", ref="SIG-K3JD7Q"),
             **dict.fromkeys(

@@ -13,9 +13,19 @@ import pytest
 from bot.services.digest import DigestData, Period, ResolvedItem, ResponseHealth, SystemCount
 from bot.services.records import EventSummary, Lesson, QueueOverview, SignalDetail
 from bot.services.signals import SignalSummary
-from handlers.blocks import digest as digest_blocks
-from handlers.blocks import intake as blocks
-from handlers.blocks import triage as triage_blocks
+from handlers.blocks.digest import build_digest_blocks, build_digest_text
+from handlers.blocks.home import build_lead_home
+from handlers.blocks.intake import build_status_text
+from handlers.blocks.triage import (
+    build_ask_modal,
+    build_lessons_text,
+    build_reporter_notice,
+    build_reporter_status,
+    build_resolve_modal,
+    build_thread_reply,
+    build_triage_message,
+    build_triage_modal,
+)
 from handlers.formatting import inline
 
 NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
@@ -125,7 +135,7 @@ def test_inline(text, expected):
 
 
 def test_triage_post():
-    message = blocks.build_triage_message(summary(status="new"), detail=detail())
+    message = build_triage_message(summary(status="new"), detail=detail())
     assert_no_forgery(message, own=2)  # its own Reporter and Status fields
     fields = message["blocks"][1]["fields"]
     assert fields[2]["text"] == "*Reporter*\nAnonymous"
@@ -135,21 +145,19 @@ def test_triage_post():
 
 @pytest.mark.parametrize("action", ["triaged", "declined", "asked", "replied", "resolved"])
 def test_thread_replies(action):
-    assert_no_forgery(
-        triage_blocks.build_thread_reply(detail(), event(action), lead_mention="<!subteam^S1>")
-    )
+    assert_no_forgery(build_thread_reply(detail(), event(action), lead_mention="<!subteam^S1>"))
 
 
 @pytest.mark.parametrize("action", ["asked", "resolved", "declined"])
 def test_reporter_notices(action):
-    assert_no_forgery(triage_blocks.build_reporter_notice(detail(), event(action)))
+    assert_no_forgery(build_reporter_notice(detail(), event(action)))
 
 
 @pytest.mark.parametrize("status", ["declined", "resolved", "investigating"])
 def test_status_answers(status):
     d = detail(signal=summary(status=status), events=(event("asked"), event("replied")))
-    assert_no_forgery(triage_blocks.build_reporter_status(d))
-    assert_no_forgery(blocks.build_status_text(summary(status=status, anonymous=False)))
+    assert_no_forgery(build_reporter_status(d))
+    assert_no_forgery(build_status_text(summary(status=status, anonymous=False)))
 
 
 def test_lessons_home_and_modals():
@@ -162,8 +170,8 @@ def test_lessons_home_and_modals():
         lesson=FORGED,
         resolved_at=NOW,
     )
-    assert_no_forgery(triage_blocks.build_lessons_text([lesson], FORGED.split()))
-    assert_no_forgery(triage_blocks.build_lessons_text([], [FORGED]))
+    assert_no_forgery(build_lessons_text([lesson], FORGED.split()))
+    assert_no_forgery(build_lessons_text([], [FORGED]))
     own = summary(anonymous=False, reporter_id="UALICE0001")
     overview = QueueOverview(
         counts={"new": 1},
@@ -171,11 +179,11 @@ def test_lessons_home_and_modals():
         owned=[detail()],
         as_of=NOW,
     )
-    assert_no_forgery(triage_blocks.build_lead_home(overview, own_signals=[own]))
+    assert_no_forgery(build_lead_home(overview, own_signals=[own]))
     for build in (
-        triage_blocks.build_triage_modal,
-        triage_blocks.build_ask_modal,
-        triage_blocks.build_resolve_modal,
+        build_triage_modal,
+        build_ask_modal,
+        build_resolve_modal,
     ):
         assert_no_forgery(build(detail()))
 
@@ -215,5 +223,5 @@ def test_digest():
         named=health,
         anonymous=health,
     )
-    assert_no_forgery(digest_blocks.build_digest_blocks(data))
-    assert_no_forgery(digest_blocks.build_digest_text(data, for_slack=True))
+    assert_no_forgery(build_digest_blocks(data))
+    assert_no_forgery(build_digest_text(data, for_slack=True))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.jobs.delivery import retry_after_seconds
+from handlers.slack_errors import retry_after_seconds
 
 
 @pytest.mark.parametrize(
