@@ -52,6 +52,8 @@ class Settings:
     port: int = 3000
     db_deadline_ms: int = 2000
     outbox_lease_seconds: float = 60.0
+    retention_days: int | None = None  # None: keep the text of closed signals forever
+    retention_keep_lessons: bool = True
 
     @property
     def socket_mode(self) -> bool:
@@ -195,6 +197,20 @@ class Settings:
                 f"must be milliseconds from 100 to 2800 (Slack waits 3 s), got {deadline_text!r}",
             )
 
+        retention_text = get("AI_SIGNAL_RETENTION_DAYS")
+        if retention_text is not None and not (
+            retention_text.isdigit() and int(retention_text) > 0
+        ):
+            raise ConfigError(
+                "AI_SIGNAL_RETENTION_DAYS",
+                f"must be a whole number of days (unset keeps text forever), got {retention_text!r}",
+            )
+        keep_text = (get("AI_SIGNAL_RETENTION_KEEP_LESSONS") or "true").lower()
+        if keep_text not in ("true", "false"):
+            raise ConfigError(
+                "AI_SIGNAL_RETENTION_KEEP_LESSONS", f"must be true or false, got {keep_text!r}"
+            )
+
         return cls(
             bot_token=bot_token,
             signing_secret=signing_secret,
@@ -215,6 +231,8 @@ class Settings:
             port=int(port_text),
             db_deadline_ms=int(deadline_text),
             outbox_lease_seconds=outbox_lease,
+            retention_days=int(retention_text) if retention_text is not None else None,
+            retention_keep_lessons=keep_text == "true",
         )
 
 

@@ -85,5 +85,8 @@ def start_scheduler(runtime: Runtime) -> BackgroundScheduler:
     scheduler = create_scheduler()
     add_digest_job(scheduler, runtime)
     add_reminder_job(scheduler, runtime)
+    from bot.jobs.retention import add_retention_job
+
+    add_retention_job(scheduler, runtime)
     scheduler.start()
     return scheduler
