@@ -10,7 +10,7 @@ import threading
 from collections.abc import Sequence
 from urllib.error import URLError
 
-from bot.config import ConfigError, Settings, database_url_from_env
+from bot.config import ConfigError, Settings, database_url_from_env, log_format_from_env
 
 EXIT_CONFIG = 2
 EXIT_SLACK_SETUP = 3
@@ -91,7 +91,7 @@ def _db_upgrade() -> int:
     from bot import db
     from bot.logging_setup import configure_logging
 
-    configure_logging("INFO")
+    configure_logging("INFO", fmt=log_format_from_env())
     db.upgrade(database_url_from_env())
     print("database is up to date")
     return 0
@@ -103,7 +103,7 @@ def _run(args: argparse.Namespace) -> int:
     from bot.runtime import build_runtime
     from handlers.client import StartupError, check_slack
 
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, fmt=settings.log_format)
     runtime = build_runtime(settings)
     try:
         check_slack(runtime.client, settings)

@@ -54,6 +54,7 @@ class Settings:
     outbox_lease_seconds: float = 60.0
     retention_days: int | None = None  # None: keep the text of closed signals forever
     retention_keep_lessons: bool = True
+    log_format: str = "text"  # or "json": one JSON object per line
 
     @property
     def socket_mode(self) -> bool:
@@ -211,6 +212,8 @@ class Settings:
                 "AI_SIGNAL_RETENTION_KEEP_LESSONS", f"must be true or false, got {keep_text!r}"
             )
 
+        log_format = log_format_from_env(env)
+
         return cls(
             bot_token=bot_token,
             signing_secret=signing_secret,
@@ -233,6 +236,7 @@ class Settings:
             outbox_lease_seconds=outbox_lease,
             retention_days=int(retention_text) if retention_text is not None else None,
             retention_keep_lessons=keep_text == "true",
+            log_format=log_format,
         )
 
 
@@ -264,6 +268,15 @@ def database_url_from_env(env: Mapping[str, str] | None = None) -> str:
     """The database URL alone, for commands (db upgrade) that need no Slack settings."""
     env = os.environ if env is None else env
     return check_database_url((env.get("DATABASE_URL") or "").strip() or DEFAULT_DATABASE_URL)
+
+
+def log_format_from_env(env: Mapping[str, str] | None = None) -> str:
+    """LOG_FORMAT alone ("text", the default, or "json"), for commands that need no Slack settings."""
+    env = os.environ if env is None else env
+    log_format = (env.get("LOG_FORMAT") or "").strip().lower() or "text"
+    if log_format not in ("text", "json"):
+        raise ConfigError("LOG_FORMAT", f"must be text or json, got {log_format!r}")
+    return log_format
 
 
 # The databases this app runs on, and the driver names accepted for each ("" is the default
