@@ -126,6 +126,15 @@ def _run(args: argparse.Namespace) -> int:
 
     scheduler = start_scheduler(runtime)  # digest (+ catch-up) and reminders
 
+    health = None
+    if settings.health_port is not None and runtime.monitor is not None:
+        from bot.health import HealthServer
+
+        health = HealthServer(
+            runtime.monitor, host=settings.health_host, port=settings.health_port
+        ).start()
+        logger.info("health and metrics on http://%s:%d/healthz", settings.health_host, health.port)
+
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
@@ -133,6 +142,8 @@ def _run(args: argparse.Namespace) -> int:
     if settings.socket_mode:
         from bot.socket_mode import start_socket_mode
 
+        if runtime.monitor is not None:
+            runtime.monitor.set_connection(lambda: "connecting")
         try:
             # While Slack cannot be reached: one warning per attempt, retried until `stop`.
             handler = start_socket_mode(
@@ -144,6 +155,10 @@ def _run(args: argparse.Namespace) -> int:
             runtime.stop()
             return EXIT_SLACK_SETUP
         if handler is not None:
+            if runtime.monitor is not None:
+                runtime.monitor.set_connection(
+                    lambda: "connected" if handler.client.is_connected() else "reconnecting"
+                )
             logger.info("ai-signal running in Socket Mode")
             stop.wait()
             handler.close()
@@ -163,6 +178,8 @@ def _run(args: argparse.Namespace) -> int:
         stop.wait()
         server.stop()
     scheduler.shutdown(wait=False)
+    if health is not None:
+        health.stop()
     runtime.stop()
     logger.info("ai-signal stopped")
     return 0

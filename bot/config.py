@@ -55,6 +55,8 @@ class Settings:
     retention_days: int | None = None  # None: keep the text of closed signals forever
     retention_keep_lessons: bool = True
     log_format: str = "text"  # or "json": one JSON object per line
+    health_port: int | None = None  # /healthz and /metrics on a port of their own
+    health_host: str = "127.0.0.1"
 
     @property
     def socket_mode(self) -> bool:
@@ -214,6 +216,12 @@ class Settings:
 
         log_format = log_format_from_env(env)
 
+        health_text = get("AI_SIGNAL_HEALTH_PORT")
+        if health_text is not None and not (health_text.isdigit() and 0 < int(health_text) < 65536):
+            raise ConfigError(
+                "AI_SIGNAL_HEALTH_PORT", f"must be a port number 1-65535, got {health_text!r}"
+            )
+
         return cls(
             bot_token=bot_token,
             signing_secret=signing_secret,
@@ -237,6 +245,8 @@ class Settings:
             retention_days=int(retention_text) if retention_text is not None else None,
             retention_keep_lessons=keep_text == "true",
             log_format=log_format,
+            health_port=int(health_text) if health_text is not None else None,
+            health_host=get("AI_SIGNAL_HEALTH_HOST") or "127.0.0.1",
         )
 
 

@@ -17,6 +17,7 @@ from bot import db
 from bot.app import BotAuthorization, create_app
 from bot.clock import Clock, utc_now
 from bot.config import Settings
+from bot.health import Monitor
 from bot.jobs.delivery import SLACK_PACE, DeliveryWorker, Pace
 from bot.services import Services
 from bot.services.delivery import DeliveryService
@@ -47,6 +48,7 @@ class Runtime:
     outbox_client: WebClient | None = None  # no slack_sdk retries: the outbox retries itself
     clock: Clock = utc_now  # what scheduled jobs (the digest) take as "now"
     authorization: BotAuthorization | None = None
+    monitor: Monitor | None = None  # /healthz and /metrics (bot.health)
 
     def warm_up(self) -> None:
         """Learn what request paths must not wait for (the team's size, the bot's ids from
@@ -136,7 +138,11 @@ def build_runtime(
         crowd=crowd,
         authorization=authorization,
     )
+    monitor = Monitor(engine=engine, sessions=sessions, delivery=delivery, clock=clock)
+    monitor.watch_outbox_client(outbox_client)
+    monitor.attach(app)
     return Runtime(
+        monitor=monitor,
         settings=settings,
         engine=engine,
         sessions=sessions,

@@ -88,5 +88,7 @@ def start_scheduler(runtime: Runtime) -> BackgroundScheduler:
     from bot.jobs.retention import add_retention_job
 
     add_retention_job(scheduler, runtime)
+    if runtime.monitor is not None:
+        runtime.monitor.watch_scheduler(scheduler)  # /healthz and /metrics: the last runs
     scheduler.start()
     return scheduler
