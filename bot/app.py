@@ -21,6 +21,7 @@ from slack_sdk.errors import SlackApiError
 
 from bot import db
 from bot.config import Settings
+from bot.request_log import log_request, request_kind, request_outcome
 from bot.services import Services
 from handlers.crowd import CrowdGauge
 from handlers.leads import LeadDirectory
@@ -69,9 +70,16 @@ class _RequestClockApp(App):
     gets what is left of the deadline, so nothing is stored whose answer reaches Slack too late
     to be shown."""
 
+    # Told each request's kind, outcome and time to the answer (the log line; metrics add theirs).
+    observe_request: Callable[[str, str, float], None] = staticmethod(log_request)
+
     def dispatch(self, req: BoltRequest) -> BoltResponse:
-        with db.request_arrived(time.monotonic()):
-            return super().dispatch(req)
+        arrived = time.monotonic()
+        with db.request_arrived(arrived):
+            response = super().dispatch(req)
+        kind, outcome = request_kind(req.body), request_outcome(response.status)
+        self.observe_request(kind, outcome, time.monotonic() - arrived)
+        return response
 
 
 class _ContextExecutor(ThreadPoolExecutor):

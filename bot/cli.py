@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.error import URLError
 
-from bot.config import ConfigError, Settings, database_url_from_env
+from bot.config import ConfigError, Settings, database_url_from_env, log_format_from_env
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
@@ -100,7 +100,7 @@ def _db_upgrade() -> int:
     from bot import db
     from bot.logging_setup import configure_logging
 
-    configure_logging("INFO")
+    configure_logging("INFO", fmt=log_format_from_env())
     db.upgrade(database_url_from_env())
     print("database is up to date")
     return 0
@@ -112,7 +112,7 @@ def _run(args: argparse.Namespace) -> int:
     from bot.runtime import build_runtime
     from handlers.client import StartupError, check_slack
 
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, fmt=settings.log_format)
     runtime = build_runtime(settings)
     try:
         check_slack(runtime.client, settings)
@@ -133,7 +133,16 @@ def _run(args: argparse.Namespace) -> int:
     runtime.worker.start()
     from bot.jobs.scheduler import start_scheduler
 
-    scheduler = start_scheduler(runtime)  # digest (+ catch-up) and reminders
+    scheduler = start_scheduler(runtime)  # digest (+ catch-up), reminders and retention
+
+    health = None
+    if settings.health_port is not None and runtime.monitor is not None:
+        from bot.health import HealthServer
+
+        health = HealthServer(
+            runtime.monitor, host=settings.health_host, port=settings.health_port
+        ).start()
+        logger.info("health and metrics on http://%s:%d/healthz", settings.health_host, health.port)
 
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
@@ -142,6 +151,8 @@ def _run(args: argparse.Namespace) -> int:
     if settings.socket_mode:
         from bot.socket_mode import start_socket_mode
 
+        if runtime.monitor is not None:
+            runtime.monitor.set_connection(lambda: "connecting")
         try:
             # While Slack cannot be reached: one warning per attempt, retried until `stop`.
             handler = start_socket_mode(
@@ -153,6 +164,10 @@ def _run(args: argparse.Namespace) -> int:
             runtime.stop()
             return EXIT_SLACK_SETUP
         if handler is not None:
+            if runtime.monitor is not None:
+                runtime.monitor.set_connection(
+                    lambda: "connected" if handler.client.is_connected() else "reconnecting"
+                )
             logger.info("ai-signal running in Socket Mode")
             stop.wait()
             handler.close()
@@ -172,6 +187,8 @@ def _run(args: argparse.Namespace) -> int:
         stop.wait()
         server.stop()
     scheduler.shutdown(wait=False)
+    if health is not None:
+        health.stop()
     runtime.stop()
     logger.info("ai-signal stopped")
     return 0

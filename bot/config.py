@@ -53,6 +53,11 @@ class Settings:
     port: int = 3000
     db_deadline_ms: int = 2000
     outbox_lease_seconds: float = 60.0
+    retention_days: int | None = None  # None: keep the text of closed signals forever
+    retention_keep_lessons: bool = True
+    log_format: str = "text"  # or "json": one JSON object per line
+    health_port: int | None = None  # /healthz and /metrics on a port of their own
+    health_host: str = "127.0.0.1"
 
     @property
     def socket_mode(self) -> bool:
@@ -208,6 +213,30 @@ def _as_is(text: str | None, _: dict[str, Any]) -> str | None:
     return text
 
 
+def _retention_days(text: str | None, _: dict[str, Any]) -> int | None:
+    if text is not None and not (text.isdigit() and int(text) > 0):
+        raise _Invalid(f"must be a whole number of days (unset keeps text forever), got {text!r}")
+    return int(text) if text is not None else None
+
+
+def _true_or_false(text: str, _: dict[str, Any]) -> bool:
+    if text.lower() not in ("true", "false"):
+        raise _Invalid(f"must be true or false, got {text.lower()!r}")
+    return text.lower() == "true"
+
+
+def _log_format(text: str, _: dict[str, Any]) -> str:
+    if text.lower() not in LOG_FORMATS:
+        raise _Invalid(f"must be text or json, got {text.lower()!r}")
+    return text.lower()
+
+
+def _health_port(text: str | None, _: dict[str, Any]) -> int | None:
+    if text is not None and not (text.isdigit() and 0 < int(text) < 65536):
+        raise _Invalid(f"must be a port number 1-65535, got {text!r}")
+    return int(text) if text is not None else None
+
+
 @dataclass(frozen=True)
 class Setting:
     """One environment variable: the `Settings` field it fills, the text used when it is unset
@@ -244,7 +273,23 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting("db_deadline_ms", "AI_SIGNAL_DB_DEADLINE_MS", "2000", _deadline),
     Setting("code_key", "AI_SIGNAL_CODE_KEY", None, _as_is),
+    Setting("retention_days", "AI_SIGNAL_RETENTION_DAYS", None, _retention_days),
+    Setting("retention_keep_lessons", "AI_SIGNAL_RETENTION_KEEP_LESSONS", "true", _true_or_false),
+    Setting("log_format", "LOG_FORMAT", "text", _log_format),
+    Setting("health_port", "AI_SIGNAL_HEALTH_PORT", None, _health_port),
+    Setting("health_host", "AI_SIGNAL_HEALTH_HOST", "127.0.0.1", _as_is),
 )
+
+LOG_FORMATS = ("text", "json")
+
+
+def log_format_from_env(env: Mapping[str, str] | None = None) -> str:
+    """LOG_FORMAT alone ("text", the default, or "json"), for commands that need no Slack settings."""
+    env = os.environ if env is None else env
+    try:
+        return _log_format((env.get("LOG_FORMAT") or "").strip() or "text", {})
+    except _Invalid as problem:
+        raise ConfigError("LOG_FORMAT", str(problem)) from None
 
 
 def parse_delay(text: str | None) -> tuple[int, int]:

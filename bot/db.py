@@ -93,6 +93,7 @@ def _configure_sqlite(engine: Engine) -> None:
         cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA secure_delete=ON")  # erased text is zeroed, not left in free space
         cursor.close()
 
     # SQLite has one writer at a time. Writers in this process queue on a Python lock (fair,

@@ -1,6 +1,7 @@
 """HTTP mode: the Slack edge (signature check, parsing) in front of Bolt, behind waitress.
 
-Routes: POST /slack/events (commands, interactivity, events), GET /healthz.
+Routes: POST /slack/events (commands, interactivity, events), GET /healthz, GET /metrics
+(Prometheus, see bot.health).
 
 The edge, not Bolt, reads the raw request. In order:
 
@@ -41,6 +42,8 @@ from waitress import wasyncore
 from waitress.server import create_server
 
 from bot.db import database_reachable
+from bot.health import METRICS_PATH, monitor_for
+from bot.metrics import CONTENT_TYPE
 from bot.services.delivery import DeliveryService
 from handlers.listeners.errors import log_unreadable, unreadable_response
 
@@ -360,6 +363,7 @@ def create_wsgi_app(
     *, app: App, engine: Engine, delivery: DeliveryService, signing_secret: str
 ) -> Callable[..., Iterable[bytes]]:
     slack = SlackEdge(app, signing_secret=signing_secret)
+    monitor = monitor_for(app)  # bot.health: /healthz in full and /metrics
 
     def respond(start_response: StartResponse, status: str, payload: dict[str, Any]) -> list[bytes]:
         body = json.dumps(payload).encode()
@@ -375,6 +379,15 @@ def create_wsgi_app(
             if method != "POST":
                 return respond(start_response, "405 Method Not Allowed", {"error": "POST only"})
             return slack(environ, start_response)
+        if monitor is not None and path == METRICS_PATH:
+            body = monitor.metrics_text()
+            start_response(
+                "200 OK", [("Content-Type", CONTENT_TYPE), ("Content-Length", str(len(body)))]
+            )
+            return [body]
+        if monitor is not None and path == HEALTH_PATH:
+            code, payload = monitor.health()
+            return respond(start_response, _status_line(code), payload)
         if path == HEALTH_PATH:
             outbox = _outbox_counts(delivery) if database_reachable(engine) else None
             if outbox is None:

@@ -9,9 +9,11 @@ envelope). It works on the final text, tracebacks included, so no code path can 
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 import sys
+from datetime import UTC, datetime
 from typing import TextIO
 
 _SLACK_LOGGERS = ("slack_bolt", "slack_sdk", "ai_signal.bolt", "waitress")
@@ -55,10 +57,50 @@ class RedactingFormatter(logging.Formatter):
         return redact(line, payloads=record.name.startswith(_SLACK_LOGGERS))
 
 
-def configure_logging(level: str = "INFO", *, stream: TextIO | None = None) -> logging.Handler:
-    """Route every logger to one redacting handler on `stream` (stderr by default)."""
+# Fields a log call may add (`extra=`) that the JSON lines carry: what kind of request, how it
+# ended, how long it took. Never ids or text.
+JSON_EXTRA_FIELDS = ("kind", "outcome", "duration_ms")
+LOG_FORMATS = ("text", "json")
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line: time, level, logger, message (and kind, outcome, duration_ms
+    when the call gave them, exception when there is one). Every text in it goes through the
+    same `redact` as the text format, before it is serialised."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        payloads = record.name.startswith(_SLACK_LOGGERS)
+        entry: dict[str, object] = {
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": redact(record.getMessage(), payloads=payloads),
+        }
+        for name in JSON_EXTRA_FIELDS:
+            value = record.__dict__.get(name)
+            if isinstance(value, int | float) and not isinstance(value, bool):
+                entry[name] = value
+            elif value is not None:
+                entry[name] = redact(str(value), payloads=payloads)
+        if record.exc_info:
+            entry["exception"] = redact(self.formatException(record.exc_info), payloads=payloads)
+        elif record.exc_text:
+            entry["exception"] = redact(record.exc_text, payloads=payloads)
+        if record.stack_info:
+            entry["stack"] = redact(self.formatStack(record.stack_info), payloads=payloads)
+        return json.dumps(entry, ensure_ascii=False)
+
+
+def configure_logging(
+    level: str = "INFO", *, stream: TextIO | None = None, fmt: str = "text"
+) -> logging.Handler:
+    """Route every logger to one redacting handler on `stream` (stderr by default); `fmt` is
+    "text" (one readable line) or "json" (one JSON object per line)."""
     handler = logging.StreamHandler(stream or sys.stderr)
-    handler.setFormatter(RedactingFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    if fmt == "json":
+        handler.setFormatter(JsonFormatter())
+    else:
+        handler.setFormatter(RedactingFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     root = logging.getLogger()
     for old in list(root.handlers):
         root.removeHandler(old)

@@ -17,14 +17,16 @@ from bot import db
 from bot.app import BotAuthorization, create_app
 from bot.clock import Clock, utc_now
 from bot.config import Settings
+from bot.health import Monitor
 from bot.jobs.delivery import SLACK_PACE, DeliveryWorker, Pace
 from bot.services import Services
 from bot.services.delivery import DeliveryService
 from bot.services.digest import DigestService
 from bot.services.replay import ReplayGuard
+from bot.services.retention import RetentionService
 from bot.services.signals import SignalService
 from bot.services.triage import TriageService
-from handlers.client import create_web_client
+from handlers.client import count_calls, create_web_client
 from handlers.crowd import CrowdGauge
 from handlers.digest_sender import DigestSender
 from handlers.leads import LeadDirectory
@@ -51,6 +53,8 @@ class Runtime:
     outbox_client: WebClient | None = None  # no slack_sdk retries: the outbox retries itself
     clock: Clock = utc_now  # what scheduled jobs (the digest) take as "now"
     authorization: BotAuthorization | None = None
+    monitor: Monitor | None = None  # /healthz and /metrics (bot.health)
+    retention: RetentionService | None = None  # None: AI_SIGNAL_RETENTION_DAYS is unset
 
     def warm_up(self) -> None:
         """Learn what request paths must not wait for (the team's size, the bot's ids from
@@ -103,6 +107,19 @@ def digest_sender(
         client=client,
         channel=settings.digest_channel,
         triage_channel=settings.triage_channel,
+    )
+
+
+def retention_service(
+    settings: Settings, sessions: sessionmaker[Session], clock: Clock
+) -> RetentionService | None:
+    if settings.retention_days is None:
+        return None
+    return RetentionService(
+        sessions=sessions,
+        days=settings.retention_days,
+        keep_lessons=settings.retention_keep_lessons,
+        clock=clock,
     )
 
 
@@ -163,7 +180,11 @@ def build_runtime(
         crowd=crowd,
         authorization=authorization,
     )
+    monitor = Monitor(engine=engine, sessions=sessions, delivery=delivery, clock=clock)
+    count_calls(outbox_client, monitor)
+    monitor.attach(app)
     return Runtime(
+        monitor=monitor,
         settings=settings,
         engine=engine,
         sessions=sessions,
@@ -177,4 +198,5 @@ def build_runtime(
         digest=digest_sender(settings, sessions, clock=clock, client=outbox_client),
         clock=clock,
         authorization=authorization,
+        retention=retention_service(settings, sessions, clock),
     )

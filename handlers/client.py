@@ -4,11 +4,16 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from bot.config import Settings
+from bot.metrics import error_label
+
+if TYPE_CHECKING:
+    from bot.health import Monitor
 
 logger = logging.getLogger("ai_signal.startup")
 
@@ -90,3 +95,36 @@ def ensure_member(client: WebClient, *, variable: str, channel: str) -> None:
             f"{variable}={channel}: could not join the channel ({error.response.get('error')}). "
             "Invite the app with /invite @ai-signal."
         ) from None
+
+
+DELIVERING = frozenset({"chat.postMessage", "chat.update", "chat.postEphemeral"})
+
+
+def count_calls(client: WebClient, monitor: Monitor) -> None:
+    """Count the outcome of every Web API call `client` (the outbox's and the digest's) makes,
+    for /healthz and /metrics. Labels carry the method and Slack's error code, never a channel,
+    a user or text."""
+    call = client.api_call
+    metrics = monitor.metrics
+
+    def api_call(api_method: str, **kwargs: Any) -> Any:
+        try:
+            response = call(api_method, **kwargs)
+        except SlackApiError as error:
+            status = getattr(error.response, "status_code", 200)
+            if status == 429:
+                metrics.rate_limited.inc()
+            monitor.api_outcome("failing" if status >= 500 else "ok")
+            code = error.response.get("error") if status != 429 else "ratelimited"
+            metrics.delivery_failures.labels(api_method, error_label(code)).inc()
+            raise
+        except Exception:
+            monitor.api_outcome("failing")
+            metrics.delivery_failures.labels(api_method, "unreachable").inc()
+            raise
+        monitor.api_outcome("ok")
+        if api_method in DELIVERING:
+            metrics.deliveries.labels(api_method).inc()
+        return response
+
+    client.api_call = api_call

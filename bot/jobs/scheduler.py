@@ -89,5 +89,10 @@ def start_scheduler(runtime: Runtime) -> BackgroundScheduler:
         runtime.services.triage,
         every=timedelta(hours=runtime.settings.ack_reminder_hours),
     )
+    from bot.jobs.retention import add_retention_job
+
+    add_retention_job(scheduler, runtime.retention)
+    if runtime.monitor is not None:
+        runtime.monitor.watch_scheduler(scheduler)  # /healthz and /metrics: the last runs
     scheduler.start()
     return scheduler

@@ -15,6 +15,8 @@ import sys
 import time
 import urllib.request
 
+import pytest
+
 from bot.services import codes
 from bot.services.signals import GENERIC_CODE_ANSWER
 from handlers import ids
@@ -45,11 +47,29 @@ def healthy(port: int) -> bool:
         return False
 
 
-def test_process_stderr_at_debug(standin, database_url, tmp_path):
+def as_text(log: str) -> str:
+    """JSON lines as the text format would show them (for the assertions on what was logged);
+    every line must be one JSON object with time, level, logger and message."""
+    lines = []
+    for line in log.splitlines():
+        entry = json.loads(line)
+        assert {"time", "level", "logger", "message"} <= set(entry), line
+        lines.append(f"x {entry['level']} {entry['logger']}: {entry['message']}")
+        lines.extend(entry.get("exception", "").splitlines())
+    return "\n".join(lines)
+
+
+@pytest.mark.parametrize("log_format", ["text", "json"])
+def test_process_stderr_at_debug(standin, database_url, tmp_path, log_format):
     port = free_port()
     # Every setting pinned (an .env file cannot reach the test), Socket Mode off, DEBUG on.
     env = cli_env(api_url=standin.url, database_url=database_url)
-    env.update(SLACK_APP_TOKEN="", SLACK_SIGNING_SECRET=SIGNING_SECRET, LOG_LEVEL="DEBUG")
+    env.update(
+        SLACK_APP_TOKEN="",
+        SLACK_SIGNING_SECRET=SIGNING_SECRET,
+        LOG_LEVEL="DEBUG",
+        LOG_FORMAT=log_format,
+    )
     stderr_path, stdout_path = tmp_path / "stderr.log", tmp_path / "stdout.log"
     with stderr_path.open("wb") as stderr, stdout_path.open("wb") as stdout:
         process = subprocess.Popen(
@@ -81,6 +101,15 @@ def test_process_stderr_at_debug(standin, database_url, tmp_path):
 
     log = canaries.read_log()
     assert process.returncode == 0, log[-3000:]
+    if log_format == "json":
+        requests = [
+            entry
+            for entry in map(json.loads, stderr_path.read_text().splitlines())
+            if entry["logger"] == "ai_signal.requests"
+        ]
+        assert {"command", "view_submission"} <= {entry["kind"] for entry in requests}
+        assert all(entry["outcome"] and entry["duration_ms"] >= 0 for entry in requests)
+        log = as_text(stderr_path.read_text()) + stdout_path.read_text()
     # The paths really ran, at DEBUG, through the process's own logging.
     assert " DEBUG slack_sdk.web.base_client: Sending a request" in log
     assert "without a valid Slack signature (bad signature: 1)" in log

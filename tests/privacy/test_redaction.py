@@ -82,13 +82,17 @@ LOGGERS = (
 )
 
 
-@pytest.fixture
-def captured() -> Iterator[io.StringIO]:
+@pytest.fixture(params=["text", "json"])
+def captured(request: pytest.FixtureRequest) -> Iterator[io.StringIO]:
+    """The log output in each LOG_FORMAT; in JSON, every line must be one JSON object."""
     root = logging.getLogger()
     saved = (list(root.handlers), root.level)
     stream = io.StringIO()
-    configure_logging("DEBUG", stream=stream)
+    configure_logging("DEBUG", stream=stream, fmt=request.param)
     yield stream
+    if request.param == "json":
+        lines = stream.getvalue().splitlines()
+        assert lines and all(isinstance(json.loads(line), dict) for line in lines)
     root.handlers[:] = saved[0]
     root.setLevel(saved[1])
 

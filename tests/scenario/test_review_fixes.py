@@ -29,7 +29,9 @@ def test_health_and_lead_counts_do_not_show_an_anonymous_filing(standin, databas
             == {
                 "status": "ok",
                 "database": "ok",
-                "outbox": {"due": 0, "failed": 0},
+                "outbox": {"due": 0, "failed": 0, "oldest_due_seconds": 0},
+                "slack": {"mode": "http", "api": "unknown"},
+                "scheduler": {"last_run": None, "jobs": {}},
             }
         )
         overview = app.runtime.services.triage.overview(lead_id="ULEAD00001")
