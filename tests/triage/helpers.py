@@ -11,8 +11,8 @@ from typing import Any
 
 from sqlalchemy import select
 
+from bot.standin import Call, validate_blocks, validate_view
 from bot.standin.sender import Reply, SlackUser
-from bot.standin.slack_api import Call, validate_blocks, validate_view
 from handlers import ids
 from models import OutboxItem, OutboxState, Signal, SignalEvent
 from tests.conftest import ALICE, TRIAGE, RunningApp
