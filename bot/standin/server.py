@@ -294,6 +294,7 @@ class SlackStandIn(Workspace):
                     path=route,
                 )
             )
+            self._recorded += 1
             self._changed.notify_all()
         return reply
 

@@ -146,6 +146,7 @@ class Workspace:
         self._users: dict[str, dict[str, Any]] = {}
         # state (cleared by reset)
         self._calls: list[Call] = []
+        self._recorded = 0  # calls recorded since the start (reset keeps counting)
         self._messages: dict[str, list[dict[str, Any]]] = {}
         self._ephemerals: list[dict[str, Any]] = []
         self._failures: dict[str, deque[_Failure]] = {}
@@ -348,6 +349,43 @@ class Workspace:
                         f"calls seen: {self._describe_calls()}"
                     )
                 self._changed.wait(remaining)
+
+    def wait_for_calls(self, method: str, count: int = 1, timeout: float = 5.0) -> list[Call]:
+        """`wait_for` by a name that says what it waits for."""
+        return self.wait_for(method, count, timeout)
+
+    def wait_until(
+        self,
+        predicate: Callable[[], Any],
+        *,
+        timeout: float = 8.0,
+        what: str = "",
+        recheck: float = 0.05,
+    ) -> Any:
+        """Block until `predicate()` is truthy and return its value; AssertionError after
+        `timeout` seconds.
+
+        The predicate is checked again as soon as the stand-in records a call, and at least every
+        `recheck` seconds for what follows a call (the app storing Slack's answer). It runs
+        outside the stand-in's lock, so it may read the stand-in and the app's database freely.
+        """
+        deadline = time.monotonic() + timeout
+        while True:
+            with self._lock:
+                seen = self._recorded
+            value = predicate()
+            if value:
+                return value
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                with self._lock:
+                    calls = self._describe_calls()
+                raise AssertionError(
+                    f"waited {timeout:g}s for {what or predicate}; calls seen: {calls}"
+                )
+            with self._changed:
+                if self._recorded == seen:
+                    self._changed.wait(min(remaining, recheck))
 
     def _describe_calls(self) -> str:
         if not self._calls:

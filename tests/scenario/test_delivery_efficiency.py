@@ -1,4 +1,4 @@
-"""The delivery worker and the write paths do not waste work under load (issue 5's benchmarks).
+"""The delivery worker and the write paths do not waste work under load (what the benchmarks in bench/ measure).
 
 Real SQLite database, real worker and sender, the Slack stand-in over HTTP. What is counted is
 what reaches the database: the worker's claim queries, seen through the engine's own events.

@@ -14,10 +14,9 @@ from bot.jobs.scheduler import create_scheduler
 from bot.services.signals import SignalService
 from bot.services.triage import TriageService
 from handlers import ids
-from tests.conftest import LEAD
+from tests.conftest import LEAD, MovableClock
 from tests.triage.helpers import (
     OTHER_LEAD,
-    MovableClock,
     actions,
     assert_slack_happy,
     file_named,
