@@ -7,6 +7,7 @@ import io
 import logging
 import os
 import socket
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator
@@ -182,6 +183,17 @@ class RunningApp:
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.server.port}"
+
+    def finish_listeners(self, timeout: float = 10.0) -> None:
+        """Return once every listener Bolt had started (they run after the ack, on its executor)
+        has finished: one barrier task per executor thread runs only when each thread is free,
+        so "nothing changed afterwards" can be checked without a sleep."""
+        executor = self.runtime.app.listener_runner.listener_executor
+        threads = executor._max_workers  # ThreadPoolExecutor's size; no public accessor
+        barrier = threading.Barrier(threads + 1)
+        for _ in range(threads):
+            executor.submit(barrier.wait, timeout)
+        barrier.wait(timeout)
 
     def drain(self) -> int:
         """Deliver what is due now, in the test thread (`DeliveryWorker.drain`): afterwards
