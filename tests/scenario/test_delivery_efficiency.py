@@ -181,6 +181,10 @@ def test_http_server_stops_even_when_its_trigger_is_already_closed(tmp_path):
     server = HttpServer(wsgi, host="127.0.0.1", port=0).start()
     url = f"http://127.0.0.1:{server.port}/"
     assert urllib.request.urlopen(url, timeout=5).read() == b"ok"
+    # The request's worker thread wakes the loop once more after the answer is sent: let it
+    # finish, so the only writes left to check are stop()'s.
+    dispatcher = server._server.task_dispatcher
+    wait_until(lambda: dispatcher.active_count == 0 and not dispatcher.queue, "idle workers")
     server._server.trigger.close()  # as when the loop is already on its way out
     # Files opened now take the trigger's old descriptor numbers: nothing may be written there.
     bystanders = [open(tmp_path / f"file{n}", "wb") for n in range(2)]  # noqa: SIM115
