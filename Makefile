@@ -42,8 +42,11 @@ lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
+# The suite mostly waits (Slack's pace, deadlines, processes starting): a few workers overlap it.
+TEST_WORKERS ?= 4
+
 test: lint  ## lint, then the full test suite (SQLite; PostgreSQL too when one is reachable)
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -n $(TEST_WORKERS)
 
 format: install
 	$(BIN)/ruff format .

@@ -18,7 +18,7 @@ filings, then N signed Acknowledge clicks, with C requests in flight. The bare a
 same request bodies. Each request is timed from connect to the last byte of the answer, on a
 fresh connection.
 
-Targets (issue 5, this 2-core machine): p99 <= 250 ms at C=20, and at most 1.5x bare Bolt
+Targets (this 2-core machine): p99 <= 250 ms at C=20, and at most 1.5x bare Bolt
 (p99 ours/bare, throughput bare/ours).
 """
 

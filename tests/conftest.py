@@ -7,23 +7,27 @@ import io
 import logging
 import os
 import socket
+import threading
+import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any, Literal
 
 import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
-from bot.clock import Clock
+from bot.clock import Clock, utc_now
 from bot.config import Settings
-from bot.http import HttpServer, create_wsgi_app
+from bot.http import EVENTS_PATH, HttpServer, create_wsgi_app
 from bot.jobs.delivery import Pace
 from bot.logging_setup import configure_logging
 from bot.runtime import Runtime, build_runtime
 from bot.standin import SlackStandIn
-from bot.standin.sender import SlackSender, SlackUser
+from bot.standin.sender import SlackSender, SlackUser, WsgiTransport, http_transport
 
 SIGNING_SECRET = "test-signing-secret"
 BOT_TOKEN = "xoxb-standin"
@@ -155,26 +159,67 @@ def make_env(*, api_url: str, database_url: str, **overrides: str) -> dict[str, 
 
 @dataclass
 class RunningApp:
+    """The real app: `sender` signs requests into it as Slack does.
+
+    With the "wsgi" transport (the default) the sender calls the app's WSGI callable in the test
+    thread, so the edge (signature check, parsing) and Bolt run exactly as behind waitress but no
+    socket is opened; `server` and `url` start waitress on a free port the first time a test asks
+    for them (health checks, raw HTTP). With "http" waitress serves from the start and the sender
+    posts over the socket."""
+
     runtime: Runtime
-    server: HttpServer
+    wsgi: Callable[..., Iterable[bytes]]
     sender: SlackSender
     standin: SlackStandIn
     log: io.StringIO
+    _server: HttpServer | None = None
+
+    @property
+    def server(self) -> HttpServer:
+        if self._server is None:
+            self._server = HttpServer(self.wsgi, host="127.0.0.1", port=0).start()
+        return self._server
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.server.port}"
 
+    def finish_listeners(self, timeout: float = 10.0) -> None:
+        """Return once every listener Bolt had started (they run after the ack, on its executor)
+        has finished: one barrier task per executor thread runs only when each thread is free,
+        so "nothing changed afterwards" can be checked without a sleep."""
+        executor = self.runtime.app.listener_runner.listener_executor
+        threads = executor._max_workers  # ThreadPoolExecutor's size; no public accessor
+        barrier = threading.Barrier(threads + 1)
+        for _ in range(threads):
+            executor.submit(barrier.wait, timeout)
+        barrier.wait(timeout)
+
+    def drain(self) -> int:
+        """Deliver what is due now, in the test thread (`DeliveryWorker.drain`): afterwards
+        nothing due is left pending, so "nothing more was posted" can be checked at once."""
+        return self.runtime.worker.drain()
+
     def stop(self) -> None:
-        self.server.stop()
+        if self._server is not None:
+            self._server.stop()
         self.runtime.stop()
 
 
+Transport = Literal["wsgi", "http"]
+
+
 def start_app(
-    standin: SlackStandIn, database_url: str, *, clock: Clock | None = None, **env_overrides: str
+    standin: SlackStandIn,
+    database_url: str,
+    *,
+    clock: Clock | None = None,
+    transport: Transport = "wsgi",
+    **env_overrides: str,
 ) -> RunningApp:
-    """The real app (migrations, Bolt, waitress, delivery worker) serving on a free port;
-    `clock` replaces the wall clock (delayed release, reminders, schedules)."""
+    """The real app (migrations, Bolt, the HTTP edge, delivery worker); `clock` replaces the wall
+    clock (delayed release, reminders, schedules). `transport="http"` serves it with waitress on a
+    free port and sends over the socket (where the socket is the point); see `RunningApp`."""
     log = io.StringIO()
     settings = Settings.from_env(
         make_env(api_url=standin.url, database_url=database_url, **env_overrides), http=True
@@ -192,14 +237,22 @@ def start_app(
         delivery=runtime.services.delivery,
         signing_secret=SIGNING_SECRET,
     )
-    server = HttpServer(wsgi, host="127.0.0.1", port=0).start()
+    server = None
+    if transport == "http":
+        server = HttpServer(wsgi, host="127.0.0.1", port=0).start()
+        events_url, send = f"http://127.0.0.1:{server.port}/slack/events", http_transport
+    else:
+        events_url, send = f"http://in-process{EVENTS_PATH}", WsgiTransport(wsgi)
     sender = SlackSender(
-        url=f"http://127.0.0.1:{server.port}/slack/events",
+        url=events_url,
         signing_secret=SIGNING_SECRET,
         trigger_ids=standin.issue_trigger_id,
         response_urls=standin.new_response_url,
+        transport=send,
     )
-    return RunningApp(runtime=runtime, server=server, sender=sender, standin=standin, log=log)
+    return RunningApp(
+        runtime=runtime, wsgi=wsgi, sender=sender, standin=standin, log=log, _server=server
+    )
 
 
 @pytest.fixture
@@ -214,22 +267,18 @@ ALICE = SlackUser(id="UALICE0001", name="alice.w")
 LEAD = SlackUser(id="ULEAD00001", name="lead.person")
 
 
-# -- helpers for the intake scenario tests (issue 2) -------------------------------------------
+# -- shared helpers ------------------------------------------------------------------------------
 
 BOB = SlackUser(id="UBOB000002", name="bob.k")
 
 
-class ShiftedClock:
-    """Real time plus an offset the test moves forward: `clock.advance(seconds)`."""
+class MovableClock:
+    """Real time plus an offset the test moves: `clock.advance(seconds)` (negative is fine)."""
 
-    def __init__(self) -> None:
-        self.offset = 0.0
+    def __init__(self, offset: float = 0.0) -> None:
+        self.offset = offset
 
-    def __call__(self):
-        from datetime import timedelta
-
-        from bot.clock import utc_now
-
+    def __call__(self) -> datetime:
         return utc_now() + timedelta(seconds=self.offset)
 
     def advance(self, seconds: float) -> None:
@@ -237,16 +286,22 @@ class ShiftedClock:
 
 
 def start_app_with_clock(
-    standin: SlackStandIn, database_url: str, clock, **env_overrides: str
+    standin: SlackStandIn, database_url: str, clock: Clock, **env_overrides: str
 ) -> RunningApp:
     """Like `start_app`, with the app's clock given (delayed anonymous release, schedules)."""
     return start_app(standin, database_url, clock=clock, **env_overrides)
 
 
-def wait_until(predicate, *, timeout: float = 5.0, interval: float = 0.02, what: str = ""):
-    """Poll `predicate` until it returns something truthy; fail after `timeout` seconds."""
-    import time
-
+def wait_until(
+    predicate: Callable[[], Any],
+    what: str = "",
+    timeout: float = 8.0,
+    *,
+    interval: float = 0.01,
+) -> Any:
+    """Check `predicate` until it returns something truthy and return that; fail after `timeout`
+    seconds. For conditions no event announces (rows in the database, log lines); for calls
+    reaching Slack prefer `standin.wait_for`, which blocks on the stand-in's condition."""
     deadline = time.monotonic() + timeout
     while True:
         value = predicate()

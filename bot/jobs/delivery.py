@@ -98,6 +98,8 @@ class DeliveryWorker:
         self.pace = pace
         self._wake = threading.Event()
         self._stop = threading.Event()
+        # One round at a time per worker: the loop's and drain()'s (thread order within a worker)
+        self._rounds = threading.Lock()
         self._thread: threading.Thread | None = None
         # This worker's hint of when a channel is worth claiming from again (the shared truth
         # is the channel's row in channel_budget: its pause and next send slot).
@@ -119,7 +121,8 @@ class DeliveryWorker:
     def _loop(self) -> None:
         while not self._stop.is_set():
             try:
-                worked = self.run_once()
+                with self._rounds:
+                    worked = self.run_once()
             except Exception:
                 logger.exception("delivery round failed; retrying shortly")
                 worked = 0
@@ -146,6 +149,25 @@ class DeliveryWorker:
 
     def _hold_locally(self, channel: str, seconds: float) -> None:
         self._channel_paused_until[channel] = time.monotonic() + max(seconds, 0.0)
+
+    def drain(self, *, max_rounds: int = 1000) -> int:
+        """Deliver in the calling thread, round after round, until a round finds nothing due;
+        return how many items were sent or settled.
+
+        For tests and tools that want delivery finished before they look, without a background
+        thread to poll: after `drain()` returns, nothing that was due is still pending, unless
+        another worker holds its lease or its channel is held back. Its rounds take turns with
+        the background loop's (a round in progress is finished first), so one worker still
+        delivers one round at a time.
+        """
+        total = 0
+        for _ in range(max_rounds):
+            with self._rounds:
+                worked = self.run_once()
+            if not worked:
+                return total
+            total += worked
+        raise RuntimeError(f"the outbox was still busy after {max_rounds} rounds")
 
     def run_once(self) -> int:
         """Deliver what is due now; return how many items were sent or settled."""

@@ -2,18 +2,27 @@
 
 Used by the scenario tests, the demo and the benchmarks. Standard library plus slack-sdk's own
 signature code, so the signing is the same Slack and Bolt use.
+
+Two transports carry the signed bytes: `http_transport` (the default) posts them over a socket;
+`WsgiTransport` hands the same bytes and headers to the app's WSGI callable in the calling thread
+(no socket, no server threads), so the app's edge still checks the signature and parses the body
+exactly as it does behind waitress.
 """
 
 from __future__ import annotations
 
+import io
 import json
+import logging
 import secrets
+import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 from slack_sdk.signature import SignatureVerifier
 
@@ -30,6 +39,84 @@ class Reply:
 
     def json(self) -> Any:
         return json.loads(self.body) if self.body else None
+
+
+Transport = Callable[[str, bytes, dict[str, str], float], Reply]
+
+
+def http_transport(url: str, body: bytes, headers: dict[str, str], timeout: float) -> Reply:
+    """POST over a socket to `url` (urllib)."""
+    request = urllib.request.Request(url, data=body, method="POST", headers=headers)
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            return Reply(response.status, response.read(), dict(response.headers))
+    except urllib.error.HTTPError as error:
+        return Reply(error.code, error.read(), dict(error.headers))
+
+
+class WsgiTransport:
+    """POST into a WSGI callable in the calling thread: the request as a WSGI environ (the path
+    and query of the URL, the headers as CGI variables, the body as `wsgi.input`), the answer
+    collected from `start_response`. An exception in the app is logged and answered 500, as
+    waitress does."""
+
+    def __init__(self, wsgi: Callable[..., Iterable[bytes]]) -> None:
+        self.wsgi = wsgi
+
+    def environ(self, url: str, body: bytes, headers: dict[str, str]) -> dict[str, Any]:
+        parts = urlsplit(url)
+        environ: dict[str, Any] = {
+            "REQUEST_METHOD": "POST",
+            "SCRIPT_NAME": "",
+            "PATH_INFO": parts.path,
+            "QUERY_STRING": parts.query,
+            "SERVER_NAME": parts.hostname or "127.0.0.1",
+            "SERVER_PORT": str(parts.port or 80),
+            "SERVER_PROTOCOL": "HTTP/1.1",
+            "REMOTE_ADDR": "127.0.0.1",
+            "CONTENT_LENGTH": str(len(body)),
+            "wsgi.version": (1, 0),
+            "wsgi.url_scheme": parts.scheme or "http",
+            "wsgi.input": io.BytesIO(body),
+            "wsgi.errors": sys.stderr,
+            "wsgi.multithread": True,
+            "wsgi.multiprocess": False,
+            "wsgi.run_once": False,
+        }
+        for name, value in headers.items():
+            key = name.upper().replace("-", "_")
+            if key in ("CONTENT_TYPE", "CONTENT_LENGTH"):
+                environ[key] = value
+            else:
+                environ[f"HTTP_{key}"] = value
+        return environ
+
+    def __call__(self, url: str, body: bytes, headers: dict[str, str], timeout: float) -> Reply:
+        environ = self.environ(url, body, headers)
+        answer: dict[str, Any] = {}
+        chunks: list[bytes] = []
+
+        def start_response(
+            status: str, response_headers: list[tuple[str, str]], exc_info: Any = None
+        ) -> Callable[[bytes], None]:
+            answer["status"] = int(status.split(" ", 1)[0])
+            answer["headers"] = dict(response_headers)
+            return chunks.append
+
+        try:
+            result = self.wsgi(environ, start_response)
+            try:
+                chunks.extend(result)
+            finally:
+                close = getattr(result, "close", None)
+                if close is not None:
+                    close()
+        except Exception:
+            logging.getLogger("waitress").exception(
+                "Exception while serving %s", environ["PATH_INFO"]
+            )
+            return Reply(500, b"Internal Server Error", {"Content-Type": "text/plain"})
+        return Reply(answer["status"], b"".join(chunks), answer["headers"])
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -50,10 +137,13 @@ class SlackSender:
         timeout: float = 10.0,
         trigger_ids: Any = None,
         response_urls: Any = None,
+        transport: Transport = http_transport,
     ) -> None:
         """`url` is the app's /slack/events URL. `trigger_ids` / `response_urls` are callables
-        returning fresh ones (e.g. a stand-in's `issue_trigger_id` / `new_response_url`)."""
+        returning fresh ones (e.g. a stand-in's `issue_trigger_id` / `new_response_url`).
+        `transport` carries the signed request (default: over HTTP; see `WsgiTransport`)."""
         self.url = url
+        self.transport = transport
         self._verifier = SignatureVerifier(signing_secret)
         self._api_app_id = api_app_id
         self._timeout = timeout
@@ -73,22 +163,13 @@ class SlackSender:
     ) -> Reply:
         ts = int(time.time()) if timestamp is None else timestamp
         sig = signature or self._verifier.generate_signature(timestamp=str(ts), body=body)
-        request = urllib.request.Request(
-            self.url,
-            data=body,
-            method="POST",
-            headers={
-                "Content-Type": content_type,
-                "X-Slack-Request-Timestamp": str(ts),
-                "X-Slack-Signature": sig,
-                **(headers or {}),
-            },
-        )
-        try:
-            with urllib.request.urlopen(request, timeout=self._timeout) as response:
-                return Reply(response.status, response.read(), dict(response.headers))
-        except urllib.error.HTTPError as error:
-            return Reply(error.code, error.read(), dict(error.headers))
+        all_headers = {
+            "Content-Type": content_type,
+            "X-Slack-Request-Timestamp": str(ts),
+            "X-Slack-Signature": sig,
+            **(headers or {}),
+        }
+        return self.transport(self.url, body, all_headers, self._timeout)
 
     def post_form(self, fields: dict[str, str], **kwargs: Any) -> Reply:
         return self.post(

@@ -63,13 +63,14 @@ def _standin() -> SlackStandIn:
 def edge_app(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[RunningApp]:
-    """The real app over HTTP, shared by a module's tests, on SQLite and on PostgreSQL."""
+    """The real app, shared by a module's tests, on SQLite and on PostgreSQL. Requests go through
+    the WSGI callable in-process unless the module sets `TRANSPORT = "http"` (a real socket)."""
     if request.param == "sqlite":
         url = f"sqlite:///{tmp_path_factory.mktemp('edge') / 'ai_signal.db'}"
     else:
         url = fresh_postgres()
     stand_in = _standin()
-    app = start_app(stand_in, url)
+    app = start_app(stand_in, url, transport=getattr(request.module, "TRANSPORT", "wsgi"))
     yield app
     app.stop()
     stand_in.stop()

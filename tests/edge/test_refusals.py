@@ -31,6 +31,10 @@ GARBAGE = [
 CONTENT_TYPES = ["application/json", FORM, "text/plain", ""]
 
 
+# Refusals are about what arrives on the socket: these requests go over real HTTP.
+TRANSPORT = "http"
+
+
 def raw_post(url: str, body: bytes, headers: dict[str, str]) -> tuple[int, bytes]:
     request = urllib.request.Request(url, data=body, method="POST", headers=headers)
     try:

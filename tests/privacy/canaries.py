@@ -25,10 +25,10 @@ from sqlalchemy.engine import make_url
 
 from bot.services.codes import normalize_code
 from bot.standin import Call, SlackStandIn
-from bot.standin.sender import SlackSender, SlackUser
+from bot.standin.sender import SlackSender, SlackUser, Transport, http_transport
 from handlers import ids
 from models import Base
-from tests.conftest import SIGNING_SECRET
+from tests.conftest import SIGNING_SECRET, wait_until
 
 CANARY_USER_ID = "UCANARY7Q2X"
 CANARY_USER_NAME = "canary.zeta"
@@ -169,6 +169,7 @@ class Canaries:
     events_url: str  # the app's /slack/events
     standin: SlackStandIn
     read_log: Callable[[], str]  # the app's log output so far
+    transport: Transport = http_transport  # e.g. a RunningApp's `sender.transport`
     trigger_ids: list[str] = field(default_factory=list)
     response_urls: list[str] = field(default_factory=list)
     codes: list[str] = field(default_factory=list)
@@ -183,12 +184,14 @@ class Canaries:
             signing_secret=SIGNING_SECRET,
             trigger_ids=self.new_trigger,
             response_urls=self._canary_response_url,
+            transport=self.transport,
         )
         self.modal_sender = SlackSender(
             url=url,
             signing_secret=SIGNING_SECRET,
             trigger_ids=self._modal_trigger,
             response_urls=self._canary_response_url,
+            transport=self.transport,
         )
 
     def new_trigger(self) -> str:
@@ -275,17 +278,6 @@ class Canaries:
 
 CODE = re.compile(r"`([A-Z2-7]{4}(?:-[A-Z2-7]{4}){7})`")
 ANON_REF = re.compile(r"\bSIG-[A-Z][A-Z2-9]{5}\b")
-
-
-def wait_until(condition: Callable[[], Any], what: str, timeout: float = 8.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"waited {timeout}s for {what}")
-        time.sleep(0.02)
 
 
 def receipt(reply_json: dict[str, Any]) -> tuple[str, str]:

@@ -43,7 +43,8 @@ from tests.triage import helpers as triage
 @pytest.fixture
 def canaries(running_app: RunningApp) -> Canaries:
     return Canaries(
-        events_url=f"{running_app.url}/slack/events",
+        events_url=running_app.sender.url,
+        transport=running_app.sender.transport,
         standin=running_app.standin,
         read_log=running_app.log.getvalue,
     )
@@ -347,7 +348,7 @@ def test_replayed_anonymous_command_and_submission(running_app, canaries, databa
 
     triage_post(canaries, ref)
     triage_post(canaries, modal_ref)
-    time.sleep(0.3)  # a second post would have gone out by now
+    running_app.drain()  # a second post would go out now
     assert len(canaries.standin.calls_to("chat.postMessage")) == 2
     assert len(signals(database_url)) == 2
     assert_receipt_only_in_http_response(canaries)

@@ -22,7 +22,10 @@ def app(standin, sqlite_url):
 
 def test_refused_anonymous_requests_leave_no_trace(app, sqlite_url):
     canaries = Canaries(
-        events_url=f"{app.url}/slack/events", standin=app.standin, read_log=app.log.getvalue
+        events_url=app.sender.url,
+        transport=app.sender.transport,
+        standin=app.standin,
+        read_log=app.log.getvalue,
     )
     ref, code, _ = file_anonymous(canaries)
     triage_post(canaries, ref)
@@ -47,7 +50,10 @@ def postgres_app(standin, postgres_url):
 def test_look_ups_refused_behind_a_lock_leave_no_trace(postgres_app):
     app = postgres_app
     canaries = Canaries(
-        events_url=f"{app.url}/slack/events", standin=app.standin, read_log=app.log.getvalue
+        events_url=app.sender.url,
+        transport=app.sender.transport,
+        standin=app.standin,
+        read_log=app.log.getvalue,
     )
     ref, code, _ = file_anonymous(canaries)
     triage_post(canaries, ref)

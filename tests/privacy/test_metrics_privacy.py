@@ -7,7 +7,7 @@ import urllib.request
 
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.conftest import ALICE, ShiftedClock, start_app, wait_until
+from tests.conftest import ALICE, MovableClock, start_app, wait_until
 
 CANARY_TEXT = "canarymetricszeta"
 COMMAND_SERIES = ("ai_signal_requests_total", "ai_signal_ack_seconds")
@@ -31,7 +31,7 @@ def changed(before: dict, after: dict) -> set:
 
 
 def test_metrics_do_not_move_for_an_anonymous_filing_until_release(standin, database_url) -> None:
-    clock = ShiftedClock()
+    clock = MovableClock()
     app = start_app(standin, database_url, clock=clock, AI_SIGNAL_ANON_DELAY="600-900")
     try:
         # A command that files nothing, for comparison: what any command moves.

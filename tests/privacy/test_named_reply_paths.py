@@ -23,7 +23,8 @@ from tests.privacy.canaries import (
 @pytest.fixture
 def canaries(running_app: RunningApp) -> Canaries:
     return Canaries(
-        events_url=f"{running_app.url}/slack/events",
+        events_url=running_app.sender.url,
+        transport=running_app.sender.transport,
         standin=running_app.standin,
         read_log=running_app.log.getvalue,
     )

@@ -13,7 +13,7 @@ from bot.jobs.retention import run_retention
 from bot.runtime import build_runtime
 from bot.services.retention import ERASED_TEXT
 from models import Signal, SignalEvent
-from tests.conftest import ShiftedClock, make_env, start_app
+from tests.conftest import MovableClock, make_env, start_app
 from tests.privacy.canaries import database_leaks
 
 DAY = 24 * 3600
@@ -65,8 +65,8 @@ def _row(runtime, ref: str) -> Signal:
 
 
 @pytest.fixture
-def clock() -> ShiftedClock:
-    return ShiftedClock()
+def clock() -> MovableClock:
+    return MovableClock()
 
 
 @pytest.mark.parametrize("keep_lessons", ["true", "false"])

@@ -1,4 +1,4 @@
-"""/ai-signal sub-commands, sent signed and form-encoded exactly as Slack does (issue 2)."""
+"""/ai-signal sub-commands, sent signed and form-encoded exactly as Slack does."""
 
 from __future__ import annotations
 

@@ -85,7 +85,8 @@ def assert_filing_refused_then_retried(app: RunningApp, holder: LockHolder) -> N
     finally:
         holder.release()
     # Once the lock is gone nothing shows up late: the transaction was rolled back.
-    time.sleep(0.3)
+    app.finish_listeners()
+    app.drain()
     assert count_rows(app, Signal) == 0 and count_rows(app, OutboxItem) == 0
     answer = command_in_time(app, "anon bias loan-model rejects older applicants", user=BOB)
     assert "follow-up code" in answer
@@ -160,7 +161,7 @@ def test_sqlite_locked_lead_actions_and_replies_change_nothing(sqlite_app):
         )
     finally:
         holder.release()
-    time.sleep(0.3)
+    app.finish_listeners()
     assert count_rows(app, SignalEvent) == events_before
     # After the lock: the same form goes through once.
     reply = app.sender.view_submission(
@@ -193,5 +194,5 @@ def test_postgres_locked_lead_action_is_refused_in_time(postgres_app):
         holder.release()
     assert reply.status == 200 and elapsed < SLACK_LIMIT, (reply.status, elapsed)
     assert "database was busy" in str(reply.json()["errors"])
-    time.sleep(0.3)
+    app.finish_listeners()
     assert actions(app, ref) == []

@@ -12,7 +12,7 @@ from models import OutboxItem, Signal
 from tests.conftest import (
     ALICE,
     TRIAGE,
-    ShiftedClock,
+    MovableClock,
     count_rows,
     outbox_rows,
     signal_rows,
@@ -160,7 +160,7 @@ def _anonymous_item(app) -> OutboxItem:
 
 @pytest.fixture
 def clocked_apps(standin, database_url):
-    clock = ShiftedClock()
+    clock = MovableClock()
     started = []
 
     def start():

@@ -1,4 +1,4 @@
-"""User text can never ping @channel/@here/a user or group, nor forge a link (issue 2)."""
+"""User text can never ping @channel/@here/a user or group, nor forge a link."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Request signing, replay window, health check and routing (issue 2, Running / Nothing lost)."""
+"""Request signing, replay window, health check and routing."""
 
 from __future__ import annotations
 

@@ -13,8 +13,9 @@ def small_team(standin):
     return standin
 
 
-def _modal_text(standin) -> str:
-    view = standin.wait_for("views.open")[-1].params["view"]
+def _modal_text(standin, opened: int = 1) -> str:
+    """The blocks of the `opened`-th form opened (waiting for it: the form opens after the ack)."""
+    view = standin.wait_for("views.open", count=opened)[opened - 1].params["view"]
     return str(view["blocks"])
 
 
@@ -74,6 +75,6 @@ def test_the_form_never_waits_for_slack_to_count_the_team(small_team, sqlite_url
         assert "Small crowd" not in _modal_text(small_team)
         wait_until(lambda: app.runtime.crowd.small_crowd(refresh=False) == 4, what="count")
         app.sender.command(user=ALICE, text="")
-        assert "Small crowd" in _modal_text(small_team)
+        assert "Small crowd" in _modal_text(small_team, opened=2)
     finally:
         app.stop()

@@ -1,4 +1,4 @@
-"""`ai-signal run --http` and `ai-signal db upgrade` as an operator runs them (issue 2, Running).
+"""`ai-signal run --http` and `ai-signal db upgrade` as an operator runs them.
 
 The app runs as a subprocess with an explicit environment and a scratch working directory; the
 Slack Web API stand-in runs in the test process.

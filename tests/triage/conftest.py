@@ -1,4 +1,4 @@
-"""Fixtures for the lead-triage scenario tests (issue 3): the real app over HTTP, on SQLite and
+"""Fixtures for the lead-triage scenario tests: the real app, on SQLite and
 PostgreSQL, optionally with a clock the test moves forward."""
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from tests.triage.helpers import BOB, OTHER_LEAD
 def launch(
     standin: SlackStandIn, database_url: str, *, clock: Clock | None = None, **env: str
 ) -> RunningApp:
-    """The real app (migrations, Bolt, waitress, delivery worker) on a free port."""
+    """The real app (migrations, Bolt, the HTTP edge, delivery worker), requests in-process."""
     return start_app(standin, database_url, clock=clock, **env)
 
 

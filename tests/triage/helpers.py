@@ -5,34 +5,21 @@ from __future__ import annotations
 
 import json
 import re
-import time
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from typing import Any
 
 from sqlalchemy import select
 
+from bot.standin import Call, validate_blocks, validate_view
 from bot.standin.sender import Reply, SlackUser
-from bot.standin.slack_api import Call, validate_blocks, validate_view
 from handlers import ids
 from models import OutboxItem, OutboxState, Signal, SignalEvent
-from tests.conftest import ALICE, TRIAGE, RunningApp
+from tests.conftest import ALICE, BOB, TRIAGE, RunningApp, wait_until
 
-BOB = SlackUser(id="UBOB000002", name="bob.k")
 OTHER_LEAD = SlackUser(id="ULEAD00002", name="second.lead")
 NOT_A_LEAD = SlackUser(id="UMEMBER003", name="member.m")
 ONLY_LEADS = "Only leads can do that"
 CODE = re.compile(r"`([A-Z2-7]{4}(?:-[A-Z2-7]{4}){5,})`")
-
-
-def wait_until(predicate: Callable[[], Any], what: str, timeout: float = 8.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"waited {timeout:g}s for {what}")
-        time.sleep(0.02)
 
 
 # -- commands ---------------------------------------------------------------------------------
@@ -91,7 +78,9 @@ def outbox(app: RunningApp) -> list[OutboxItem]:
 
 
 def settle(app: RunningApp, timeout: float = 8.0) -> None:
-    """Wait until the delivery worker has sent everything that is due."""
+    """Deliver everything that is due (in the test thread), then wait for anything the
+    background worker still has in flight."""
+    app.drain()
 
     def drained() -> list[OutboxItem] | None:
         items = outbox(app)
@@ -264,26 +253,6 @@ def assert_slack_happy(app: RunningApp, *, allowed: Iterable[str] = ()) -> None:
 
 def dumps(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, default=str)
-
-
-# -- a clock the test moves -------------------------------------------------------------------
-
-
-class MovableClock:
-    """Real time plus an offset the test moves: `clock.advance(seconds)` (negative is fine)."""
-
-    def __init__(self, offset: float = 0.0) -> None:
-        self.offset = offset
-
-    def __call__(self):
-        from datetime import timedelta
-
-        from bot.clock import utc_now
-
-        return utc_now() + timedelta(seconds=self.offset)
-
-    def advance(self, seconds: float) -> None:
-        self.offset += seconds
 
 
 # -- where an identity could leak -------------------------------------------------------------

@@ -134,6 +134,7 @@ def test_canary_identities_appear_nowhere(app, standin):
 
     reporter = SlackSender(
         url=app.sender.url,
+        transport=app.sender.transport,
         signing_secret=SIGNING_SECRET,
         trigger_ids=trigger_id,
         response_urls=response_url,

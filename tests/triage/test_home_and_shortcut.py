@@ -8,10 +8,9 @@ import json
 from slack_sdk import WebClient
 
 from handlers import ids
-from tests.conftest import ALICE, BOT_TOKEN, LEAD
+from tests.conftest import ALICE, BOT_TOKEN, LEAD, MovableClock
 from tests.triage.helpers import (
     BOB,
-    MovableClock,
     assert_slack_happy,
     command,
     file_named,

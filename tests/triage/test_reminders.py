@@ -13,10 +13,9 @@ from bot.jobs.reminders import REMINDER_JOB_ID, add_reminder_job, send_reminders
 from bot.jobs.scheduler import create_scheduler
 from bot.services.triage import TriageService
 from handlers import ids
-from tests.conftest import LEAD
+from tests.conftest import LEAD, MovableClock
 from tests.triage.helpers import (
     OTHER_LEAD,
-    MovableClock,
     actions,
     assert_slack_happy,
     file_named,

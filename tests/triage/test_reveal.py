@@ -11,10 +11,9 @@ from bot.services.signals import GENERIC_CODE_ANSWER
 from bot.services.triage import REVEAL_LAPSED, REVEAL_TTL
 from handlers import ids
 from handlers.formatting import escape
-from tests.conftest import ALICE, LEAD
+from tests.conftest import ALICE, LEAD, MovableClock
 from tests.triage.helpers import (
     BOB,
-    MovableClock,
     acknowledge,
     actions,
     assert_slack_happy,

@@ -10,7 +10,7 @@ import pytest
 from bot.services.errors import EmptyText, TextTooLong, UnknownKind
 from bot.services.signals import MAX_IMPACT, MAX_SYSTEM, MAX_TEXT, FiledSignal, SignalSummary
 from bot.services.vocabulary import KINDS
-from bot.standin.slack_api import validate_blocks, validate_view
+from bot.standin import validate_blocks, validate_view
 from handlers import ids
 from handlers.blocks.home import build_home_view
 from handlers.blocks.intake import (

@@ -1,4 +1,4 @@
-"""Follow-up codes: >= 128 bits of randomness, stored only as a keyed hash (issue 2, Anonymous)."""
+"""Follow-up codes: >= 128 bits of randomness, stored only as a keyed hash."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Settings.from_env and the command line's handling of bad configuration (issue 2, Configuration)."""
+"""Settings.from_env and the command line's handling of bad configuration."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Text hygiene: user text can never ping anyone or forge a link (issue 2, The triage post)."""
+"""Text hygiene: user text can never ping anyone or forge a link."""
 
 from __future__ import annotations
 

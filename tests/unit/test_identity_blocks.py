@@ -9,7 +9,7 @@ import pytest
 from bot.services.errors import EmptyText
 from bot.services.records import EventSummary, RevealOffer, SignalDetail
 from bot.services.signals import FiledSignal
-from bot.standin.slack_api import validate_blocks, validate_view
+from bot.standin import validate_blocks, validate_view
 from handlers import ids
 from handlers.blocks.intake import (
     IDENTITY_REQUIRED,

@@ -1,4 +1,4 @@
-"""Timing leaks, escaping of echoed errors, and robustness found in review."""
+"""Timing leaks, escaping of echoed errors, and robustness: health counts, echoed errors, Slack down at start, a late failure report."""
 
 from __future__ import annotations
 

@@ -1,21 +1,16 @@
-"""A local stand-in for the Slack Web API.
+"""The Slack stand-in's workspace state and its Web API methods.
 
-`SlackStandIn` runs a small HTTP server (standard library only) on a background thread. Point a
-`slack_sdk.WebClient(base_url=stand_in.url)` at it and it answers the Web API methods this app
-uses the way Slack does: same wire format, same error codes, Block Kit limits enforced, trigger ids
-that expire, per-channel rate limits, and failures that can be queued on demand. Every request is
-recorded as a `Call` so tests and demos can inspect what the app sent.
-
-The Block Kit checks live in the pure functions `validate_blocks` and `validate_view`.
+`Workspace` holds what a Slack workspace holds for this app (channels, users and user groups,
+messages and ephemerals, views, issued trigger ids and response URLs) and the faults a test can
+queue (failures, dropped or late answers, rate limits, a slow or down Slack). Its `_methods` table
+maps each Web API method the app uses to the function that answers it against that state; the HTTP
+server in `bot.standin.server` parses requests, checks the token and calls them under `_lock`.
 """
 
 from __future__ import annotations
 
 import copy
-import email.parser
-import email.policy
 import itertools
-import json
 import math
 import secrets
 import threading
@@ -23,20 +18,17 @@ import time
 from collections import Counter, deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
-from typing import Any, Literal
-from urllib.parse import parse_qsl, urlsplit
+from typing import Any
 
-__all__ = [
-    "BOT_ID",
-    "BOT_USER_ID",
-    "TEAM_ID",
-    "Call",
-    "SlackStandIn",
-    "validate_blocks",
-    "validate_view",
-]
+from bot.standin.blocks import (
+    MESSAGE_TEXT_TRUNCATE_AT,
+    UPDATE_TEXT_MAX,
+    Surface,
+    validate_blocks,
+    validate_view,
+)
+
+__all__ = ["APP_ID", "BOT_ID", "BOT_USER_ID", "TEAM_ID", "Call", "Workspace"]
 
 BOT_USER_ID = "UBOTSTANDIN"
 BOT_ID = "BSTANDIN"
@@ -44,405 +36,6 @@ TEAM_ID = "TSTANDIN"
 TEAM_NAME = "Stand-in"
 TEAM_URL = "https://standin.slack.test/"
 APP_ID = "ASTANDIN"
-
-Surface = Literal["message", "modal", "home"]
-
-# --------------------------------------------------------------------------------------------
-# Block Kit validation (pure functions)
-# --------------------------------------------------------------------------------------------
-
-MAX_BLOCKS: dict[str, int] = {"message": 50, "modal": 100, "home": 100}
-MESSAGE_TEXT_TRUNCATE_AT = 40_000
-UPDATE_TEXT_MAX = 4_000
-
-_BLOCK_TYPES = frozenset(
-    {
-        "actions",
-        "call",
-        "context",
-        "context_actions",
-        "divider",
-        "file",
-        "header",
-        "image",
-        "input",
-        "markdown",
-        "rich_text",
-        "section",
-        "table",
-        "video",
-    }
-)
-_INPUT_ELEMENTS = frozenset(
-    {
-        "channels_select",
-        "checkboxes",
-        "conversations_select",
-        "datepicker",
-        "datetimepicker",
-        "email_text_input",
-        "external_select",
-        "file_input",
-        "multi_channels_select",
-        "multi_conversations_select",
-        "multi_external_select",
-        "multi_static_select",
-        "multi_users_select",
-        "number_input",
-        "plain_text_input",
-        "radio_buttons",
-        "rich_text_input",
-        "static_select",
-        "timepicker",
-        "url_text_input",
-        "users_select",
-    }
-)
-_ELEMENT_TYPES = _INPUT_ELEMENTS | {"button", "image", "overflow", "workflow_button"}
-_STATIC_SELECTS = frozenset({"static_select", "multi_static_select"})
-_CHOICE_ELEMENTS = frozenset({"radio_buttons", "checkboxes"})
-
-
-class _Problems:
-    """Collects problems as '<message> [json-pointer:<path>]' strings."""
-
-    def __init__(self) -> None:
-        self.items: list[str] = []
-
-    def add(self, pointer: str, message: str) -> None:
-        self.items.append(f"{message} [json-pointer:{pointer}]")
-
-
-def _too_long(text: str, limit: int) -> str:
-    return f"must be at most {limit} characters (got {len(text)})"
-
-
-def _check_str(
-    problems: _Problems, value: Any, pointer: str, limit: int, *, required: bool = False
-) -> None:
-    if value is None:
-        if required:
-            problems.add(pointer, "missing required field")
-        return
-    if not isinstance(value, str):
-        problems.add(pointer, "must be a string")
-    elif required and not value:
-        problems.add(pointer, "must be more than 0 characters")
-    elif len(value) > limit:
-        problems.add(pointer, _too_long(value, limit))
-
-
-def _check_text(
-    problems: _Problems,
-    obj: Any,
-    pointer: str,
-    limit: int,
-    *,
-    plain_only: bool = False,
-    required: bool = True,
-) -> None:
-    """Check a composition text object ({"type": "plain_text"|"mrkdwn", "text": ...})."""
-    if obj is None:
-        if required:
-            problems.add(pointer, "missing required field")
-        return
-    if not isinstance(obj, dict):
-        problems.add(pointer, "must be a text object")
-        return
-    kind = obj.get("type")
-    if plain_only and kind != "plain_text":
-        problems.add(f"{pointer}/type", "must be plain_text")
-    elif kind not in ("plain_text", "mrkdwn"):
-        problems.add(f"{pointer}/type", "must be plain_text or mrkdwn")
-    text = obj.get("text")
-    if not isinstance(text, str):
-        problems.add(f"{pointer}/text", "must be a string")
-    elif not text:
-        problems.add(f"{pointer}/text", "must be more than 0 characters")
-    elif len(text) > limit:
-        problems.add(f"{pointer}/text", _too_long(text, limit))
-
-
-def _check_list(
-    problems: _Problems, value: Any, pointer: str, *, minimum: int, maximum: int
-) -> list[Any]:
-    if not isinstance(value, list):
-        problems.add(pointer, "must be an array")
-        return []
-    if len(value) < minimum:
-        problems.add(pointer, f"must have at least {minimum} items (got {len(value)})")
-    if len(value) > maximum:
-        problems.add(pointer, f"must have at most {maximum} items (got {len(value)})")
-    return value
-
-
-def _check_option(problems: _Problems, option: Any, pointer: str, *, plain_only: bool) -> None:
-    if not isinstance(option, dict):
-        problems.add(pointer, "must be an option object")
-        return
-    _check_text(problems, option.get("text"), f"{pointer}/text", 75, plain_only=plain_only)
-    _check_str(problems, option.get("value"), f"{pointer}/value", 150, required=True)
-    _check_text(problems, option.get("description"), f"{pointer}/description", 75, required=False)
-    _check_str(problems, option.get("url"), f"{pointer}/url", 3000)
-
-
-def _check_confirm(problems: _Problems, confirm: Any, pointer: str) -> None:
-    if not isinstance(confirm, dict):
-        problems.add(pointer, "must be a confirmation dialog object")
-        return
-    _check_text(problems, confirm.get("title"), f"{pointer}/title", 100, plain_only=True)
-    _check_text(problems, confirm.get("text"), f"{pointer}/text", 300)
-    _check_text(problems, confirm.get("confirm"), f"{pointer}/confirm", 30, plain_only=True)
-    _check_text(problems, confirm.get("deny"), f"{pointer}/deny", 30, plain_only=True)
-
-
-def _check_image_element(problems: _Problems, element: dict[str, Any], pointer: str) -> None:
-    if element.get("image_url") is None and element.get("slack_file") is None:
-        problems.add(pointer, "must provide image_url or slack_file")
-    _check_str(problems, element.get("image_url"), f"{pointer}/image_url", 3000)
-    _check_str(problems, element.get("alt_text"), f"{pointer}/alt_text", 2000, required=True)
-
-
-def _check_element(
-    problems: _Problems, element: Any, pointer: str, action_ids: set[str] | None = None
-) -> None:
-    if not isinstance(element, dict):
-        problems.add(pointer, "must be an element object")
-        return
-    kind = element.get("type")
-    if kind not in _ELEMENT_TYPES:
-        problems.add(f"{pointer}/type", f"unknown element type {kind!r}")
-        return
-    if kind == "image":
-        _check_image_element(problems, element, pointer)
-        return
-
-    action_id = element.get("action_id")
-    _check_str(problems, action_id, f"{pointer}/action_id", 255)
-    if isinstance(action_id, str) and action_ids is not None:
-        if action_id in action_ids:
-            problems.add(f"{pointer}/action_id", f"duplicate action_id {action_id!r}")
-        action_ids.add(action_id)
-    if "placeholder" in element:
-        _check_text(
-            problems, element["placeholder"], f"{pointer}/placeholder", 150, plain_only=True
-        )
-    if "confirm" in element:
-        _check_confirm(problems, element["confirm"], f"{pointer}/confirm")
-
-    if kind in ("button", "workflow_button"):
-        _check_text(problems, element.get("text"), f"{pointer}/text", 75, plain_only=True)
-        _check_str(problems, element.get("value"), f"{pointer}/value", 2000)
-        _check_str(problems, element.get("url"), f"{pointer}/url", 3000)
-        style = element.get("style")
-        if style is not None and style not in ("primary", "danger"):
-            problems.add(f"{pointer}/style", "must be primary or danger")
-    elif kind in _STATIC_SELECTS:
-        options, groups = element.get("options"), element.get("option_groups")
-        if (options is None) == (groups is None):
-            problems.add(pointer, "must provide exactly one of options or option_groups")
-        if options is not None:
-            for i, opt in enumerate(
-                _check_list(problems, options, f"{pointer}/options", minimum=1, maximum=100)
-            ):
-                _check_option(problems, opt, f"{pointer}/options/{i}", plain_only=True)
-        if groups is not None:
-            for g, group in enumerate(
-                _check_list(problems, groups, f"{pointer}/option_groups", minimum=1, maximum=100)
-            ):
-                gp = f"{pointer}/option_groups/{g}"
-                if not isinstance(group, dict):
-                    problems.add(gp, "must be an option group object")
-                    continue
-                _check_text(problems, group.get("label"), f"{gp}/label", 75, plain_only=True)
-                for i, opt in enumerate(
-                    _check_list(
-                        problems, group.get("options"), f"{gp}/options", minimum=1, maximum=100
-                    )
-                ):
-                    _check_option(problems, opt, f"{gp}/options/{i}", plain_only=True)
-    elif kind in _CHOICE_ELEMENTS:
-        options = element.get("options")
-        for i, opt in enumerate(
-            _check_list(problems, options, f"{pointer}/options", minimum=1, maximum=10)
-        ):
-            _check_option(problems, opt, f"{pointer}/options/{i}", plain_only=False)
-    elif kind == "overflow":
-        options = element.get("options")
-        for i, opt in enumerate(
-            _check_list(problems, options, f"{pointer}/options", minimum=1, maximum=5)
-        ):
-            _check_option(problems, opt, f"{pointer}/options/{i}", plain_only=True)
-    elif kind == "plain_text_input":
-        for key in ("max_length", "min_length"):
-            value = element.get(key)
-            if value is None:
-                continue
-            if not isinstance(value, int) or isinstance(value, bool):
-                problems.add(f"{pointer}/{key}", "must be an integer")
-            elif not 0 <= value <= 3000:
-                problems.add(f"{pointer}/{key}", f"must be between 0 and 3000 (got {value})")
-        initial = element.get("initial_value")
-        max_length = element.get("max_length")
-        if isinstance(initial, str) and isinstance(max_length, int) and len(initial) > max_length:
-            problems.add(f"{pointer}/initial_value", _too_long(initial, max_length))
-
-
-def _check_block(
-    problems: _Problems,
-    block: Any,
-    pointer: str,
-    block_ids: set[str],
-) -> None:
-    if not isinstance(block, dict):
-        problems.add(pointer, "must be a block object")
-        return
-    kind = block.get("type")
-    if kind not in _BLOCK_TYPES:
-        problems.add(f"{pointer}/type", f"unknown block type {kind!r}")
-        return
-    block_id = block.get("block_id")
-    _check_str(problems, block_id, f"{pointer}/block_id", 255)
-    if isinstance(block_id, str):
-        if block_id in block_ids:
-            problems.add(f"{pointer}/block_id", f"duplicate block_id {block_id!r}")
-        block_ids.add(block_id)
-
-    if kind == "section":
-        text, fields = block.get("text"), block.get("fields")
-        if text is None and fields is None:
-            problems.add(pointer, "must provide either text or fields")
-        _check_text(problems, text, f"{pointer}/text", 3000, required=False)
-        if fields is not None:
-            for i, item in enumerate(
-                _check_list(problems, fields, f"{pointer}/fields", minimum=1, maximum=10)
-            ):
-                _check_text(problems, item, f"{pointer}/fields/{i}", 2000)
-        if "accessory" in block:
-            _check_element(problems, block["accessory"], f"{pointer}/accessory", set())
-    elif kind == "header":
-        _check_text(problems, block.get("text"), f"{pointer}/text", 150, plain_only=True)
-    elif kind == "context":
-        elements = block.get("elements")
-        for i, element in enumerate(
-            _check_list(problems, elements, f"{pointer}/elements", minimum=1, maximum=10)
-        ):
-            ep = f"{pointer}/elements/{i}"
-            if isinstance(element, dict) and element.get("type") == "image":
-                _check_image_element(problems, element, ep)
-            else:
-                _check_text(problems, element, ep, 3000)
-    elif kind == "actions":
-        action_ids: set[str] = set()
-        elements = block.get("elements")
-        for i, element in enumerate(
-            _check_list(problems, elements, f"{pointer}/elements", minimum=1, maximum=25)
-        ):
-            _check_element(problems, element, f"{pointer}/elements/{i}", action_ids)
-    elif kind == "input":
-        _check_text(problems, block.get("label"), f"{pointer}/label", 2000, plain_only=True)
-        _check_text(
-            problems, block.get("hint"), f"{pointer}/hint", 2000, plain_only=True, required=False
-        )
-        element = block.get("element")
-        if element is None:
-            problems.add(f"{pointer}/element", "missing required field")
-        elif isinstance(element, dict) and element.get("type") not in _INPUT_ELEMENTS:
-            problems.add(
-                f"{pointer}/element/type",
-                f"element type {element.get('type')!r} is not allowed in an input block",
-            )
-        else:
-            _check_element(problems, element, f"{pointer}/element", set())
-    elif kind == "image":
-        _check_image_element(problems, block, pointer)
-        _check_text(
-            problems, block.get("title"), f"{pointer}/title", 2000, plain_only=True, required=False
-        )
-    elif kind == "markdown":
-        _check_str(problems, block.get("text"), f"{pointer}/text", 12000, required=True)
-    elif kind == "rich_text":
-        if not isinstance(block.get("elements"), list):
-            problems.add(f"{pointer}/elements", "must be an array")
-    elif kind == "video":
-        _check_text(problems, block.get("title"), f"{pointer}/title", 200, plain_only=True)
-        _check_str(problems, block.get("video_url"), f"{pointer}/video_url", 3000, required=True)
-        _check_str(problems, block.get("alt_text"), f"{pointer}/alt_text", 2000, required=True)
-
-
-def _validate_blocks(blocks: Any, surface: str, base: str) -> list[str]:
-    if surface not in MAX_BLOCKS:
-        raise ValueError(f"surface must be one of {sorted(MAX_BLOCKS)}, not {surface!r}")
-    problems = _Problems()
-    if not isinstance(blocks, list):
-        problems.add(base, "must be an array of blocks")
-        return problems.items
-    limit = MAX_BLOCKS[surface]
-    if len(blocks) > limit:
-        problems.add(base, f"a {surface} must have at most {limit} blocks (got {len(blocks)})")
-    block_ids: set[str] = set()
-    for i, block in enumerate(blocks):
-        _check_block(problems, block, f"{base}/{i}", block_ids)
-    return problems.items
-
-
-def validate_blocks(blocks: Any, *, surface: Surface = "message") -> list[str]:
-    """Check Block Kit `blocks` against Slack's limits for a surface.
-
-    Returns problems ("<what> [json-pointer:/blocks/...]"); empty when the blocks are fine.
-    """
-    return _validate_blocks(blocks, surface, "/blocks")
-
-
-def validate_view(view: Any, *, allowed_types: Iterable[str] = ("modal", "home")) -> list[str]:
-    """Check a modal or Home tab view object. Returns problems; empty when the view is fine."""
-    problems = _Problems()
-    if not isinstance(view, dict):
-        problems.add("/view", "must be a view object")
-        return problems.items
-    allowed = tuple(allowed_types)
-    kind = view.get("type")
-    if kind not in allowed:
-        problems.add("/view/type", f"must be one of {', '.join(allowed)} (got {kind!r})")
-        return problems.items
-    if kind == "modal":
-        _check_text(problems, view.get("title"), "/view/title", 24, plain_only=True)
-        _check_text(
-            problems, view.get("submit"), "/view/submit", 24, plain_only=True, required=False
-        )
-        _check_text(problems, view.get("close"), "/view/close", 24, plain_only=True, required=False)
-        blocks = view.get("blocks")
-        has_input = isinstance(blocks, list) and any(
-            isinstance(b, dict) and b.get("type") == "input" for b in blocks
-        )
-        if has_input and view.get("submit") is None:
-            problems.add("/view/submit", "is required when the view has input blocks")
-    _check_str(problems, view.get("private_metadata"), "/view/private_metadata", 3000)
-    _check_str(problems, view.get("callback_id"), "/view/callback_id", 255)
-    _check_str(problems, view.get("external_id"), "/view/external_id", 255)
-    problems.items.extend(_validate_blocks(view.get("blocks"), kind, "/view/blocks"))
-    return problems.items
-
-
-# --------------------------------------------------------------------------------------------
-# Recorded calls
-# --------------------------------------------------------------------------------------------
-
-
-class _Headers(dict[str, str]):
-    """A plain dict of request headers with lower-cased keys and case-insensitive lookups."""
-
-    def __init__(self, items: Iterable[tuple[str, str]] = ()) -> None:
-        super().__init__((k.lower(), v) for k, v in items)
-
-    def __getitem__(self, key: str) -> str:
-        return super().__getitem__(key.lower())
-
-    def __contains__(self, key: object) -> bool:
-        return isinstance(key, str) and super().__contains__(key.lower())
-
-    def get(self, key: str, default: Any = None) -> Any:
-        return super().get(key.lower(), default)
 
 
 @dataclass(frozen=True)
@@ -473,80 +66,6 @@ class Call:
         """The error code answered, if any."""
         error = self.response.get("error")
         return error if isinstance(error, str) else None
-
-
-# --------------------------------------------------------------------------------------------
-# Request parsing
-# --------------------------------------------------------------------------------------------
-
-# Free-text form fields never decoded as JSON even when they look like it.
-_NEVER_DECODE = frozenset({"text", "token", "channel", "ts", "thread_ts", "user", "value"})
-# Fields decoded from a JSON string even inside a JSON body (Slack accepts both).
-_JSON_FIELDS = frozenset({"blocks", "attachments", "view", "metadata", "user_auth_blocks"})
-
-
-class _BadRequest(Exception):
-    def __init__(self, error: str) -> None:
-        super().__init__(error)
-        self.error = error
-
-
-def _maybe_json(value: str) -> Any:
-    stripped = value.strip()
-    if stripped[:1] in ("[", "{"):
-        try:
-            return json.loads(stripped)
-        except ValueError:
-            return value
-    return value
-
-
-def _parse_multipart(content_type: str, raw: bytes) -> dict[str, Any]:
-    head = f"Content-Type: {content_type}\r\n\r\n".encode("latin-1")
-    message = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(head + raw)
-    fields: dict[str, Any] = {}
-    if not message.is_multipart():
-        raise _BadRequest("invalid_form_data")
-    for part in message.iter_parts():
-        name = part.get_param("name", header="content-disposition")
-        if not isinstance(name, str):
-            continue
-        payload = part.get_payload(decode=True) or b""
-        if part.get_filename() is not None:
-            fields[name] = payload
-        else:
-            fields[name] = payload.decode("utf-8", errors="replace")
-    return fields
-
-
-def _parse_params(content_type: str, raw: bytes, query: str) -> dict[str, Any]:
-    params: dict[str, Any] = dict(parse_qsl(query, keep_blank_values=True))
-    kind = content_type.split(";", 1)[0].strip().lower()
-    if kind == "application/json":
-        if raw.strip():
-            try:
-                body = json.loads(raw.decode("utf-8"))
-            except ValueError as exc:
-                raise _BadRequest("invalid_json") from exc
-            if not isinstance(body, dict):
-                raise _BadRequest("invalid_json")
-            for key, value in body.items():
-                if key in _JSON_FIELDS and isinstance(value, str):
-                    value = _maybe_json(value)
-                params[key] = value
-        return params
-    if kind == "multipart/form-data":
-        form = _parse_multipart(content_type, raw)
-    else:
-        try:
-            form = dict(parse_qsl(raw.decode("utf-8"), keep_blank_values=True))
-        except UnicodeDecodeError as exc:
-            raise _BadRequest("invalid_form_data") from exc
-    params.update(form)
-    for key, value in list(params.items()):
-        if key not in _NEVER_DECODE and isinstance(value, str):
-            params[key] = _maybe_json(value)
-    return params
 
 
 # --------------------------------------------------------------------------------------------
@@ -593,59 +112,6 @@ def _missing(name: str) -> _Reply:
     return _err("invalid_arguments", messages=[f"missing required field: {name}"])
 
 
-# --------------------------------------------------------------------------------------------
-# HTTP plumbing
-# --------------------------------------------------------------------------------------------
-
-
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
-    stand_in: SlackStandIn
-
-
-class _Handler(BaseHTTPRequestHandler):
-    server: _Server
-    server_version = "SlackStandIn/1.0"
-
-    def log_message(self, format: str, *args: Any) -> None:
-        """Silence the default per-request logging."""
-
-    def do_POST(self) -> None:
-        self._serve()
-
-    def do_GET(self) -> None:
-        self._serve()
-
-    def _serve(self) -> None:
-        length = int(self.headers.get("Content-Length") or 0)
-        raw = self.rfile.read(length) if length > 0 else b""
-        reply = self.server.stand_in._handle_http(
-            path=self.path, headers=_Headers(self.headers.items()), raw_body=raw
-        )
-        if reply.fault is not None:
-            time.sleep(reply.fault.delay)
-            if reply.fault.drop:
-                self.close_connection = True
-                return
-        payload = json.dumps(reply.body).encode("utf-8")
-        self.send_response(reply.status)
-        self.send_header("Content-Type", "application/json; charset=utf-8")
-        self.send_header("Content-Length", str(len(payload)))
-        for name, value in reply.headers.items():
-            self.send_header(name, value)
-        self.end_headers()
-        try:
-            self.wfile.write(payload)
-        except OSError:
-            self.close_connection = True  # the client gave up waiting (a delayed answer)
-
-
-# --------------------------------------------------------------------------------------------
-# The stand-in
-# --------------------------------------------------------------------------------------------
-
-
 def _check_rate_limit(rate_limit: tuple[float, float] | None) -> None:
     if rate_limit is not None:
         rate, burst = rate_limit
@@ -653,8 +119,9 @@ def _check_rate_limit(rate_limit: tuple[float, float] | None) -> None:
             raise ValueError("channel_rate_limit needs rate > 0 and burst >= 1")
 
 
-class SlackStandIn:
-    """A local Slack Web API. Use `with SlackStandIn() as slack:` or `start()` / `stop()`."""
+class Workspace:
+    """Channels, users, messages, views, issued ids and queued faults, and the Web API methods
+    answering against them. Callers hold `_lock`; `_changed` is notified when a call is recorded."""
 
     def __init__(
         self,
@@ -663,8 +130,6 @@ class SlackStandIn:
         trigger_ttl: float = 3.0,
         channel_rate_limit: tuple[float, float] | None = None,
         scopes: Iterable[str] | None = None,
-        host: str = "127.0.0.1",
-        port: int = 0,
     ) -> None:
         _check_rate_limit(channel_rate_limit)
         self.bot_token = bot_token
@@ -673,18 +138,15 @@ class SlackStandIn:
         self.trigger_ttl = trigger_ttl
         self.channel_rate_limit = channel_rate_limit
         self.socket_mode_url: str | None = None
-        self._host = host
-        self._port = port
         self._lock = threading.RLock()
         self._changed = threading.Condition(self._lock)
-        self._server: _Server | None = None
-        self._thread: threading.Thread | None = None
         # directory (kept by reset)
         self._channels: dict[str, dict[str, Any]] = {}
         self._usergroups: dict[str, list[str]] = {}
         self._users: dict[str, dict[str, Any]] = {}
         # state (cleared by reset)
         self._calls: list[Call] = []
+        self._recorded = 0  # calls recorded since the start (reset keeps counting)
         self._messages: dict[str, list[dict[str, Any]]] = {}
         self._ephemerals: list[dict[str, Any]] = []
         self._failures: dict[str, deque[_Failure]] = {}
@@ -720,61 +182,6 @@ class SlackStandIn:
             "views.update": self._views_update,
             "views.publish": self._views_publish,
         }
-
-    # ---- lifecycle -------------------------------------------------------------------------
-
-    def start(self) -> SlackStandIn:
-        """Bind (a free port by default) and serve on a daemon thread. Returns self."""
-        if self._server is not None:
-            return self
-        server = _Server((self._host, self._port), _Handler)
-        server.stand_in = self
-        self._server = server
-        self._thread = threading.Thread(
-            target=server.serve_forever,
-            kwargs={"poll_interval": 0.05},
-            name=f"slack-standin-{server.server_address[1]}",
-            daemon=True,
-        )
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        """Stop serving and release the port. Safe to call twice."""
-        server, thread = self._server, self._thread
-        self._server, self._thread = None, None
-        if server is not None:
-            server.shutdown()
-            server.server_close()
-        if thread is not None:
-            thread.join(timeout=5)
-
-    def __enter__(self) -> SlackStandIn:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
-
-    @property
-    def port(self) -> int:
-        if self._server is None:
-            raise RuntimeError("SlackStandIn is not started; call start() first")
-        return int(self._server.server_address[1])
-
-    @property
-    def base_url(self) -> str:
-        """http://127.0.0.1:PORT (no trailing slash)."""
-        return f"http://{self._host}:{self.port}"
-
-    @property
-    def url(self) -> str:
-        """The Web API base URL to pass as `WebClient(base_url=...)`."""
-        return f"{self.base_url}/api/"
 
     # ---- directory ---------------------------------------------------------------------------
 
@@ -839,13 +246,6 @@ class SlackStandIn:
             trigger_id = f"{next(self._ids)}.{secrets.randbelow(10**12)}.{secrets.token_hex(16)}"
             self._triggers[trigger_id] = time.monotonic()
             return trigger_id
-
-    def new_response_url(self) -> str:
-        """A response_url; POSTs there are recorded as Call(method="response_url")."""
-        token = secrets.token_urlsafe(16)
-        with self._lock:
-            self._response_urls.add(token)
-        return f"{self.base_url}/response/{token}"
 
     def fail_next(
         self,
@@ -950,6 +350,43 @@ class SlackStandIn:
                     )
                 self._changed.wait(remaining)
 
+    def wait_for_calls(self, method: str, count: int = 1, timeout: float = 5.0) -> list[Call]:
+        """`wait_for` by a name that says what it waits for."""
+        return self.wait_for(method, count, timeout)
+
+    def wait_until(
+        self,
+        predicate: Callable[[], Any],
+        *,
+        timeout: float = 8.0,
+        what: str = "",
+        recheck: float = 0.05,
+    ) -> Any:
+        """Block until `predicate()` is truthy and return its value; AssertionError after
+        `timeout` seconds.
+
+        The predicate is checked again as soon as the stand-in records a call, and at least every
+        `recheck` seconds for what follows a call (the app storing Slack's answer). It runs
+        outside the stand-in's lock, so it may read the stand-in and the app's database freely.
+        """
+        deadline = time.monotonic() + timeout
+        while True:
+            with self._lock:
+                seen = self._recorded
+            value = predicate()
+            if value:
+                return value
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                with self._lock:
+                    calls = self._describe_calls()
+                raise AssertionError(
+                    f"waited {timeout:g}s for {what or predicate}; calls seen: {calls}"
+                )
+            with self._changed:
+                if self._recorded == seen:
+                    self._changed.wait(min(remaining, recheck))
+
     def _describe_calls(self) -> str:
         if not self._calls:
             return "none"
@@ -986,52 +423,6 @@ class SlackStandIn:
             view = self._views.get(view_id)
             return copy.deepcopy(view) if view is not None else None
 
-    # ---- HTTP entry point --------------------------------------------------------------------
-
-    def _handle_http(self, *, path: str, headers: _Headers, raw_body: bytes) -> _Reply:
-        parts = urlsplit(path)
-        route = parts.path
-        if route.startswith("/api/"):
-            method = route[len("/api/") :]
-        elif route.startswith("/response/"):
-            method = "response_url"
-        else:
-            return _err("not_found", status=404)
-        with self._lock:
-            slow = self._slow.get(method, 0.0)
-        if slow:
-            time.sleep(slow)  # outside the lock: only this caller waits
-        with self._lock:
-            try:
-                params = _parse_params(headers.get("content-type", ""), raw_body, parts.query)
-            except _BadRequest as exc:
-                params = {}
-                reply = _err(exc.error)
-            else:
-                try:
-                    if method == "response_url":
-                        reply = self._response_url(route[len("/response/") :], params)
-                    else:
-                        reply = self._web_api(method, params, headers)
-                        if reply.status == 200 and reply.body.get("ok") is True:
-                            reply = self._with_answer_fault(method, reply)
-                except Exception as exc:
-                    reply = _err("standin_internal_error", status=500, detail=repr(exc))
-            self._calls.append(
-                Call(
-                    method=method,
-                    params=params,
-                    headers=headers,
-                    raw_body=raw_body,
-                    status=reply.status,
-                    response=reply.body,
-                    at=time.time(),
-                    path=route,
-                )
-            )
-            self._changed.notify_all()
-        return reply
-
     def _with_answer_fault(self, method: str, reply: _Reply) -> _Reply:
         queue = self._answer_faults.get(method)
         if queue:
@@ -1050,31 +441,6 @@ class SlackStandIn:
             retry = str(max(0, int(failure.retry_after)))
             return _Reply({"ok": False, "error": failure.error}, 429, {"Retry-After": retry})
         return _Reply({"ok": False, "error": failure.error}, failure.status)
-
-    def _web_api(self, method: str, params: dict[str, Any], headers: _Headers) -> _Reply:
-        if self._down:
-            return _err("service_unavailable", status=503)
-        failure = self._queued_failure(method)
-        if failure is not None:
-            return failure
-        handler = self._methods.get(method)
-        if handler is None:
-            return _err("unknown_method")
-        token = self._token(params, headers)
-        if method == "apps.connections.open":
-            if not token.startswith("xapp-"):
-                return _err("invalid_auth")
-        elif token != self.bot_token:
-            return _err("invalid_auth")
-        return handler(params)
-
-    @staticmethod
-    def _token(params: dict[str, Any], headers: _Headers) -> str:
-        auth = headers.get("authorization") or ""
-        if auth.lower().startswith("bearer "):
-            return auth[len("bearer ") :].strip()
-        token = params.get("token")
-        return token if isinstance(token, str) else ""
 
     # ---- helpers -------------------------------------------------------------------------------
 
