@@ -110,12 +110,16 @@ def test_permanent_refusal_is_kept_and_reported(running_app):
     assert "channel_not_found" in item.last_error
     [row] = signal_rows(running_app)
     assert row.ref == "SIG-1" and row.text == "into the void" and row.triage_ts is None
-    errors = [
-        line
-        for line in running_app.log.getvalue().splitlines()
-        if " ERROR " in line and "channel_not_found" in line
-    ]
-    assert errors and "SIG-1" in errors[0] and TRIAGE in errors[0]
+    # The worker logs the refusal just after it records it.
+    errors = wait_until(
+        lambda: [
+            line
+            for line in running_app.log.getvalue().splitlines()
+            if " ERROR " in line and "channel_not_found" in line
+        ],
+        what="the refusal in the log",
+    )
+    assert "SIG-1" in errors[0] and TRIAGE in errors[0]
     assert post_calls(running_app, ok_only=True) == []
     # It stays failed (not retried in a loop) while the app runs.
     file(running_app, "drift a later one")
