@@ -554,14 +554,9 @@ class TriageService:
                 note=None,
                 created_at=now,
             )
-            rows = [
-                self._outbox_row(signal, OutboxPurpose.THREAD_REPLY, event_id=event_id, due=now)
-            ]
-            # Also before the post is out: a worker may be sending it right now, rendered anonymous.
-            if not self._parent_update_pending(session, signal.id):
-                rows.append(
-                    self._outbox_row(signal, OutboxPurpose.PARENT_UPDATE, event_id=None, due=now)
-                )
+            # The parent update also before the post is out: a worker may be sending it right
+            # now, rendered anonymous.
+            rows = self._thread_and_parent_rows(session, signal, event_id=event_id, due=now)
             queue_posts(session, *rows)
             result = ActionResult(ref=signal.ref, changed=True, detail=detail_of(signal))
         self._wake()
@@ -686,14 +681,7 @@ class TriageService:
                 note=note,
                 created_at=now,
             )
-            rows = [
-                self._outbox_row(signal, OutboxPurpose.THREAD_REPLY, event_id=event_id, due=now)
-            ]
-            if not self._parent_update_pending(session, signal.id):
-                # One pending update is enough: it renders the signal as it is when it is sent.
-                rows.append(
-                    self._outbox_row(signal, OutboxPurpose.PARENT_UPDATE, event_id=None, due=now)
-                )
+            rows = self._thread_and_parent_rows(session, signal, event_id=event_id, due=now)
             if not signal.anonymous and signal.reporter_id and action in _NOTIFY_REPORTER:
                 rows.append(
                     self._outbox_row(
@@ -708,6 +696,18 @@ class TriageService:
             result = ActionResult(ref=signal.ref, changed=True, detail=detail_of(signal))
         self._wake()
         return result
+
+    def _thread_and_parent_rows(
+        self, session: Session, signal: Signal, *, event_id: str, due: datetime
+    ) -> list[dict[str, Any]]:
+        """The thread reply for an event, and an update of the parent post unless one is pending
+        (one is enough: it renders the signal as it is when it is sent)."""
+        rows = [self._outbox_row(signal, OutboxPurpose.THREAD_REPLY, event_id=event_id, due=due)]
+        if not self._parent_update_pending(session, signal.id):
+            rows.append(
+                self._outbox_row(signal, OutboxPurpose.PARENT_UPDATE, event_id=None, due=due)
+            )
+        return rows
 
     def _outbox_row(
         self,

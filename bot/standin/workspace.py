@@ -895,15 +895,8 @@ class Workspace:
         return _ok(view=self._store_view(view))
 
     def _views_push(self, params: dict[str, Any]) -> _Reply:
-        trigger_id = params.get("trigger_id")
-        view = params.get("view")
-        problem = self._check_trigger(trigger_id) or self._check_view(view, ("modal",))
-        if problem is not None:
-            return problem
-        if self._external_id_taken(view):
-            return _err("duplicate_external_id")
-        self._used_triggers.add(trigger_id)
-        return _ok(view=self._store_view(view))
+        # The stand-in keeps no view stack: a pushed view is stored like an opened one.
+        return self._views_open(params)
 
     def _views_update(self, params: dict[str, Any]) -> _Reply:
         view_id, external_id = params.get("view_id"), params.get("external_id")

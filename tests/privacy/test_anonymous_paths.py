@@ -23,7 +23,7 @@ from bot.services import codes
 from bot.services.signals import GENERIC_CODE_ANSWER
 from handlers import ids
 from models import OutboxItem, Signal, SignalEvent
-from tests.conftest import ALICE, LEAD, TRIAGE, RunningApp
+from tests.conftest import ALICE, LEAD, TRIAGE
 from tests.privacy.canaries import (
     CANARY_TRIGGER_MARK,
     CANARY_USER,
@@ -38,17 +38,6 @@ from tests.privacy.canaries import (
     wait_until,
 )
 from tests.triage import helpers as triage
-
-
-@pytest.fixture
-def canaries(running_app: RunningApp) -> Canaries:
-    return Canaries(
-        events_url=running_app.sender.url,
-        transport=running_app.sender.transport,
-        standin=running_app.standin,
-        read_log=running_app.log.getvalue,
-    )
-
 
 # ---- helpers --------------------------------------------------------------------------------------
 

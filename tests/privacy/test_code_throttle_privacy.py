@@ -6,29 +6,15 @@ nor that hash may reach the database, the log (DEBUG included) or anything sent 
 
 from __future__ import annotations
 
-import pytest
-
 from bot.services import codes
-from tests.conftest import RunningApp
 from tests.privacy.canaries import (
     CANARY_USER_ID,
-    Canaries,
     assert_no_leaks,
     database_leaks,
     file_anonymous,
     find_in,
     triage_post,
 )
-
-
-@pytest.fixture
-def canaries(running_app: RunningApp) -> Canaries:
-    return Canaries(
-        events_url=running_app.sender.url,
-        transport=running_app.sender.transport,
-        standin=running_app.standin,
-        read_log=running_app.log.getvalue,
-    )
 
 
 def test_a_flood_of_wrong_codes_leaves_no_trace(running_app, canaries, database_url):

@@ -6,31 +6,18 @@ from __future__ import annotations
 
 import json
 
-import pytest
-
 from handlers import ids
 from handlers.blocks.intake import build_signal_modal
 from handlers.edge import UNREADABLE_TEXT
-from tests.conftest import LEAD, TRIAGE, RunningApp
+from tests.conftest import LEAD, TRIAGE
 from tests.privacy.canaries import (
     CANARY_USER,
-    Canaries,
     assert_no_leaks,
     modal_values,
     receipt,
     triage_post,
     wait_until,
 )
-
-
-@pytest.fixture
-def canaries(running_app: RunningApp) -> Canaries:
-    return Canaries(
-        events_url=running_app.sender.url,
-        transport=running_app.sender.transport,
-        standin=running_app.standin,
-        read_log=running_app.log.getvalue,
-    )
 
 
 def test_edge_paths_keep_the_reporter_out(running_app, canaries, database_url):

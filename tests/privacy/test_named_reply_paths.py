@@ -5,29 +5,16 @@ nothing of them reaches the database, the log or Slack — answering still works
 
 from __future__ import annotations
 
-import pytest
 from sqlalchemy import create_engine, select
 from sqlalchemy.orm import Session
 
 from models import SignalEvent
-from tests.conftest import RunningApp
 from tests.privacy.canaries import (
-    Canaries,
     assert_no_leaks,
     file_anonymous,
     triage_post,
     wait_until,
 )
-
-
-@pytest.fixture
-def canaries(running_app: RunningApp) -> Canaries:
-    return Canaries(
-        events_url=running_app.sender.url,
-        transport=running_app.sender.transport,
-        standin=running_app.standin,
-        read_log=running_app.log.getvalue,
-    )
 
 
 def replies(database_url: str) -> list[SignalEvent]:

@@ -7,12 +7,10 @@ from __future__ import annotations
 
 import json
 
-import pytest
-
 from bot.services import codes
 from bot.services.signals import GENERIC_CODE_ANSWER
 from handlers import ids
-from tests.conftest import ALICE, RunningApp
+from tests.conftest import ALICE
 from tests.privacy.canaries import (
     CANARY_USER,
     CANARY_USER_ID,
@@ -30,16 +28,6 @@ from tests.privacy.test_anonymous_paths import (
     assert_reply_clean,
     signals,
 )
-
-
-@pytest.fixture
-def canaries(running_app: RunningApp) -> Canaries:
-    return Canaries(
-        events_url=running_app.sender.url,
-        transport=running_app.sender.transport,
-        standin=running_app.standin,
-        read_log=running_app.log.getvalue,
-    )
 
 
 def ask_to_reveal(canaries: Canaries, code: str) -> dict:
