@@ -135,62 +135,80 @@ def _run(args: argparse.Namespace) -> int:
 
     scheduler = start_scheduler(runtime)  # digest (+ catch-up), reminders and retention
 
-    health = None
-    if settings.health_port is not None and runtime.monitor is not None:
-        from bot.health import HealthServer
-
-        health = HealthServer(
-            runtime.monitor, host=settings.health_host, port=settings.health_port
-        ).start()
-        logger.info("health and metrics on http://%s:%d/healthz", settings.health_host, health.port)
+    health = _start_health(runtime)
 
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
 
     if settings.socket_mode:
-        from bot.socket_mode import start_socket_mode
-
-        if runtime.monitor is not None:
-            runtime.monitor.set_connection(lambda: "connecting")
-        try:
-            # While Slack cannot be reached: one warning per attempt, retried until `stop`.
-            handler = start_socket_mode(
-                runtime.app, app_token=settings.app_token, api_url=settings.api_url, stop=stop
-            )
-        except StartupError as error:
-            print(f"ai-signal: {error}", file=sys.stderr)
-            scheduler.shutdown(wait=False)
-            runtime.stop()
-            return EXIT_SLACK_SETUP
-        if handler is not None:
-            if runtime.monitor is not None:
-                runtime.monitor.set_connection(
-                    lambda: "connected" if handler.client.is_connected() else "reconnecting"
-                )
-            logger.info("ai-signal running in Socket Mode")
-            stop.wait()
-            handler.close()
+        code = _serve_socket_mode(runtime, stop)
     else:
-        from bot.http import HttpServer, create_wsgi_app
-
-        wsgi = create_wsgi_app(
-            app=runtime.app,
-            engine=runtime.engine,
-            delivery=runtime.services.delivery,
-            signing_secret=settings.signing_secret or "",
-        )
-        port = settings.port if args.port is None else args.port
-        server = HttpServer(wsgi, host=args.host, port=port).start()
-        # The bound port: with --port 0 the system picked it.
-        logger.info("ai-signal listening on http://%s:%d/slack/events", args.host, server.port)
-        stop.wait()
-        server.stop()
+        code = _serve_http(runtime, args, stop)
     scheduler.shutdown(wait=False)
     if health is not None:
         health.stop()
     runtime.stop()
-    logger.info("ai-signal stopped")
+    if code == 0:
+        logger.info("ai-signal stopped")
+    return code
+
+
+def _start_health(runtime: Any) -> Any:
+    """The /healthz and /metrics listener of Socket Mode (AI_SIGNAL_HEALTH_PORT), if set."""
+    settings = runtime.settings
+    if settings.health_port is None or runtime.monitor is None:
+        return None
+    from bot.health import HealthServer
+
+    health = HealthServer(runtime.monitor, host=settings.health_host, port=settings.health_port)
+    health.start()
+    logger.info("health and metrics on http://%s:%d/healthz", settings.health_host, health.port)
+    return health
+
+
+def _serve_socket_mode(runtime: Any, stop: threading.Event) -> int:
+    from bot.socket_mode import start_socket_mode
+    from handlers.client import StartupError
+
+    settings = runtime.settings
+    if runtime.monitor is not None:
+        runtime.monitor.set_connection(lambda: "connecting")
+    try:
+        # While Slack cannot be reached: one warning per attempt, retried until `stop`.
+        handler = start_socket_mode(
+            runtime.app, app_token=settings.app_token, api_url=settings.api_url, stop=stop
+        )
+    except StartupError as error:
+        print(f"ai-signal: {error}", file=sys.stderr)
+        return EXIT_SLACK_SETUP
+    if handler is not None:
+        if runtime.monitor is not None:
+            runtime.monitor.set_connection(
+                lambda: "connected" if handler.client.is_connected() else "reconnecting"
+            )
+        logger.info("ai-signal running in Socket Mode")
+        stop.wait()
+        handler.close()
+    return 0
+
+
+def _serve_http(runtime: Any, args: argparse.Namespace, stop: threading.Event) -> int:
+    from bot.http import HttpServer, create_wsgi_app
+
+    settings = runtime.settings
+    wsgi = create_wsgi_app(
+        app=runtime.app,
+        engine=runtime.engine,
+        delivery=runtime.services.delivery,
+        signing_secret=settings.signing_secret or "",
+    )
+    port = settings.port if args.port is None else args.port
+    server = HttpServer(wsgi, host=args.host, port=port).start()
+    # The bound port: with --port 0 the system picked it.
+    logger.info("ai-signal listening on http://%s:%d/slack/events", args.host, server.port)
+    stop.wait()
+    server.stop()
     return 0
 
 

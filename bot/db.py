@@ -204,16 +204,23 @@ def unit_of_work(sessions: sessionmaker[Session], *, deadline_ms: int | None) ->
         with sessions.begin() as session:
             yield session
         return
+    with _bounded(deadline_ms) as end, sessions.begin() as session:
+        yield session
+        session.flush()
+        if time.monotonic() > end:
+            raise DeadlineExceeded("the unit of work ran past its deadline")
+
+
+@contextmanager
+def _bounded(deadline_ms: int) -> Iterator[float]:
+    """Every database wait inside ends at the request's deadline (the monotonic time yielded);
+    a wait cut short, or a request already too old, raises `DeadlineExceeded`."""
     end = _deadline_end(deadline_ms)
     if time.monotonic() >= end:
         raise DeadlineExceeded("the request was already too old for its answer to be seen")
     token = _DEADLINE.set(end)
     try:
-        with sessions.begin() as session:
-            yield session
-            session.flush()
-            if time.monotonic() > end:
-                raise DeadlineExceeded("the unit of work ran past its deadline")
+        yield end
     except OperationalError as error:
         if not _is_busy(error):
             raise
@@ -235,19 +242,8 @@ def read_unit(sessions: sessionmaker[Session], *, deadline_ms: int | None) -> It
         with sessions() as session:
             yield session
         return
-    end = _deadline_end(deadline_ms)
-    if time.monotonic() >= end:
-        raise DeadlineExceeded("the request was already too old for its answer to be seen")
-    token = _DEADLINE.set(end)
-    try:
-        with sessions() as session:
-            yield session
-    except OperationalError as error:
-        if not _is_busy(error):
-            raise
-        raise DeadlineExceeded("the database was busy") from None
-    finally:
-        _DEADLINE.reset(token)
+    with _bounded(deadline_ms), sessions() as session:
+        yield session
 
 
 @contextmanager

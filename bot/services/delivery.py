@@ -79,36 +79,50 @@ class DeliveryService:
             or_(OutboxItem.purpose == OutboxPurpose.TRIAGE_POST.value, posted.exists()),
         )
         with self._sessions.begin() as session:
-            held = set(skip_channels) | set(
-                session.scalars(
-                    select(ChannelBudget.channel).where(ChannelBudget.paused_until > wall_now())
-                )
-            )
-            if held:
-                candidates = self._candidates_around(session, claimable, held, limit)
-            else:
-                # PostgreSQL: rows another instance is claiming right now are skipped, not
-                # waited for, so two workers take two different batches (SQLite ignores FOR
-                # UPDATE; its writers take turns anyway).
-                query = (
-                    select(OutboxItem.id)
-                    .where(claimable)
-                    .order_by(OutboxItem.due_at)
-                    .limit(limit)
-                    .with_for_update(skip_locked=True)
-                )
-                candidates = list(session.scalars(query).all())
+            candidates = self._candidates(session, claimable, skip_channels, limit)
             if not candidates:
                 return []
-            # One conditional UPDATE takes what is still claimable; another instance may have
-            # taken some of the candidates in the meantime, and RETURNING says which are ours.
-            free = (
-                select(OutboxItem.id)
-                .where(OutboxItem.id.in_(candidates), claimable)
-                .with_for_update(skip_locked=True)
-                .correlate(None)
+            taken = self._take(session, claimable, candidates, now)
+            if not taken:
+                return []
+            return self._tasks(session, taken, candidates)
+
+    def _candidates(
+        self, session: Session, claimable: Any, skip_channels: frozenset[str], limit: int
+    ) -> list[str]:
+        """Ids of due items, oldest first, from channels that are not held back."""
+        held = set(skip_channels) | set(
+            session.scalars(
+                select(ChannelBudget.channel).where(ChannelBudget.paused_until > wall_now())
             )
-            taken = session.execute(
+        )
+        if held:
+            return self._candidates_around(session, claimable, held, limit)
+        # PostgreSQL: rows another instance is claiming right now are skipped, not waited for,
+        # so two workers take two different batches (SQLite ignores FOR UPDATE; its writers
+        # take turns anyway).
+        query = (
+            select(OutboxItem.id)
+            .where(claimable)
+            .order_by(OutboxItem.due_at)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+        return list(session.scalars(query).all())
+
+    def _take(
+        self, session: Session, claimable: Any, candidates: list[str], now: datetime
+    ) -> list[Any]:
+        """One conditional UPDATE takes what is still claimable; another instance may have taken
+        some of the candidates in the meantime, and RETURNING says which are ours."""
+        free = (
+            select(OutboxItem.id)
+            .where(OutboxItem.id.in_(candidates), claimable)
+            .with_for_update(skip_locked=True)
+            .correlate(None)
+        )
+        return list(
+            session.execute(
                 update(_OUTBOX)
                 .where(_OUTBOX.c.id.in_(free.scalar_subquery()))
                 .values(claimed_until=now + self._lease, attempts=_OUTBOX.c.attempts + 1)
@@ -122,38 +136,40 @@ class DeliveryService:
                     _OUTBOX.c.attempt_started_at,
                 )
             ).all()
-            if not taken:
-                return []
-            signals = {
-                s.id: s
-                for s in session.scalars(
-                    select(Signal).where(Signal.id.in_({row.signal_id for row in taken}))
-                )
-            }
-            event_ids = {row.event_id for row in taken if row.event_id}
-            events = (
-                {
-                    e.id: e
-                    for e in session.scalars(
-                        select(SignalEvent).where(SignalEvent.id.in_(event_ids))
-                    )
-                }
-                if event_ids
-                else {}
+        )
+
+    @staticmethod
+    def _tasks(session: Session, taken: list[Any], candidates: list[str]) -> list[DeliveryTask]:
+        """The taken rows as tasks, with their signals and events (one query each), in the
+        candidates' order."""
+        signals = {
+            s.id: s
+            for s in session.scalars(
+                select(Signal).where(Signal.id.in_({row.signal_id for row in taken}))
             )
-            order = {item_id: index for index, item_id in enumerate(candidates)}
-            return [
-                DeliveryTask(
-                    item_id=row.id,
-                    purpose=row.purpose,
-                    channel=row.channel,
-                    attempts=row.attempts,
-                    detail=detail_of(signals[row.signal_id]),
-                    event=summarize_event(e) if (e := events.get(row.event_id)) else None,
-                    unsure_since=row.attempt_started_at,
-                )
-                for row in sorted(taken, key=lambda row: order[row.id])
-            ]
+        }
+        event_ids = {row.event_id for row in taken if row.event_id}
+        events = (
+            {
+                e.id: e
+                for e in session.scalars(select(SignalEvent).where(SignalEvent.id.in_(event_ids)))
+            }
+            if event_ids
+            else {}
+        )
+        order = {item_id: index for index, item_id in enumerate(candidates)}
+        return [
+            DeliveryTask(
+                item_id=row.id,
+                purpose=row.purpose,
+                channel=row.channel,
+                attempts=row.attempts,
+                detail=detail_of(signals[row.signal_id]),
+                event=summarize_event(e) if (e := events.get(row.event_id)) else None,
+                unsure_since=row.attempt_started_at,
+            )
+            for row in sorted(taken, key=lambda row: order[row.id])
+        ]
 
     @staticmethod
     def _candidates_around(
