@@ -6,6 +6,7 @@ from datetime import datetime
 from enum import StrEnum
 
 from sqlalchemy import Boolean, Index, Integer, String, Text
+from sqlalchemy import false as sa_false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from models.base import Base, UTCDateTime, new_id
@@ -17,6 +18,10 @@ class SignalStatus(StrEnum):
     INVESTIGATING = "investigating"
     RESOLVED = "resolved"
     DECLINED = "declined"
+    # The reporter took it back before a lead acknowledged it; its free text is erased.
+    WITHDRAWN = "withdrawn"
+    # Closed as the same concern as `duplicate_of`; the reporter follows that signal.
+    DUPLICATE = "duplicate"
 
 
 class Signal(Base):
@@ -72,3 +77,16 @@ class Signal(Base):
     # Reminders for signals nobody acknowledged
     reminders_sent: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     last_reminded_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # Working the queue: the "respond by" date set when triaging, an external tracker link
+    # (shown only; no tracker is called), and when the unanswered signal was escalated (once).
+    respond_by: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    tracker_url: Mapped[str | None] = mapped_column(String(500))
+    escalated_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # Learning: the primary signal this one duplicates, a lead's "key lesson" mark, and the
+    # leadership questions of the review (all optional; never "who").
+    duplicate_of: Mapped[str | None] = mapped_column(String(32))
+    key_lesson: Mapped[bool] = mapped_column(Boolean, default=False, server_default=sa_false())
+    review_decision: Mapped[str | None] = mapped_column(Text)
+    review_success: Mapped[str | None] = mapped_column(Text)
+    review_constraint: Mapped[str | None] = mapped_column(Text)
+    review_missed_signal: Mapped[str | None] = mapped_column(Text)
