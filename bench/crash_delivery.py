@@ -5,7 +5,7 @@ delivery burst, restarted, again and again; then it drains and every message is 
     .venv/bin/python bench/crash_delivery.py --kills 100 --slow 0.4   # Slack answers 0.4 s late
     .venv/bin/python bench/crash_delivery.py --postgres --instances 3 --kills 30
 
-The same machinery as tests/scenario/test_exactly_once_delivery.py (which runs a few kills in the
+The same machinery as tests/bot/jobs/delivery/test_scenario_exactly_once_delivery.py (which runs a few kills in the
 normal suite): `python -m bot run --http` subprocesses against the Slack stand-in in this
 process, a seeded random schedule of filings, acknowledgements, anonymous answers and kills.
 Prints how many filings were acked, how many messages reached the channel, how many posts were
@@ -29,8 +29,8 @@ from sqlalchemy.engine import make_url
 
 from bot import db
 from bot.standin import SlackStandIn
+from tests.bot.jobs.delivery.test_scenario_exactly_once_delivery import BOB, Cluster, crash_run
 from tests.conftest import ALICE, BOT_TOKEN, DIGEST, LEAD, TRIAGE
-from tests.scenario.test_exactly_once_delivery import BOB, Cluster, crash_run
 
 PG_URL = os.environ.get(
     "AI_SIGNAL_BENCH_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"

@@ -29,6 +29,9 @@ from bot.runtime import Runtime, build_runtime
 from bot.standin import SlackStandIn
 from bot.standin.sender import SlackSender, SlackUser, WsgiTransport, http_transport
 
+# The repository (tests live in tests/, mirroring bot/, handlers/ and models/).
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
 SIGNING_SECRET = "test-signing-secret"
 BOT_TOKEN = "xoxb-standin"
 TRIAGE = "CTRIAGE001"
@@ -226,7 +229,7 @@ def start_app(
     )
     configure_logging("DEBUG", stream=log)
     # Slack's pace (1/s per channel) would make every multi-post test take seconds; the stand-in
-    # has no rate limit unless a test sets one, and tests/delivery checks the real pace.
+    # has no rate limit unless a test sets one, and tests/bot/jobs/delivery checks the real pace.
     runtime = build_runtime(
         settings, poll_interval=0.05, pace=TEST_PACE, **({"clock": clock} if clock else {})
     )

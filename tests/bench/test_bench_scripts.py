@@ -9,9 +9,10 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
-from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[2]
+from tests.conftest import REPO_ROOT
+
+REPO = REPO_ROOT
 
 
 def run_script(name: str, *args: str, timeout: float = 240) -> subprocess.CompletedProcess[str]:

@@ -24,6 +24,7 @@ from bot.services.signals import GENERIC_CODE_ANSWER
 from handlers import ids
 from models import OutboxItem, Signal, SignalEvent
 from tests.conftest import ALICE, LEAD, TRIAGE
+from tests.handlers.listeners.triage import helpers as triage
 from tests.privacy.canaries import (
     CANARY_TRIGGER_MARK,
     CANARY_USER,
@@ -37,7 +38,6 @@ from tests.privacy.canaries import (
     triage_post,
     wait_until,
 )
-from tests.triage import helpers as triage
 
 # ---- helpers --------------------------------------------------------------------------------------
 

@@ -20,6 +20,7 @@ import pytest
 from bot.services import codes
 from bot.services.signals import GENERIC_CODE_ANSWER
 from handlers import ids
+from tests.bot.socket_mode.test_socket_mode import cli_env
 from tests.conftest import SIGNING_SECRET
 from tests.privacy.canaries import (
     CANARY_USER,
@@ -30,7 +31,6 @@ from tests.privacy.canaries import (
     triage_post,
     wait_until,
 )
-from tests.socket_mode.test_socket_mode import cli_env
 
 
 def free_port() -> int:

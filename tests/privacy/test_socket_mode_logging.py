@@ -7,10 +7,12 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
+from tests.bot.socket_mode.test_socket_mode import cli_env
+from tests.bot.socket_mode.ws_standin import SocketModeStandIn
+from tests.conftest import REPO_ROOT
 from tests.privacy.canaries import (
     CANARY_USER,
     Canaries,
@@ -20,10 +22,8 @@ from tests.privacy.canaries import (
     triage_post,
     wait_until,
 )
-from tests.socket_mode.test_socket_mode import cli_env
-from tests.socket_mode.ws_standin import SocketModeStandIn
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = REPO_ROOT
 
 
 @pytest.fixture

@@ -1,0 +1,74 @@
+"""`ai-signal demo` runs the whole product against the shipped stand-in and exits 0."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import REPO_ROOT
+
+REPO = REPO_ROOT
+
+
+@pytest.fixture(scope="module")
+def demo_run(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> tuple[subprocess.CompletedProcess[str], Path]:
+    keep = tmp_path_factory.mktemp("demo") / "kept"
+    env = {"PATH": os.environ.get("PATH", ""), "PYTHONPATH": str(REPO)}
+    result = subprocess.run(
+        [sys.executable, "-m", "bot", "demo", "--keep", str(keep)],
+        cwd=tmp_path_factory.mktemp("cwd"),
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    return result, keep
+
+
+def test_demo_exits_zero_and_plays_the_week(demo_run):
+    result, _ = demo_run
+    assert result.returncode == 0, result.stderr[-2000:]
+    out = result.stdout
+    assert "Traceback" not in out + result.stderr
+    # a named quick filing, an anonymous one, one through the modal
+    assert "filed under your name" in out
+    assert "filed *anonymously*" in out
+    assert "[modal opens for priya]" in out
+    # the lead's actions land in the thread, the parent is updated
+    assert "acknowledged SIG-" in out
+    assert "asked the reporter (anonymous)" in out
+    assert "The reporter (anonymous) replied" in out
+    assert "resolved SIG-" in out and "Lesson:" in out
+    assert "parent post updated" in out
+    # the anonymous reporter read the question and the resolution with their code
+    assert "*A lead asked:*" in out and "*What was done:*" in out
+    # a live @channel token typed by the reporter never reaches Slack as a mention
+    slack_side = "\n".join(line for line in out.splitlines() if " types: /ai-signal" not in line)
+    assert "<!channel>" not in slack_side
+    assert "over 60 @channel" in slack_side
+    # the weekly digest covers the week: new signals, the lesson, response health, no names
+    digest = out.split(": the weekly digest", 1)[1].split("What was stored", 1)[0]
+    assert "digest sent" in digest and "New signals this week: 3" in digest
+    assert "Check fairness per age band" in digest and "Response health" in digest
+    assert not re.search(r"maya|omar|priya|dana", digest)
+    assert re.search(r"Demo finished in \d+\.\d s", out)
+
+
+def test_demo_summary_shows_no_reporter_for_anonymous(demo_run):
+    result, _ = demo_run
+    summary = result.stdout.split("What was stored", 1)[1]
+    anonymous_rows = [line for line in summary.splitlines() if "anonymous" in line]
+    assert anonymous_rows and all("omar" not in line for line in anonymous_rows)
+
+
+def test_demo_keep_leaves_the_database(demo_run):
+    result, keep = demo_run
+    assert result.returncode == 0
+    assert (keep / "ai_signal.db").exists()

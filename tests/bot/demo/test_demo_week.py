@@ -1,0 +1,104 @@
+"""The demo's transcript tells one consistent week: times to acknowledge and ages follow the
+story's days, and the anonymous delay its receipts promise is really waited for on its clock."""
+
+from __future__ import annotations
+
+import os
+import re
+import sqlite3
+import subprocess
+import sys
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from bot.demo import ANON_DELAY
+from tests.conftest import REPO_ROOT
+
+REPO = REPO_ROOT
+DAYS = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"]
+HEADING = re.compile(r"^── (" + "|".join(DAYS) + r") (\d\d):(\d\d): (.*)$", re.MULTILINE)
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, Path]:
+    keep = tmp_path_factory.mktemp("demo") / "kept"
+    env = {"PATH": os.environ.get("PATH", ""), "PYTHONPATH": str(REPO)}
+    result = subprocess.run(
+        [sys.executable, "-m", "bot", "demo", "--keep", str(keep)],
+        cwd=tmp_path_factory.mktemp("cwd"),
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    return result.stdout, keep / "ai_signal.db"
+
+
+def scenes(out: str) -> list[tuple[timedelta, str, str]]:
+    """(time since the story's Monday 00:00, heading, text) per scene; a Monday after the
+    Friday is the next week's."""
+    found = list(HEADING.finditer(out))
+    result: list[tuple[timedelta, str, str]] = []
+    for index, match in enumerate(found):
+        day = DAYS.index(match.group(1))
+        at = timedelta(days=day, hours=int(match.group(2)), minutes=int(match.group(3)))
+        while result and at < result[-1][0]:
+            at += timedelta(days=7)
+        end = found[index + 1].start() if index + 1 < len(found) else len(out)
+        result.append((at, match.group(4), out[match.end() : end]))
+    return result
+
+
+def test_times_to_acknowledge_follow_the_story(demo):
+    out, _ = demo
+    shown = re.findall(r"\*Acknowledged after\*\n\s+(.+)", out)
+    assert shown, "no acknowledgement shown"
+    assert "0 min" not in shown
+    assert len(set(shown)) >= 2  # the anonymous signal a day after its post, SIG-1 four days
+
+
+def test_raised_ages_are_distinct_and_match_the_filing_days(demo):
+    out, _ = demo
+    story = scenes(out)
+    filed: dict[str, timedelta] = {}
+    for at, _, text in story:
+        for ref in re.findall(r"Thanks — your signal \*(SIG-[A-Z0-9]+)\*", text):
+            filed[ref] = at
+    digest_at, _, digest = next(s for s in story if "weekly digest" in s[1])
+    assert digest_at >= timedelta(days=7)  # the Monday after the story's Friday
+    ages = dict(re.findall(r"\*(SIG-[A-Z0-9]+) \([^)]*\)\*.*\n.*raised (\d+) days? ago", digest))
+    assert len(ages) >= 2, digest
+    assert len(set(ages.values())) == len(ages), ages
+    for ref, days in ages.items():
+        assert int(days) == (digest_at - filed[ref]).days, (ref, days, filed[ref], digest_at)
+
+
+def test_the_promised_anonymous_delay_is_waited_for_and_said(demo):
+    out, database = demo
+    anonymous = next(s for s in scenes(out) if "anonymously" in s[1])[2]
+    receipt, after = anonymous.split("after a delay", 1)
+    assert "filed *anonymously*" in receipt
+    said, posted = after.split("[#ai-triage]", 1)
+    assert "demo's clock moves on" in said and "delay" in said
+    answered = out.split("your answer is added to", 1)[1].split("The reporter (anonymous) replied")
+    assert "demo's clock moves on" in answered[0]
+
+    # On the demo's clock the post went out at least the shortest delay after it was filed.
+    story = scenes(out)
+    filed_at = next(at for at, heading, _ in story if "anonymously" in heading)
+    maya_at = story[0][0]
+    with sqlite3.connect(database) as connection:
+        rows = dict(
+            (anonymous_flag, (created, posted_at))
+            for anonymous_flag, created, posted_at in connection.execute(
+                "SELECT anonymous, created_at, posted_at FROM signals WHERE ref != 'SIG-2'"
+            )
+        )
+    first_named = datetime.fromisoformat(rows[0][0])
+    anonymous_posted = datetime.fromisoformat(rows[1][1])
+    filed_moment = first_named + (filed_at - maya_at)
+    assert anonymous_posted - filed_moment >= timedelta(seconds=ANON_DELAY[0])
+    assert anonymous_posted - filed_moment <= timedelta(seconds=ANON_DELAY[1] + 180)

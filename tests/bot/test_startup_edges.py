@@ -1,0 +1,327 @@
+"""Start-up edges of the `ai-signal` command line, run as real subprocesses: a DATABASE_URL the app
+cannot use, several instances migrating one empty database at once, `--version`, `run --port 0`."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from bot.standin import SlackStandIn
+from tests.conftest import REPO_ROOT, fresh_postgres, make_env, wait_until
+
+ROOT = REPO_ROOT
+PASSWORD = "pw-never-shown"
+
+
+def cli_env(*, database_url: str, **overrides: str) -> dict[str, str]:
+    """The environment an operator's process would have: make_env's settings, nothing inherited
+    that could carry a developer's .env values."""
+    env = make_env(api_url="http://127.0.0.1:9/api/", database_url=database_url, **overrides)
+    env.update(
+        {
+            "PATH": os.environ.get("PATH", ""),
+            "PYTHONPATH": str(ROOT),
+            "LOG_LEVEL": overrides.get("LOG_LEVEL", "INFO"),
+            "NO_PROXY": "127.0.0.1,localhost",
+        }
+    )
+    return env
+
+
+def ai_signal(
+    env: dict[str, str], cwd: Path, *args: str, timeout: float = 60
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "bot", *args],
+        env=env,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+def closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture
+def silent_server() -> Iterator[int]:
+    """A TCP port that accepts connections and never says a word (a hung database server)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        sock.listen(16)
+        yield sock.getsockname()[1]
+
+
+# -- a DATABASE_URL the app cannot use ----------------------------------------------------------
+
+COMMANDS = [("run", "--http", "--port", "0"), ("db", "upgrade"), ("export", "--format", "csv")]
+
+
+def assert_one_line_naming_database_url(result: subprocess.CompletedProcess[str]) -> str:
+    assert result.returncode == 2, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    [line] = lines
+    assert line.startswith("ai-signal: configuration error: DATABASE_URL: "), line
+    assert "Traceback" not in result.stderr + result.stdout
+    assert PASSWORD not in result.stderr + result.stdout
+    return line
+
+
+@pytest.mark.parametrize("command", COMMANDS, ids=lambda c: c[0])
+@pytest.mark.parametrize(
+    ("url", "says"),
+    [
+        (f"postgresq://ai:{PASSWORD}@127.0.0.1/x", "unknown database 'postgresq'"),
+        (f"mysql://ai:{PASSWORD}@127.0.0.1/x", "unknown database 'mysql'"),
+        (f"postgresql://ai:{PASSWORD}@127.0.0.1:5x432/x", "not a valid database URL"),
+    ],
+    ids=["typo", "dialect", "port"],
+)
+def test_malformed_database_url_is_one_line_exit_2(tmp_path, command, url, says):
+    line = assert_one_line_naming_database_url(
+        ai_signal(cli_env(database_url=url), tmp_path, *command)
+    )
+    assert says in line
+
+
+@pytest.mark.parametrize("command", COMMANDS, ids=lambda c: c[0])
+def test_sqlite_file_in_missing_folder_is_refused_not_created(tmp_path, command):
+    url = f"sqlite:///{tmp_path / 'data' / 'ai_signal.db'}"
+    line = assert_one_line_naming_database_url(
+        ai_signal(cli_env(database_url=url), tmp_path, *command)
+    )
+    assert str(tmp_path / "data") in line and "does not exist" in line
+    assert not (tmp_path / "data").exists()
+
+
+def test_relative_sqlite_path_in_missing_folder_is_refused(tmp_path):
+    result = ai_signal(
+        cli_env(database_url="sqlite:///data/ai_signal.db"), tmp_path, "db", "upgrade"
+    )
+    assert "'data'" in assert_one_line_naming_database_url(result)
+    assert not (tmp_path / "data").exists()
+
+
+def test_default_database_url_works_on_a_fresh_checkout(tmp_path):
+    env = cli_env(database_url="")
+    del env["DATABASE_URL"]
+    result = ai_signal(env, tmp_path, "db", "upgrade")
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "ai_signal.db").is_file()
+
+
+@pytest.mark.parametrize("command", COMMANDS, ids=lambda c: c[0])
+def test_unreachable_postgresql_names_host_port_and_reason(tmp_path, command):
+    port = closed_port()
+    url = f"postgresql+psycopg://ai:{PASSWORD}@127.0.0.1:{port}/ai_signal"
+    line = assert_one_line_naming_database_url(
+        ai_signal(cli_env(database_url=url), tmp_path, *command)
+    )
+    assert f"127.0.0.1:{port}" in line and "Connection refused" in line
+
+
+def test_hung_postgresql_server_does_not_hang_start(tmp_path, silent_server):
+    url = f"postgresql://ai:{PASSWORD}@127.0.0.1:{silent_server}/ai_signal"
+    started = time.monotonic()
+    result = ai_signal(cli_env(database_url=url), tmp_path, "run", "--http", timeout=40)
+    took = time.monotonic() - started
+    line = assert_one_line_naming_database_url(result)
+    assert f"127.0.0.1:{silent_server}" in line and "timeout" in line
+    assert took < 30
+
+
+# -- several instances upgrading one empty database at once -------------------------------------
+
+
+def head_revision() -> str:
+    from alembic.script import ScriptDirectory
+
+    from bot.db import alembic_config
+
+    return ScriptDirectory.from_config(alembic_config("sqlite://")).get_current_head()
+
+
+def schema_revision(url: str) -> str | None:
+    engine = create_engine(url)
+    try:
+        with engine.connect() as connection:
+            return connection.execute(text("SELECT version_num FROM alembic_version")).scalar()
+    finally:
+        engine.dispose()
+
+
+def upgrade_at_once(url: str, cwd: Path, count: int = 3) -> list[subprocess.CompletedProcess[str]]:
+    env = cli_env(database_url=url)
+    processes = [
+        subprocess.Popen(
+            [sys.executable, "-m", "bot", "db", "upgrade"],
+            env=env,
+            cwd=cwd,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(count)
+    ]
+    results = []
+    for process in processes:
+        out, err = process.communicate(timeout=120)
+        results.append(subprocess.CompletedProcess(process.args, process.returncode, out, err))
+    return results
+
+
+def test_three_concurrent_upgrades_of_empty_postgresql_all_succeed(postgres_url, tmp_path):
+    # The race is a matter of timing: a few rounds on an emptied database make a lost one show.
+    for round_number in range(3):
+        url = fresh_postgres() if round_number else postgres_url
+        for result in upgrade_at_once(url, tmp_path):
+            assert result.returncode == 0, result.stderr[-3000:]
+            assert "database is up to date" in result.stdout
+        assert schema_revision(url) == head_revision()
+
+
+def test_upgrade_waits_for_the_migration_lock(postgres_url, tmp_path):
+    """The lock is pg_advisory_lock on the key env.py uses: while someone else holds it, an
+    upgrade waits and migrates nothing; once it is released, the upgrade finishes."""
+    from bot.db import MIGRATION_LOCK_KEY
+
+    holder = create_engine(postgres_url, isolation_level="AUTOCOMMIT")
+    try:
+        with holder.connect() as lock:
+            lock.execute(text("SELECT pg_advisory_lock(:k)"), {"k": MIGRATION_LOCK_KEY})
+            process = subprocess.Popen(
+                [sys.executable, "-m", "bot", "db", "upgrade"],
+                env=cli_env(database_url=postgres_url),
+                cwd=tmp_path,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+            try:
+
+                def waiting_for_the_lock() -> bool:
+                    assert process.poll() is None, process.communicate()
+                    return bool(
+                        lock.execute(
+                            text(
+                                "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' "
+                                "AND NOT granted AND pid <> pg_backend_pid()"
+                            )
+                        ).scalar()
+                    )
+
+                wait_until(waiting_for_the_lock, timeout=30, what="the upgrade to wait")
+                tables = lock.execute(
+                    text("SELECT count(*) FROM pg_tables WHERE schemaname = 'public'")
+                ).scalar()
+                assert tables == 0  # nothing migrated while the lock is held elsewhere
+                lock.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": MIGRATION_LOCK_KEY})
+                out, err = process.communicate(timeout=60)
+            finally:
+                if process.poll() is None:
+                    process.kill()
+                    process.communicate()
+    finally:
+        holder.dispose()
+    assert process.returncode == 0, err
+    assert schema_revision(postgres_url) == head_revision()
+
+
+def test_concurrent_upgrades_of_a_fresh_sqlite_file_all_succeed(tmp_path):
+    # As on PostgreSQL, a few rounds.
+    for round_number in range(3):
+        url = f"sqlite:///{tmp_path / f'round{round_number}.db'}"
+        for result in upgrade_at_once(url, tmp_path):
+            assert result.returncode == 0, result.stderr[-3000:]
+        assert schema_revision(url) == head_revision()
+
+
+# -- --version and --port 0 ---------------------------------------------------------------------
+
+
+def test_version(tmp_path):
+    from importlib.metadata import version
+
+    result = ai_signal(
+        {"PATH": os.environ.get("PATH", ""), "PYTHONPATH": str(ROOT)}, tmp_path, "--version"
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == f"ai-signal {version('ai-signal')}"
+
+
+def http_status(url: str) -> int:
+    import urllib.error
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:
+            return response.status
+    except urllib.error.HTTPError as error:
+        return error.code
+    except OSError:
+        return 0
+
+
+def test_port_0_picks_a_free_port_and_logs_it(standin: SlackStandIn, tmp_path):
+    # PORT names a port that is taken: only --port 0 lets the app start at all.
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen(1)
+        env = cli_env(
+            database_url=f"sqlite:///{tmp_path / 'ai_signal.db'}",
+            PORT=str(taken.getsockname()[1]),
+        )
+        env["SLACK_API_URL"] = standin.url
+        log_path = tmp_path / "app.log"
+        with log_path.open("wb") as log:
+            process = subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "bot",
+                    "run",
+                    "--http",
+                    "--port",
+                    "0",
+                    "--host",
+                    "127.0.0.1",
+                ],
+                env=env,
+                cwd=tmp_path,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        try:
+
+            def listening() -> re.Match[str] | None:
+                assert process.poll() is None, log_path.read_text()
+                return re.search(
+                    r" INFO ai_signal: ai-signal listening on http://127\.0\.0\.1:(\d+)/slack/events",
+                    log_path.read_text(),
+                )
+
+            port = int(wait_until(listening, timeout=30, what="the listening line").group(1))
+            assert port not in (0, taken.getsockname()[1])
+            assert http_status(f"http://127.0.0.1:{port}/healthz") == 200
+            process.send_signal(signal.SIGTERM)
+            assert process.wait(timeout=15) == 0, log_path.read_text()
+        finally:
+            if process.poll() is None:
+                process.kill()
+                process.wait()
