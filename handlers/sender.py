@@ -13,10 +13,14 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
 
+from bot.services.delivery import MAX_BACKOFF
+from bot.services.errors import SendRefused
 from bot.services.records import DeliveryTask
 from handlers.blocks.triage import build_reporter_notice, build_thread_reply, build_triage_message
 from handlers.leads import LeadDirectory
+from handlers.slack_errors import classify
 from models import OutboxPurpose
 
 EVENT_TYPE = "ai_signal_outbox"
@@ -73,7 +77,21 @@ class OutboxSender:
         self._leads = leads
 
     def __call__(self, task: DeliveryTask) -> Sent | None:
-        """Send `task`; raises SlackApiError / connection errors for the worker to handle."""
+        """Send `task`; raises SendRefused / connection errors for the worker to handle."""
+        try:
+            return self._send(task)
+        except SlackApiError as error:
+            raise SendRefused(classify(error, longest=MAX_BACKOFF)) from error
+
+    def find(self, task: DeliveryTask) -> Sent | None:
+        """Where the item's post is in Slack if an earlier attempt made it; None otherwise.
+        Raises SendRefused / connection errors when the history cannot be read."""
+        try:
+            return self._find(task)
+        except SlackApiError as error:
+            raise SendRefused(classify(error, longest=MAX_BACKOFF)) from error
+
+    def _send(self, task: DeliveryTask) -> Sent | None:
         signal = task.signal
         if task.purpose == OutboxPurpose.TRIAGE_POST.value:
             message = build_triage_message(signal, detail=task.detail)
@@ -121,9 +139,7 @@ class OutboxSender:
             return Sent(response["channel"], response["ts"])
         return None
 
-    def find(self, task: DeliveryTask) -> Sent | None:
-        """Where the item's post is in Slack if an earlier attempt made it; None otherwise.
-        Raises SlackApiError / connection errors when the history cannot be read."""
+    def _find(self, task: DeliveryTask) -> Sent | None:
         since = task.unsure_since
         if since is None:
             return None

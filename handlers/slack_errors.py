@@ -7,11 +7,12 @@ read here, and here is the one list of errors that will not go away by themselve
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
 from slack_sdk.errors import SlackApiError
+
+from bot.services.errors import SendFailure
 
 # Errors that will not go away by themselves: keep the item, report it, stop trying.
 PERMANENT_ERRORS = frozenset(
@@ -55,30 +56,7 @@ def retry_after_seconds(
     return min(DEFAULT_RETRY_AFTER, longest.total_seconds())
 
 
-@dataclass(frozen=True, kw_only=True)
-class SlackFailure:
-    """A refused Web API call: HTTP status, Slack's error code, and what to do about it."""
-
-    status: int
-    code: str | None
-    retry_after: float | None = None  # seconds; set only when Slack asked to slow down
-
-    @property
-    def rate_limited(self) -> bool:
-        return self.retry_after is not None
-
-    @property
-    def permanent(self) -> bool:
-        """Retrying will not help until someone fixes the cause (invite the app, a scope…)."""
-        return not self.rate_limited and self.status < 500 and self.code in PERMANENT_ERRORS
-
-    @property
-    def label(self) -> str:
-        """Safe to log and store: the status and Slack's code, never the request."""
-        return "ratelimited" if self.rate_limited else f"{self.status} {self.code}"
-
-
-def classify(error: SlackApiError, *, longest: timedelta = LONGEST_RETRY_AFTER) -> SlackFailure:
+def classify(error: SlackApiError, *, longest: timedelta = LONGEST_RETRY_AFTER) -> SendFailure:
     response = error.response
     status = response.status_code
     data: Any = response.data
@@ -86,4 +64,5 @@ def classify(error: SlackApiError, *, longest: timedelta = LONGEST_RETRY_AFTER) 
     retry_after = None
     if status == 429 or code == "ratelimited":
         retry_after = retry_after_seconds(response.headers, longest=longest)
-    return SlackFailure(status=status, code=code, retry_after=retry_after)
+    permanent = retry_after is None and status < 500 and code in PERMANENT_ERRORS
+    return SendFailure(status=status, code=code, retry_after=retry_after, permanent=permanent)

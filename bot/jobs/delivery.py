@@ -25,10 +25,8 @@ from http.client import HTTPException
 from typing import Any
 from urllib.error import URLError
 
-from slack_sdk.errors import SlackApiError
-
-from bot.services.delivery import MAX_BACKOFF, DeliveryService, DeliveryTask
-from handlers.slack_errors import classify
+from bot.services.delivery import DeliveryService, DeliveryTask
+from bot.services.errors import SendFailure, SendRefused
 from models import OutboxPurpose
 
 logger = logging.getLogger("ai_signal.delivery")
@@ -213,8 +211,8 @@ class DeliveryWorker:
             return True
         try:
             sent = self._send(task)
-        except SlackApiError as error:
-            return self._handle_slack_error(task, error)
+        except SendRefused as refused:
+            return self._handle_refusal(task, refused.failure)
         except URLError as error:
             # urllib wraps what fails while connecting and sending: Slack has not got it.
             self._hold(task, backoff(task.attempts), f"connection: {error}", sent=False)
@@ -239,8 +237,8 @@ class DeliveryWorker:
             return False
         try:
             found = find(task)
-        except SlackApiError as error:
-            code = error.response.get("error") if isinstance(error.response.data, dict) else None
+        except SendRefused as refused:
+            code = refused.failure.code
             if code in ("missing_scope", "not_allowed_token_type"):
                 logger.warning(
                     "%s: cannot read the channel's history (%s) to check an unanswered post; "
@@ -297,8 +295,7 @@ class DeliveryWorker:
             until,
         )
 
-    def _handle_slack_error(self, task: DeliveryTask, error: SlackApiError) -> bool:
-        failure = classify(error, longest=MAX_BACKOFF)
+    def _handle_refusal(self, task: DeliveryTask, failure: SendFailure) -> bool:
         status, code = failure.status, failure.code
         if failure.retry_after is not None:
             retry_after = failure.retry_after
