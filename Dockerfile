@@ -24,7 +24,7 @@ COPY pyproject.toml README.md /src/
 COPY bot /src/bot
 COPY handlers /src/handlers
 COPY models /src/models
-COPY migrations /src/migrations
+
 RUN /opt/ai-signal/bin/pip install --no-deps /src \
     && /opt/ai-signal/bin/pip uninstall --yes pip \
     && find /opt/ai-signal -name __pycache__ -prune -exec rm -rf {} +

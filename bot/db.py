@@ -18,8 +18,8 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import NullPool
 
-import migrations
 from bot.config import ConfigError, check_database_url
+from models import migrations
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000
 CONNECT_TIMEOUT_SECONDS = 5  # for the start-up check of a PostgreSQL server
@@ -291,7 +291,7 @@ def database_reachable(engine: Engine) -> bool:
         return False
 
 
-# pg_advisory_lock key under which migrations/env.py upgrades: one upgrade at a time. Fixed, so
+# pg_advisory_lock key under which models/migrations/env.py upgrades: one upgrade at a time. Fixed, so
 # every instance and every version agrees on it.
 MIGRATION_LOCK_KEY = 0x61695F7369676E  # "ai_sign" in ASCII
 
@@ -309,7 +309,7 @@ def upgrade(url: str, revision: str = "head") -> None:
     """Apply migrations up to `revision` (the `ai-signal db upgrade` command and `run` at start).
 
     Checks first that the database can be used at all (`check_database`); several processes may
-    upgrade at once (migrations/env.py serialises them).
+    upgrade at once (models/migrations/env.py serialises them).
     """
     check_database(url)
     from alembic import command

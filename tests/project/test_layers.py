@@ -29,6 +29,8 @@ WIRING = {
     "bot/cli.py",
     "bot/__main__.py",
     "bot/demo.py",
+    # Alembic's entry point: it migrates with the app's own engine, URL and upgrade lock.
+    "models/migrations/env.py",
 }
 
 
@@ -97,6 +99,7 @@ def test_storage_does_not_import_the_slack_layer_or_the_application():
     offending = {
         rel(path): sorted(n for n in imported(path) if n.split(".")[0] in ("handlers", "bot"))
         for path in sources("models")
+        if rel(path) not in WIRING
     }
     assert {k: v for k, v in offending.items() if v} == {}
 

@@ -1,4 +1,7 @@
-"""Alembic environment: reads the app's own database URL and model metadata."""
+"""Alembic environment: reads the app's own database URL and model metadata.
+
+The one module under models/ that imports the application (its engine factory, URL and upgrade
+lock): it is the entry point Alembic runs, wiring rather than storage."""
 
 from __future__ import annotations
 
