@@ -257,11 +257,18 @@ def _signal_inputs(kind: str | None, text: str, system: str, anonymous: bool | N
     }
     if anonymous is not None:
         identity_element["initial_option"] = anon if anonymous else named
+    pick = {
+        "type": "external_select",
+        "action_id": ids.SYSTEM_PICK_INPUT,
+        "placeholder": plain_text("Type to find a system on record"),
+        "min_query_length": 0,
+    }
     return [
         input_block(ids.KIND_BLOCK, "Kind", kind_element),
+        input_block(ids.SYSTEM_PICK_BLOCK, "AI system or model concerned", pick, optional=True),
         input_block(
             ids.SYSTEM_BLOCK,
-            "AI system or model concerned",
+            "Not listed? Its name",
             text_input(
                 ids.SYSTEM_INPUT,
                 max_length=MAX_SYSTEM,
@@ -297,7 +304,8 @@ def _signal_inputs(kind: str | None, text: str, system: str, anonymous: bool | N
 
 
 def parse_signal_submission(view: dict[str, Any]) -> dict[str, Any]:
-    """state.values of the modal -> one flat dict (kind, system, text, impact, anonymous).
+    """state.values of the modal -> one flat dict (kind, system, text, impact, anonymous); the
+    system is the one picked from the list, else the name typed.
 
     `anonymous` is None when no identity was picked (Slack sends `selected_option: null`).
     Raises Unreadable when a part has the wrong shape."""
@@ -311,7 +319,9 @@ def parse_signal_submission(view: dict[str, Any]) -> dict[str, Any]:
 
     return {
         "kind": selected(ids.KIND_BLOCK, ids.KIND_INPUT),
-        "system": value(ids.SYSTEM_BLOCK, ids.SYSTEM_INPUT),
+        # A system picked from the list wins over a typed name.
+        "system": selected(ids.SYSTEM_PICK_BLOCK, ids.SYSTEM_PICK_INPUT)
+        or value(ids.SYSTEM_BLOCK, ids.SYSTEM_INPUT),
         "text": value(ids.TEXT_BLOCK, ids.TEXT_INPUT),
         "impact": value(ids.IMPACT_BLOCK, ids.IMPACT_INPUT),
         "anonymous": _IDENTITY_CHOICES.get(selected(ids.IDENTITY_BLOCK, ids.IDENTITY_INPUT)),
