@@ -36,7 +36,8 @@ from models import SignalStatus as S
 # An option's value carries the name (Slack allows 150 characters there).
 MAX_NAME = 150
 MAX_ALIAS = 200
-MAX_ALIASES = 20
+# The edit form shows the other names in one input (3000 characters at most): 12 of 200 fit.
+MAX_ALIASES = 12
 MAX_FIELD = 2000
 MAX_URL = 500
 CARD_LESSONS = 3
@@ -281,6 +282,12 @@ class SystemService:
             existing = self._find(session, alias)
             if existing is not None and existing.id != system.id:
                 raise AlreadyOnRecord(f"“{alias}” is already on record as {existing.name}.")
+            if existing is None and len(self._aliases(session, [system.id]).get(system.id, ())) >= (
+                MAX_ALIASES
+            ):
+                raise ServiceError(
+                    f"{system.name} already has {MAX_ALIASES} other names; edit its record first."
+                )
             if existing is None:
                 session.add(
                     SystemAlias(system_id=system.id, alias=alias, alias_key=system_key(alias))

@@ -132,7 +132,8 @@ def build_help_text() -> str:
         "`/ai-signal drift fraud-model: precision fell to 0.78`\n"
         "   Name the system with its name and a colon as the first word (`fraud-model:`) or "
         "with `system:fraud-model`; without one the signal names no system. Words that open a "
-        "sentence (`Note:`, `FYI:`, `Re:`, `Update:`…) stay text; the receipt shows the system\n"
+        "sentence (`Note:`, `FYI:`, `Re:`, `Update:`…) stay text; another name of a system on "
+        "record files under its name; the receipt shows the system\n"
         "• `/ai-signal anon <kind> <what you saw>` — file anonymously; "
         "you get a one-time follow-up code\n"
         "• `/ai-signal status SIG-12` — your named signal; "
@@ -141,6 +142,8 @@ def build_help_text() -> str:
         "`/ai-signal reply <code> <answer>` — on an anonymous one\n"
         "• `/ai-signal reveal <code>` — put your name to your anonymous signal "
         "(you confirm first; it cannot be undone)\n"
+        "• `/ai-signal system <name>` — the card of an AI system on record: what it is for, "
+        "its open signals, patterns, lessons and last review; `/ai-signal systems` lists them\n"
         "• `/ai-signal help` — this text\n\n"
         f"*Kinds*\n{kinds}\n\n{ANONYMITY_PROMISE}"
     )

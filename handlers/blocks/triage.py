@@ -338,7 +338,6 @@ def build_thread_reply(
             lines.append(f"*Systemic pattern:* {escape(pattern_label(detail.pattern))}")
         if detail.lesson:
             lines.append(f"*Lesson:* {inline(detail.lesson)}")
-        lines += review_lines(detail)
         text = "\n".join(lines)
     elif event.action == "reopened":
         text = f":arrows_counterclockwise: {_who(event)} reopened {ref}."
@@ -356,7 +355,14 @@ def build_thread_reply(
     else:
         text = f"{ref}: {escape(event.action)}"
     text = fit(text, SECTION_TEXT_LIMIT)
-    return {"text": text, "blocks": [section(text)]}
+    blocks = [section(text)]
+    review = "\n".join(review_lines(detail)) if event.action == "resolved" else ""
+    if review:
+        # A section of its own: the answers never push the review above out of its block.
+        review = fit(review, SECTION_TEXT_LIMIT)
+        blocks.append(section(review))
+        text = f"{text}\n{review}"
+    return {"text": text, "blocks": blocks}
 
 
 REVIEW_LABELS = (
