@@ -15,6 +15,7 @@ from datetime import datetime
 from urllib.parse import urlsplit
 
 from sqlalchemy import func, or_, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.clock import Clock, utc_now
@@ -43,6 +44,10 @@ MAX_URL = 500
 CARD_LESSONS = 3
 # A save queues an update of at most this many triage posts (the newest) to show the new name.
 MAX_POST_UPDATES = 100
+SAVED_MEANWHILE = (
+    "Another lead saved a system with one of these names just now, so nothing was saved. "
+    "Please look again."
+)
 NOT_SAVED_BUSY = "Nothing was saved — the database was busy; please try again."
 
 TEXT_FIELDS = ("decision", "success", "data_sources", "constraints", "ethics")
@@ -227,6 +232,12 @@ class SystemService:
     def save(self, *, system_id: str | None, fields: SystemFields) -> SystemSaved:
         """Create (no `system_id`) or update a system; rewrite the signals that carry one of its
         names to its name; queue updates of their triage posts. SystemInvalid per field."""
+        try:
+            return self._save(system_id=system_id, fields=fields)
+        except IntegrityError:
+            raise SystemInvalid({"name": SAVED_MEANWHILE}) from None
+
+    def _save(self, *, system_id: str | None, fields: SystemFields) -> SystemSaved:
         cleaned, aliases = check_fields(fields)
         now = self._clock()
         with request_transaction(
@@ -264,6 +275,12 @@ class SystemService:
     def merge(self, *, name: str, into: str) -> SystemSaved:
         """Make `name` (a name no other system has) an alias of the system named `into` (its
         name or an alias) and rewrite the signals that carry it."""
+        try:
+            return self._merge(name=name, into=into)
+        except IntegrityError:
+            raise AlreadyOnRecord(SAVED_MEANWHILE) from None
+
+    def _merge(self, *, name: str, into: str) -> SystemSaved:
         alias = " ".join(_clean(name).split())
         now = self._clock()
         with request_transaction(
