@@ -77,7 +77,7 @@ class SystemListeners:
         else:
             respond(text=build_not_on_record_text(rest), response_type="ephemeral")
             return
-        self._open(client, trigger_id=body["trigger_id"], view=view)
+        self._open(client, trigger_id=body["trigger_id"], view=view, respond=respond)
 
     # -- the card's Edit button ------------------------------------------------------------------
 
@@ -183,6 +183,7 @@ class SystemListeners:
         view: dict,
         push: bool = False,
         body: dict | None = None,
+        respond: Respond | None = None,
     ) -> None:
         try:
             if push:
@@ -195,6 +196,12 @@ class SystemListeners:
             )
             if body is not None:
                 tell(client, body, "Slack didn't open the form in time — please press it again.")
+            elif respond is not None and respond.response_url is not None:
+                respond(
+                    text="Sorry — Slack didn't open it in time. Please run the command again.",
+                    response_type="ephemeral",
+                    replace_original=False,
+                )
 
 
 def register(app: App, services: Services, *, leads: LeadDirectory) -> SystemListeners:

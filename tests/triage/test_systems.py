@@ -149,6 +149,17 @@ def test_an_unknown_name_is_a_private_sentence_for_others(app):
     assert "Name the system" in command(app, "system")
 
 
+def test_an_expired_trigger_is_answered_through_the_response_url(app):
+    register(app)
+    app.standin.trigger_ttl = 0.0  # every trigger has expired by the time it is used
+    reply = app.sender.command(user=ALICE, text="system fraud-model")
+    assert reply.status == 200
+    [answer] = app.standin.wait_for("response_url")
+    assert answer.params["response_type"] == "ephemeral"
+    assert "didn't open it in time" in answer.params["text"]
+    assert "Traceback" not in app.log.getvalue()
+
+
 def test_the_card_shows_signals_patterns_lessons_and_the_last_review(app):
     register(app)
     refs = [
