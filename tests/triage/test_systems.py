@@ -447,3 +447,37 @@ def test_merge_an_unknown_name_into_a_system_on_record(app):
     assert "unknown_system" not in json.dumps(parent(app, ref)["blocks"])
     assert signal(app, file_named(app, "drift Fraudy: again")).system == "fraud-model"
     assert_slack_happy(app)
+
+
+def test_stale_register_and_merge_controls_change_nothing(app):
+    register(app)
+    ref = file_named(app, "drift loan-x: approvals fell")
+    posted(app, ref)
+    post = parent(app, ref)
+    [block] = [b for b in post["blocks"] if b.get("block_id", "").startswith("unknown_system")]
+    where = {
+        "block_id": block["block_id"],
+        "channel_id": TRIAGE,
+        "message": {"type": "message", "ts": post["ts"], "text": post["text"]},
+        "container": {"type": "message", "message_ts": post["ts"], "channel_id": TRIAGE},
+    }
+    # A member pressing Register is refused; no form opens.
+    app.sender.block_action(user=ALICE, action_id=ids.SYSTEM_REGISTER_ACTION, value=ref, **where)
+    wait_until(lambda: ephemerals_to(app, ALICE), "the refusal")
+    assert "Only leads" in ephemerals_to(app, ALICE)[0]
+    # Meanwhile the name is registered as a system of its own; the old post's controls are stale.
+    register(app, name="loan-x", aliases="")
+    opened = len(app.standin.calls_to("views.open"))
+    app.sender.block_action(user=LEAD, action_id=ids.SYSTEM_REGISTER_ACTION, value=ref, **where)
+    told = wait_until(lambda: ephemerals_to(app, LEAD), "the lead's answer")
+    assert "loan-x is already on record as loan-x" in told[0]
+    choice = {"text": {"type": "plain_text", "text": "fraud-model"}, "value": "fraud-model"}
+    app.sender.block_action(
+        user=LEAD, action_id=ids.SYSTEM_MERGE_ACTION, selected_option=choice, **where
+    )
+    told = wait_until(lambda: len(ephemerals_to(app, LEAD)) == 2 and ephemerals_to(app, LEAD), "")
+    assert "“loan-x” is already on record as loan-x" in told[1]
+    assert len(app.standin.calls_to("views.open")) == opened
+    assert systems(app) == {"fraud-model": ["Fraud V3", "fraud-scorer"], "loan-x": []}
+    assert signal(app, ref).system == "loan-x"
+    assert_slack_happy(app)
