@@ -1,10 +1,12 @@
 """`ai-signal demo`: the whole product on this machine, no Slack workspace needed.
 
 Runs the real app (HTTP mode, waitress, a free local port, SQLite in a temporary folder) against
-the Slack Web API stand-in that ships in bot/standin, and plays a short week: members file
+the Slack Web API stand-in that ships in bot/standin, and plays a short week: a lead puts an AI
+system on record (with another name a later signal uses), members file
 signals (named, anonymous, by quick command and through the modal), a lead acknowledges, asks the
 anonymous reporter a question, the reporter answers with their code, reminders go out, the lead
-resolves with a lesson, a named reporter answers by reference, and the weekly digest goes out.
+resolves with a lesson and the review's leadership questions (a member opens the system's card),
+a named reporter answers by reference, and the weekly digest goes out.
 Prints what Slack would have shown.
 
 The app runs on the story's clock: each scene moves it on to its day and hour, and the anonymous
@@ -221,6 +223,10 @@ class Demo:
 
     def run(self) -> None:
         seen = 0
+        self.step(f"{self.at(0, 9, 0)}: {LEAD.name} puts an AI system on record")
+        self.register_system()
+        seen = self.show_new_slack_calls(seen)
+
         self.step(f"{self.at(0, 9, 40)}: Maya files a named signal with one line")
         answer = self.command(
             MAYA, "drift fraud-model: precision fell from 0.91 to 0.78 since the holiday data"
@@ -231,7 +237,7 @@ class Demo:
 
         self.step(f"{self.at(1, 10, 15)}: Omar raises a concern anonymously")
         answer = self.command(
-            OMAR, "anon bias loan-scoring: declines far more applicants over 60 <!channel>"
+            OMAR, "anon bias credit-model: declines far more applicants over 60 <!channel>"
         )
         anon_ref = answer.split("*")[1]
         code = answer.split("`")[1]
@@ -344,12 +350,14 @@ class Demo:
                         "value": "Check fairness per age band before every release.",
                     }
                 },
+                **self.review_answers(),
             },
         )
         self.wait_quiet()
         seen = self.show_new_slack_calls(seen)
         self.command(OMAR, f"status {code}")
         self.command(MAYA, "lessons age")
+        self.open_card(MAYA, "loan-scoring")
 
         self.step(
             f"{self.at(4, 15, 0)}: {LEAD.name} acknowledges {named_ref}; Maya answers the "
@@ -373,6 +381,72 @@ class Demo:
 
         self.step("What was stored")
         self.summary()
+
+    # -- systems on record -------------------------------------------------------------------
+
+    def register_system(self) -> None:
+        """The lead registers loan-scoring (also called credit-model) with its record."""
+        opened = len(self.standin.calls_to("views.open"))
+        self.command(LEAD, "system loan-scoring")
+        self.standin.wait_for("views.open", count=opened + 1)
+        view = self.standin.calls_to("views.open")[opened].response["view"]
+        self.say(self._indent(f"[modal opens for {LEAD.name}]\n" + render_view(view)))
+        record = {
+            ids.SYSTEM_NAME_BLOCK: "loan-scoring",
+            ids.SYSTEM_ALIASES_BLOCK: "credit-model, loan model",
+            ids.SYSTEM_DECISION_BLOCK: "Approve, refer or decline a consumer loan application",
+            ids.SYSTEM_SUCCESS_BLOCK: "Default rate under 3% at today's approval rate",
+            ids.SYSTEM_SOURCES_BLOCK: "Application forms, credit bureau files 2019-2024",
+            ids.SYSTEM_CONSTRAINTS_BLOCK: "Bureau files lag two months",
+            ids.SYSTEM_ETHICS_BLOCK: "Age and postcode must not drive decisions",
+            ids.SYSTEM_DOC_BLOCK: "https://wiki.example.com/loan-scoring/model-card",
+        }
+        values = {
+            block: {self._input_of(view, block): {"type": "plain_text_input", "value": value}}
+            for block, value in record.items()
+        }
+        values[ids.SYSTEM_STAGE_BLOCK] = {
+            ids.SYSTEM_STAGE_INPUT: {
+                "type": "static_select",
+                "selected_option": {"value": "production"},
+            }
+        }
+        reply = self.sender.view_submission(user=LEAD, view=view, values=values)
+        card = (reply.json() or {}).get("view") or {}
+        self.say(self._indent(f"[the card {LEAD.name} sees now]\n" + render_view(card)))
+
+    @staticmethod
+    def _input_of(view: dict[str, Any], block_id: str) -> str:
+        return next(
+            b["element"]["action_id"] for b in view["blocks"] if b.get("block_id") == block_id
+        )
+
+    def review_answers(self) -> dict[str, Any]:
+        """The leadership questions of the review; the first two as prefilled from the record."""
+        view = self.last_view()
+        prefilled = {
+            b["block_id"]: b["element"].get("initial_value")
+            for b in view["blocks"]
+            if b.get("block_id") in (ids.REVIEW_DECISION_BLOCK, ids.REVIEW_SUCCESS_BLOCK)
+        }
+        answers = {
+            ids.REVIEW_DECISION_BLOCK: prefilled.get(ids.REVIEW_DECISION_BLOCK),
+            ids.REVIEW_SUCCESS_BLOCK: "Default rate only; approval rates per age band were "
+            "never part of success",
+            ids.REVIEW_CONSTRAINT_BLOCK: "The 2019-2024 sample under-represents applicants over 60",
+            ids.REVIEW_MISSED_BLOCK: "A branch manager's note in March about older applicants",
+        }
+        return {
+            block: {self._input_of(view, block): {"type": "plain_text_input", "value": value}}
+            for block, value in answers.items()
+        }
+
+    def open_card(self, who: SlackUser, name: str) -> None:
+        opened = len(self.standin.calls_to("views.open"))
+        self.command(who, f"system {name}")
+        self.standin.wait_for("views.open", count=opened + 1)
+        card = self.standin.calls_to("views.open")[opened].params["view"]
+        self.say(self._indent(f"[the card opens for {who.name}]\n" + render_view(card)))
 
     # -- the story's clock -------------------------------------------------------------------
 

@@ -25,6 +25,7 @@ from bot.services.digest import DigestService
 from bot.services.replay import ReplayGuard
 from bot.services.retention import RetentionService
 from bot.services.signals import SignalService
+from bot.services.systems import SystemService
 from bot.services.triage import TriageService
 from handlers.client import count_calls, create_web_client
 from handlers.crowd import CrowdGauge
@@ -167,6 +168,13 @@ def build_runtime(
         signals=SignalService(**common),
         delivery=delivery,
         triage=TriageService(**common),
+        systems=SystemService(
+            sessions=sessions,
+            triage_channel=settings.triage_channel,
+            clock=clock,
+            deadline_ms=settings.db_deadline_ms,
+            wake=worker.wake,
+        ),
     )
     crowd = CrowdGauge(
         client=client, channel=settings.digest_channel, threshold=settings.small_crowd

@@ -62,3 +62,48 @@ LESSON_INPUT = "lesson_input"
 
 # Message shortcut
 RAISE_SHORTCUT = "raise_as_signal"
+
+# The filing modal's type-ahead of systems on record (options from a block_suggestion listener);
+# SYSTEM_BLOCK stays the free-text fallback for a name not on record.
+SYSTEM_PICK_BLOCK = "system_pick"
+SYSTEM_PICK_INPUT = "system_pick_select"
+
+# The resolve modal's leadership questions (all optional)
+REVIEW_DECISION_BLOCK = "review_decision"
+REVIEW_DECISION_INPUT = "review_decision_input"
+REVIEW_SUCCESS_BLOCK = "review_success"
+REVIEW_SUCCESS_INPUT = "review_success_input"
+REVIEW_CONSTRAINT_BLOCK = "review_constraint"
+REVIEW_CONSTRAINT_INPUT = "review_constraint_input"
+REVIEW_MISSED_BLOCK = "review_missed"
+REVIEW_MISSED_INPUT = "review_missed_input"
+
+# AI systems on record: the card (everyone), the edit / register form (leads; private_metadata
+# carries {"system_id", "card_view_id"} only), and the triage post's controls for a signal whose
+# system is not on record.
+SYSTEM_CARD_VIEW = "system_card"
+SYSTEM_CARD_ACTIONS_BLOCK = "system_card_actions"
+SYSTEM_EDIT_ACTION = "system_edit"
+SYSTEM_MODAL = "system_modal"
+SYSTEM_NAME_BLOCK = "system_name"
+SYSTEM_NAME_INPUT = "system_name_input"
+SYSTEM_ALIASES_BLOCK = "system_aliases"
+SYSTEM_ALIASES_INPUT = "system_aliases_input"
+SYSTEM_DECISION_BLOCK = "system_decision"
+SYSTEM_DECISION_INPUT = "system_decision_input"
+SYSTEM_SUCCESS_BLOCK = "system_success"
+SYSTEM_SUCCESS_INPUT = "system_success_input"
+SYSTEM_STAGE_BLOCK = "system_stage"
+SYSTEM_STAGE_INPUT = "system_stage_select"
+SYSTEM_SOURCES_BLOCK = "system_sources"
+SYSTEM_SOURCES_INPUT = "system_sources_input"
+SYSTEM_CONSTRAINTS_BLOCK = "system_constraints"
+SYSTEM_CONSTRAINTS_INPUT = "system_constraints_input"
+SYSTEM_ETHICS_BLOCK = "system_ethics"
+SYSTEM_ETHICS_INPUT = "system_ethics_input"
+SYSTEM_DOC_BLOCK = "system_doc"
+SYSTEM_DOC_INPUT = "system_doc_input"
+SYSTEM_SAVED_VIEW = "system_saved"
+UNKNOWN_SYSTEM_BLOCK = "unknown_system"
+SYSTEM_REGISTER_ACTION = "system_register"
+SYSTEM_MERGE_ACTION = "system_merge"

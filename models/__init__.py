@@ -6,6 +6,7 @@ from models.digest import DigestRun, DigestRunState
 from models.event import EventAction, SignalEvent
 from models.outbox import ChannelBudget, OutboxItem, OutboxPurpose, OutboxState
 from models.signal import Signal, SignalStatus
+from models.system import System, SystemAlias
 
 __all__ = [
     "Base",
@@ -22,4 +23,6 @@ __all__ = [
     "SignalEvent",
     "Signal",
     "SignalStatus",
+    "System",
+    "SystemAlias",
 ]

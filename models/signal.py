@@ -39,6 +39,8 @@ class Signal(Base):
         Index("ix_signals_resolved_at_status_pattern", "resolved_at", "status", "pattern"),
         Index("ix_signals_status_queue", "status", "created_at", "updated_at", "posted_at"),
         Index("ix_signals_posted_at_response", "posted_at", "anonymous", "acknowledged_at"),
+        # Systems on record (migration 0007): a rename, merge or new alias rewrites by name.
+        Index("ix_signals_system", "system"),
         {"sqlite_with_rowid": False},
     )
 

@@ -20,7 +20,15 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.clock import Clock, utc_now
 from bot.services.records import DeliveryTask, detail_of, summarize_event
-from models import ChannelBudget, OutboxItem, OutboxPurpose, OutboxState, Signal, SignalEvent
+from models import (
+    ChannelBudget,
+    OutboxItem,
+    OutboxPurpose,
+    OutboxState,
+    Signal,
+    SignalEvent,
+    System,
+)
 
 # How long a claim holds an item before another instance may take it over; renewed when a send
 # starts. Longer than Slack's slowest answer (the client times out after 10 s), so no instance
@@ -157,6 +165,12 @@ class DeliveryService:
             if event_ids
             else {}
         )
+        names = {s.system for s in signals.values() if s.system}
+        on_record = (
+            set(session.scalars(select(System.name).where(System.name.in_(names))))
+            if names
+            else set()
+        )
         order = {item_id: index for index, item_id in enumerate(candidates)}
         return [
             DeliveryTask(
@@ -164,7 +178,10 @@ class DeliveryService:
                 purpose=row.purpose,
                 channel=row.channel,
                 attempts=row.attempts,
-                detail=detail_of(signals[row.signal_id]),
+                detail=detail_of(
+                    signals[row.signal_id],
+                    system_on_record=_on_record(signals[row.signal_id], on_record),
+                ),
                 event=summarize_event(e) if (e := events.get(row.event_id)) else None,
                 unsure_since=row.attempt_started_at,
             )
@@ -371,3 +388,8 @@ class DeliveryService:
                 select(func.count()).where(OutboxItem.state == OutboxState.FAILED.value)
             )
         return {"due": due or 0, "failed": failed or 0}
+
+
+def _on_record(signal: Signal, names: set[str]) -> bool:
+    """Whether the system the signal names is on record (True when it names none)."""
+    return signal.system is None or signal.system in names

@@ -85,6 +85,14 @@ class SignalDetail:
     triage_channel: str | None = None
     triage_ts: str | None = None
     events: tuple[EventSummary, ...] = ()
+    # The leadership questions of the review (optional; never "who").
+    review_decision: str | None = None
+    review_success: str | None = None
+    review_constraint: str | None = None
+    review_missed_signal: str | None = None
+    # False when the signal names a system that is not on record (leads may register or merge
+    # it); True when it is on record or names none.
+    system_on_record: bool = True
 
     @property
     def time_to_acknowledge(self) -> timedelta | None:
@@ -120,7 +128,9 @@ class QueueOverview:
     as_of: datetime  # the moment the overview was taken (ages are counted to it)
 
 
-def detail_of(signal: Signal, events: list[SignalEvent] | None = None) -> SignalDetail:
+def detail_of(
+    signal: Signal, events: list[SignalEvent] | None = None, *, system_on_record: bool = True
+) -> SignalDetail:
     return SignalDetail(
         signal=summarize(signal),
         owner_id=signal.owner_id,
@@ -137,6 +147,11 @@ def detail_of(signal: Signal, events: list[SignalEvent] | None = None) -> Signal
         triage_channel=signal.triage_channel,
         triage_ts=signal.triage_ts,
         events=tuple(summarize_event(e) for e in events or ()),
+        review_decision=signal.review_decision,
+        review_success=signal.review_success,
+        review_constraint=signal.review_constraint,
+        review_missed_signal=signal.review_missed_signal,
+        system_on_record=system_on_record,
     )
 
 
@@ -160,3 +175,60 @@ class DeliveryTask:
     @property
     def signal(self) -> SignalSummary:
         return self.detail.signal
+
+
+@dataclass(frozen=True, kw_only=True)
+class SystemRecord:
+    """An AI system on record, as leads described it."""
+
+    id: str
+    name: str
+    aliases: tuple[str, ...]
+    decision: str | None
+    success: str | None
+    stage: str
+    data_sources: str | None
+    constraints: str | None
+    ethics: str | None
+    doc_url: str | None
+    created_at: datetime
+    updated_at: datetime
+
+
+@dataclass(frozen=True, kw_only=True)
+class ReviewAnswers:
+    """The review of one resolved signal: the failed assumption and the leadership questions."""
+
+    ref: str
+    resolved_on: str  # the day only (YYYY-MM-DD)
+    failed_assumption: str | None
+    decision: str | None
+    success: str | None
+    constraint: str | None
+    missed_signal: str | None
+
+
+@dataclass(frozen=True, kw_only=True)
+class SystemLesson:
+    ref: str
+    lesson: str
+    resolved_on: str  # the day only (YYYY-MM-DD)
+
+
+@dataclass(frozen=True, kw_only=True)
+class SystemCard:
+    """What everyone may see of a system: its record and what its signals taught. Counts only,
+    no reporter and no filing time: nothing on it narrows down who raised a signal."""
+
+    record: SystemRecord
+    open_by_kind: tuple[tuple[str, int], ...]
+    patterns: tuple[tuple[str, int], ...]
+    lessons: tuple[SystemLesson, ...]
+    last_review: ReviewAnswers | None
+
+
+@dataclass(frozen=True, kw_only=True)
+class SystemSaved:
+    record: SystemRecord
+    created: bool
+    rewritten: int  # signals whose system now reads as the record's name

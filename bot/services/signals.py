@@ -18,6 +18,7 @@ from bot.services.outbox import no_worker, outbox_item, queue_posts
 from bot.services.records import FiledSignal, SignalSummary, summarize
 from bot.services.release import ReleaseSchedule
 from bot.services.replay import ReplayGuard
+from bot.services.systems import canonical_system
 from bot.services.transactions import request_read, request_transaction
 from bot.services.vocabulary import kinds_sentence, parse_kind, to_the_hour
 from models import Counter, OutboxPurpose, Signal
@@ -198,6 +199,8 @@ class SignalService:
                 session, request_key, now
             ):
                 return FiledSignal(ref="", anonymous=anonymous, code=None, duplicate=True)
+            if system is not None:
+                system = canonical_system(session, system)
             if anonymous:
                 ref = self._anonymous_ref(session)
                 stamp = to_the_hour(now)

@@ -59,6 +59,13 @@ REVEAL_LAPSED = (
 )
 NOTHING_CHANGED_BUSY = "Nothing changed — the database was busy; please try again."
 REPLY_NOT_ADDED = "Your reply was not added — the database was busy; please try again."
+# The review's optional leadership questions (about the system and the decision, never "who").
+REVIEW_QUESTIONS = {
+    "decision": "The decision",
+    "success": "How success was defined",
+    "constraint": "The underestimated constraint",
+    "missed_signal": "The missed signal",
+}
 
 
 class NotAllowed(ServiceError):
@@ -352,11 +359,19 @@ class TriageService:
         assumption: str | None,
         pattern: str,
         lesson: str | None,
+        review: dict[str, str | None] | None = None,
         request_key: str | None = None,
     ) -> ActionResult:
+        """`review` holds the optional leadership questions, by field: `decision` (what the
+        system was meant to support), `success` (how success was defined), `constraint` (the
+        one underestimated), `missed_signal` (an earlier signal missed or ignored)."""
         done = _text(done, field="done", label="What was done", required=True)
         assumption = _text(assumption, field="assumption", label="The failed assumption")
         lesson = _text(lesson, field="lesson", label="The lesson")
+        answers = {
+            field: _text((review or {}).get(field), field=field, label=label)
+            for field, label in REVIEW_QUESTIONS.items()
+        }
         if pattern not in PATTERNS:
             raise NotAllowed("Choose the systemic pattern (or none / one-off).", field="pattern")
 
@@ -368,6 +383,10 @@ class TriageService:
             signal.failed_assumption = assumption
             signal.pattern = pattern
             signal.lesson = lesson
+            signal.review_decision = answers["decision"]
+            signal.review_success = answers["success"]
+            signal.review_constraint = answers["constraint"]
+            signal.review_missed_signal = answers["missed_signal"]
             return done
 
         return self._act(

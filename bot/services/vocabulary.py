@@ -91,3 +91,18 @@ def to_the_hour(moment: datetime) -> datetime:
     """`moment` rounded down to its hour: the only time stored next to anything anonymous, so a
     row cannot date the anonymous signal or reply written with it."""
     return moment.replace(minute=0, second=0, microsecond=0)
+
+
+# Where an AI system on record stands.
+STAGES: dict[str, str] = {
+    "idea": "Idea",
+    "pilot": "Pilot",
+    "production": "Production",
+    "retired": "Retired",
+}
+
+
+def system_key(name: str) -> str:
+    """How system names and aliases compare: case and spacing folded (`Fraud  Model` and
+    `fraud model` are one name)."""
+    return " ".join(name.split()).casefold()

@@ -5,7 +5,7 @@ workspace's state and answers the Web API methods against it, `server` serves th
 records every call. `sender` signs requests into the app as Slack does; `render` prints blocks.
 """
 
-from bot.standin.blocks import validate_blocks, validate_view
+from bot.standin.blocks import validate_blocks, validate_options, validate_view
 from bot.standin.render import render_blocks, render_view
 from bot.standin.server import SlackStandIn
 from bot.standin.workspace import Call
@@ -16,5 +16,6 @@ __all__ = [
     "render_blocks",
     "render_view",
     "validate_blocks",
+    "validate_options",
     "validate_view",
 ]

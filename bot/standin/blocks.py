@@ -384,3 +384,39 @@ def validate_view(view: Any, *, allowed_types: Iterable[str] = ("modal", "home")
     _check_str(problems, view.get("external_id"), "/view/external_id", 255)
     problems.items.extend(_validate_blocks(view.get("blocks"), kind, "/view/blocks"))
     return problems.items
+
+
+def validate_options(answer: Any) -> list[str]:
+    """Check an app's answer to a block_suggestion request (`{"options": [...]}` or
+    `{"option_groups": [...]}`): up to 100 options, plain_text texts of 75, values of 150."""
+    problems = _Problems()
+    if not isinstance(answer, dict):
+        problems.add("", "must be an object")
+        return problems.items
+    options, groups = answer.get("options"), answer.get("option_groups")
+    if (options is None) == (groups is None):
+        problems.add("", "must provide exactly one of options or option_groups")
+    if options is not None:
+        for i, opt in enumerate(_check_list(problems, options, "/options", minimum=0, maximum=100)):
+            _check_option(problems, opt, f"/options/{i}", plain_only=True)
+    if groups is not None:
+        for g, group in enumerate(
+            _check_list(problems, groups, "/option_groups", minimum=0, maximum=100)
+        ):
+            if not isinstance(group, dict):
+                problems.add(f"/option_groups/{g}", "must be an option group object")
+                continue
+            _check_text(
+                problems, group.get("label"), f"/option_groups/{g}/label", 75, plain_only=True
+            )
+            for i, opt in enumerate(
+                _check_list(
+                    problems,
+                    group.get("options"),
+                    f"/option_groups/{g}/options",
+                    minimum=1,
+                    maximum=100,
+                )
+            ):
+                _check_option(problems, opt, f"/option_groups/{g}/options/{i}", plain_only=True)
+    return problems.items

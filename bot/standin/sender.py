@@ -255,16 +255,20 @@ class SlackSender:
         message: dict[str, Any] | None = None,
         container: dict[str, Any] | None = None,
         view: dict[str, Any] | None = None,
+        selected_option: dict[str, Any] | None = None,
         **kw: Any,
     ) -> Reply:
+        """A button press; with `selected_option`, a choice in an external_select."""
         action: dict[str, Any] = {
-            "type": "button",
+            "type": "button" if selected_option is None else "external_select",
             "action_id": action_id,
             "block_id": block_id,
             "action_ts": f"{time.time():.6f}",
         }
         if value is not None:
             action["value"] = value
+        if selected_option is not None:
+            action["selected_option"] = selected_option
         payload: dict[str, Any] = {
             "type": "block_actions",
             "team": {"id": user.team_id, "domain": user.team_domain},
@@ -281,6 +285,44 @@ class SlackSender:
             payload["message"] = message
         if view is not None:
             payload["view"] = view
+        return self.post_payload(payload, **kw)
+
+    def block_suggestion(
+        self,
+        *,
+        user: SlackUser,
+        action_id: str,
+        value: str = "",
+        block_id: str = "",
+        view: dict[str, Any] | None = None,
+        channel_id: str | None = None,
+        message_ts: str | None = None,
+        **kw: Any,
+    ) -> Reply:
+        """What Slack sends while someone types into an external_select: in a modal (`view`,
+        as the app opened it) or in a message (`channel_id`, `message_ts`)."""
+        payload: dict[str, Any] = {
+            "type": "block_suggestion",
+            "user": self._user(user),
+            "team": {"id": user.team_id, "domain": user.team_domain},
+            "api_app_id": self._api_app_id,
+            "token": "verification-token-unused",
+            "action_id": action_id,
+            "block_id": block_id,
+            "value": value,
+            "action_ts": f"{time.time():.6f}",
+        }
+        if view is not None:
+            payload["container"] = {"type": "view", "view_id": view.get("id", "")}
+            payload["view"] = {**view, "state": {"values": {}}}
+        else:
+            payload["container"] = {
+                "type": "message",
+                "message_ts": message_ts or "",
+                "channel_id": channel_id or "",
+                "is_ephemeral": False,
+            }
+            payload["channel"] = {"id": channel_id or "", "name": "triage"}
         return self.post_payload(payload, **kw)
 
     def event(

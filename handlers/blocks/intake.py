@@ -132,7 +132,8 @@ def build_help_text() -> str:
         "`/ai-signal drift fraud-model: precision fell to 0.78`\n"
         "   Name the system with its name and a colon as the first word (`fraud-model:`) or "
         "with `system:fraud-model`; without one the signal names no system. Words that open a "
-        "sentence (`Note:`, `FYI:`, `Re:`, `Update:`…) stay text; the receipt shows the system\n"
+        "sentence (`Note:`, `FYI:`, `Re:`, `Update:`…) stay text; another name of a system on "
+        "record files under its name; the receipt shows the system\n"
         "• `/ai-signal anon <kind> <what you saw>` — file anonymously; "
         "you get a one-time follow-up code\n"
         "• `/ai-signal status SIG-12` — your named signal; "
@@ -141,6 +142,8 @@ def build_help_text() -> str:
         "`/ai-signal reply <code> <answer>` — on an anonymous one\n"
         "• `/ai-signal reveal <code>` — put your name to your anonymous signal "
         "(you confirm first; it cannot be undone)\n"
+        "• `/ai-signal system <name>` — the card of an AI system on record: what it is for, "
+        "its open signals, patterns, lessons and last review; `/ai-signal systems` lists them\n"
         "• `/ai-signal help` — this text\n\n"
         f"*Kinds*\n{kinds}\n\n{ANONYMITY_PROMISE}"
     )
@@ -257,11 +260,18 @@ def _signal_inputs(kind: str | None, text: str, system: str, anonymous: bool | N
     }
     if anonymous is not None:
         identity_element["initial_option"] = anon if anonymous else named
+    pick = {
+        "type": "external_select",
+        "action_id": ids.SYSTEM_PICK_INPUT,
+        "placeholder": plain_text("Type to find a system on record"),
+        "min_query_length": 0,
+    }
     return [
         input_block(ids.KIND_BLOCK, "Kind", kind_element),
+        input_block(ids.SYSTEM_PICK_BLOCK, "AI system or model concerned", pick, optional=True),
         input_block(
             ids.SYSTEM_BLOCK,
-            "AI system or model concerned",
+            "Not listed? Its name",
             text_input(
                 ids.SYSTEM_INPUT,
                 max_length=MAX_SYSTEM,
@@ -297,7 +307,8 @@ def _signal_inputs(kind: str | None, text: str, system: str, anonymous: bool | N
 
 
 def parse_signal_submission(view: dict[str, Any]) -> dict[str, Any]:
-    """state.values of the modal -> one flat dict (kind, system, text, impact, anonymous).
+    """state.values of the modal -> one flat dict (kind, system, text, impact, anonymous); the
+    system is the one picked from the list, else the name typed.
 
     `anonymous` is None when no identity was picked (Slack sends `selected_option: null`).
     Raises Unreadable when a part has the wrong shape."""
@@ -311,7 +322,9 @@ def parse_signal_submission(view: dict[str, Any]) -> dict[str, Any]:
 
     return {
         "kind": selected(ids.KIND_BLOCK, ids.KIND_INPUT),
-        "system": value(ids.SYSTEM_BLOCK, ids.SYSTEM_INPUT),
+        # A system picked from the list wins over a typed name.
+        "system": selected(ids.SYSTEM_PICK_BLOCK, ids.SYSTEM_PICK_INPUT)
+        or value(ids.SYSTEM_BLOCK, ids.SYSTEM_INPUT),
         "text": value(ids.TEXT_BLOCK, ids.TEXT_INPUT),
         "impact": value(ids.IMPACT_BLOCK, ids.IMPACT_INPUT),
         "anonymous": _IDENTITY_CHOICES.get(selected(ids.IDENTITY_BLOCK, ids.IDENTITY_INPUT)),

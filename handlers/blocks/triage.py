@@ -6,7 +6,13 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from bot.services.records import EventSummary, Lesson, SignalDetail, SignalSummary
+from bot.services.records import (
+    EventSummary,
+    Lesson,
+    SignalDetail,
+    SignalSummary,
+    SystemRecord,
+)
 from bot.services.triage import MAX_NOTE
 from bot.services.vocabulary import IMPACTS, PATTERNS
 from handlers import ids
@@ -31,6 +37,7 @@ from handlers.blocks.kit import (
     status_label,
     text_input,
 )
+from handlers.blocks.systems import unknown_system_block
 from handlers.edge import (
     Unreadable,
     input_value,
@@ -96,6 +103,14 @@ def build_triage_message(
     blocks.append(
         actions(*lead_buttons(signal.ref, signal.status), block_id=ids.TRIAGE_ACTIONS_BLOCK)
     )
+    if signal.system and detail is not None and not detail.system_on_record:
+        blocks.append(
+            context(
+                f"*{fit(inline(signal.system), 200)}* is not on record as an AI system. Leads: "
+                "register it, or merge this name into a system on record."
+            )
+        )
+        blocks.append(unknown_system_block(signal.ref))
     system = f" on {signal.system}" if signal.system else ""
     text = plain(
         f"{signal.ref}: {kind_label(signal.kind).lower()} signal{system} — {signal.status}",
@@ -201,7 +216,11 @@ def build_ask_modal(detail: SignalDetail) -> dict[str, Any]:
     )
 
 
-def build_resolve_modal(detail: SignalDetail) -> dict[str, Any]:
+def build_resolve_modal(detail: SignalDetail, system: SystemRecord | None = None) -> dict[str, Any]:
+    """The blameless review, with the leadership questions (optional). What the system was
+    meant to decide and how success was defined are prefilled from its record, if on record."""
+    decision = detail.review_decision or (system.decision if system else None)
+    success = detail.review_success or (system.success if system else None)
     blocks = [
         _context_signal(detail),
         _text_input(ids.DONE_BLOCK, ids.DONE_INPUT, "What was done"),
@@ -219,6 +238,34 @@ def build_resolve_modal(detail: SignalDetail) -> dict[str, Any]:
         ),
         _text_input(
             ids.LESSON_BLOCK, ids.LESSON_INPUT, "Lesson for the next project", optional=True
+        ),
+        _text_input(
+            ids.REVIEW_DECISION_BLOCK,
+            ids.REVIEW_DECISION_INPUT,
+            "What decision was the system meant to support?",
+            optional=True,
+            initial=decision,
+        ),
+        _text_input(
+            ids.REVIEW_SUCCESS_BLOCK,
+            ids.REVIEW_SUCCESS_INPUT,
+            "How was success defined?",
+            optional=True,
+            initial=success,
+        ),
+        _text_input(
+            ids.REVIEW_CONSTRAINT_BLOCK,
+            ids.REVIEW_CONSTRAINT_INPUT,
+            "Which constraint was underestimated?",
+            optional=True,
+            initial=detail.review_constraint,
+        ),
+        _text_input(
+            ids.REVIEW_MISSED_BLOCK,
+            ids.REVIEW_MISSED_INPUT,
+            "Which earlier signal was missed or ignored? (e.g. SIG-12)",
+            optional=True,
+            initial=detail.review_missed_signal,
         ),
         context("Blameless review: describe the system and the assumption, not the people."),
     ]
@@ -308,7 +355,32 @@ def build_thread_reply(
     else:
         text = f"{ref}: {escape(event.action)}"
     text = fit(text, SECTION_TEXT_LIMIT)
-    return {"text": text, "blocks": [section(text)]}
+    blocks = [section(text)]
+    review = "\n".join(review_lines(detail)) if event.action == "resolved" else ""
+    if review:
+        # A section of its own: the answers never push the review above out of its block.
+        review = fit(review, SECTION_TEXT_LIMIT)
+        blocks.append(section(review))
+        text = f"{text}\n{review}"
+    return {"text": text, "blocks": blocks}
+
+
+REVIEW_LABELS = (
+    ("review_decision", "Decision the system was meant to support"),
+    ("review_success", "How success was defined"),
+    ("review_constraint", "Constraint underestimated"),
+    ("review_missed_signal", "Earlier signal missed or ignored"),
+)
+
+
+def review_lines(detail: SignalDetail) -> list[str]:
+    """The review's answers to the leadership questions, one line each (the unanswered left
+    out)."""
+    return [
+        f"*{label}:* {fit(inline(value), 600)}"
+        for field, label in REVIEW_LABELS
+        if (value := getattr(detail, field))
+    ]
 
 
 def build_reporter_notice(detail: SignalDetail, event: EventSummary) -> dict[str, Any] | None:

@@ -26,13 +26,14 @@ from handlers.blocks.triage import build_lessons_text, build_reporter_status
 from handlers.crowd import CrowdGauge
 from handlers.edge import required_text, text_field
 from handlers.formatting import command_text_to_plain
+from handlers.listeners.systems import SystemListeners
 
 logger = logging.getLogger(__name__)
 
 _REF = re.compile(r"^SIG-[A-Z0-9]{1,10}$", re.IGNORECASE)
 
 
-def register(app: App, services: Services, *, crowd: CrowdGauge) -> None:
+def register(app: App, services: Services, *, crowd: CrowdGauge, systems: SystemListeners) -> None:
     def handle_signal_command(ack: Ack, body: dict, client: WebClient, respond: Respond) -> None:
         # Slack always sends these (and the parsed form has only strings): without them nothing
         # can be answered or de-duplicated, so Unreadable, answered "couldn't read that; nothing
@@ -61,6 +62,8 @@ def register(app: App, services: Services, *, crowd: CrowdGauge) -> None:
             private(ack, answer)
         elif word == "reveal":
             offer_reveal(ack, client, respond, services, code=rest, body=body)
+        elif word in ("system", "systems"):
+            systems.command(ack, body, client, respond, word=word, rest=rest)
         elif word == "lessons":
             words = rest.split()
             private(ack, build_lessons_text(services.triage.lessons(words=words), words))

@@ -34,7 +34,7 @@ from slack_sdk.errors import SlackApiError
 from bot.services.errors import ServiceError
 from bot.services.triage import NotAllowed
 from handlers import ids
-from handlers.blocks import intake
+from handlers.blocks import intake, systems
 from handlers.blocks.kit import FIELD_LIMIT
 from handlers.edge import UNREADABLE_TEXT, Unreadable, state_values
 from handlers.formatting import escape
@@ -131,6 +131,10 @@ LEAD_FORM_FIELD_BLOCKS = {
     "owner": ids.OWNER_BLOCK,
     "status": ids.STATUS_BLOCK,
     "impact": ids.IMPACT_LEVEL_BLOCK,
+    "decision": ids.REVIEW_DECISION_BLOCK,
+    "success": ids.REVIEW_SUCCESS_BLOCK,
+    "constraint": ids.REVIEW_CONSTRAINT_BLOCK,
+    "missed_signal": ids.REVIEW_MISSED_BLOCK,
 }
 LEAD_FORMS = frozenset({ids.TRIAGE_MODAL, ids.ASK_MODAL, ids.RESOLVE_MODAL})
 
@@ -159,6 +163,8 @@ def view_error_answer(error: ServiceError, view: Any) -> dict[str, Any] | None:
     if callback_id == ids.REVEAL_MODAL:
         done = intake.build_reveal_done_view(ref=None, changed=False, problem=str(error))
         return {"response_action": "update", "view": done}
+    if callback_id == ids.SYSTEM_MODAL:
+        return {"response_action": "errors", "errors": systems.build_system_errors(error)}
     if callback_id in LEAD_FORMS:
         return {"response_action": "errors", "errors": _lead_form_errors(error, view)}
     return None

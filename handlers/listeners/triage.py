@@ -81,7 +81,13 @@ class TriageListeners:
         self._open_form(ack, body, client, build_ask_modal)
 
     def handle_resolve_button_action(self, ack: Ack, body: dict, client: WebClient) -> None:
-        self._open_form(ack, body, client, build_resolve_modal)
+        self._open_form(ack, body, client, self._resolve_form)
+
+    def _resolve_form(self, detail: SignalDetail) -> dict:
+        # The review's first questions are prefilled from the system's record, if on record.
+        name = detail.signal.system
+        system = self._services.systems.find(name=name) if name else None
+        return build_resolve_modal(detail, system)
 
     def _acked_for_lead(self, ack: Ack, body: dict, client: WebClient) -> bool:
         user_id = user_id_of(body)  # Unreadable without one: answered by the error handler
@@ -164,6 +170,12 @@ class TriageListeners:
             assumption=v.get(ids.ASSUMPTION_BLOCK),
             pattern=v.get(ids.PATTERN_BLOCK) or "",
             lesson=v.get(ids.LESSON_BLOCK),
+            review={
+                "decision": v.get(ids.REVIEW_DECISION_BLOCK),
+                "success": v.get(ids.REVIEW_SUCCESS_BLOCK),
+                "constraint": v.get(ids.REVIEW_CONSTRAINT_BLOCK),
+                "missed_signal": v.get(ids.REVIEW_MISSED_BLOCK),
+            },
             request_key=key,
         )
 

@@ -89,7 +89,7 @@ def test_the_promised_anonymous_delay_is_waited_for_and_said(demo):
     # On the demo's clock the post went out at least the shortest delay after it was filed.
     story = scenes(out)
     filed_at = next(at for at, heading, _ in story if "anonymously" in heading)
-    maya_at = story[0][0]
+    maya_at = next(at for at, heading, _ in story if heading.startswith("Maya files"))
     with sqlite3.connect(database) as connection:
         rows = dict(
             (anonymous_flag, (created, posted_at))
@@ -102,3 +102,21 @@ def test_the_promised_anonymous_delay_is_waited_for_and_said(demo):
     filed_moment = first_named + (filed_at - maya_at)
     assert anonymous_posted - filed_moment >= timedelta(seconds=ANON_DELAY[0])
     assert anonymous_posted - filed_moment <= timedelta(seconds=ANON_DELAY[1] + 180)
+
+
+def test_the_week_puts_a_system_on_record_and_reviews_its_signal(demo):
+    out, database = demo
+    assert "types: /ai-signal anon bias credit-model:" in out
+    assert "System: *loan-scoring*" in out  # the alias, filed under the system's name
+    card = out.split("[the card opens for maya]", 1)[1]
+    assert "*Last review*" in card and "*Constraint underestimated:*" in card
+    with sqlite3.connect(database) as connection:
+        assert connection.execute("SELECT name, stage FROM systems").fetchall() == [
+            ("loan-scoring", "production")
+        ]
+        [(system, decision, constraint)] = connection.execute(
+            "SELECT system, review_decision, review_constraint FROM signals WHERE anonymous"
+        ).fetchall()
+    assert system == "loan-scoring"
+    assert decision == "Approve, refer or decline a consumer loan application"  # prefilled
+    assert constraint and "over 60" in constraint

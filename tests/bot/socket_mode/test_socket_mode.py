@@ -307,3 +307,46 @@ def test_modal_submission_through_socket_mode(cli_app: CliApp) -> None:
     post = slack.wait_for("chat.postMessage")[0]
     assert post.params["channel"] == TRIAGE
     assert f"<@{ALICE.id}>" in str(post.params["blocks"])
+
+
+def test_the_form_type_ahead_through_socket_mode(cli_app: CliApp, tmp_path: Path) -> None:
+    """A block_suggestion over the WebSocket: the ack's payload carries the options."""
+    from datetime import UTC, datetime
+
+    from sqlalchemy import create_engine
+    from sqlalchemy.orm import Session
+
+    from bot.standin import validate_options
+    from models import System, SystemAlias
+
+    engine = create_engine(f"sqlite:///{tmp_path / 'ai_signal.db'}")
+    now = datetime.now(UTC)
+    with Session(engine) as session, session.begin():
+        system = System(
+            name="fraud-model",
+            name_key="fraud-model",
+            stage="pilot",
+            created_at=now,
+            updated_at=now,
+        )
+        session.add(system)
+        session.flush()
+        session.add(SystemAlias(system_id=system.id, alias="Scorer", alias_key="scorer"))
+    engine.dispose()
+
+    suggestion = {
+        "type": "block_suggestion",
+        "user": _user(ALICE),
+        "team": {"id": ALICE.team_id, "domain": ALICE.team_domain},
+        "api_app_id": "ASTANDIN",
+        "token": "verification-token-unused",
+        "container": {"type": "view", "view_id": "VFORM00001"},
+        "view": {"id": "VFORM00001", "type": "modal", "callback_id": ids.SIGNAL_MODAL},
+        "action_id": ids.SYSTEM_PICK_INPUT,
+        "block_id": ids.SYSTEM_PICK_BLOCK,
+        "value": "SCOR",
+        "action_ts": f"{time.time():.6f}",
+    }
+    answer = cli_app.ack_payload(cli_app.ws.push_interactive(suggestion))
+    assert validate_options(answer) == [], answer
+    assert [o["value"] for o in answer["options"]] == ["fraud-model"]

@@ -208,6 +208,13 @@ def state_values(view: dict[str, Any], answers: dict[str, Any]) -> dict[str, Any
                 }
         elif kind == "users_select":
             state["selected_user"] = answer
+        elif kind == "external_select":
+            # Slack sends back the option the app offered (its text and value).
+            state["selected_option"] = (
+                None
+                if answer is None
+                else {"text": {"type": "plain_text", "text": answer[:75]}, "value": answer}
+            )
         else:
             raise AssertionError(f"no state for {kind}")
         values[block["block_id"]] = {element["action_id"]: state}
