@@ -168,7 +168,7 @@ def _start_health(runtime: Any) -> Any:
 
 
 def _serve_socket_mode(runtime: Any, stop: threading.Event) -> int:
-    from bot.socket_mode import start_socket_mode
+    from bot.socket_mode import close_socket_mode, start_socket_mode
     from handlers.client import StartupError
 
     settings = runtime.settings
@@ -189,7 +189,7 @@ def _serve_socket_mode(runtime: Any, stop: threading.Event) -> int:
             )
         logger.info("ai-signal running in Socket Mode")
         stop.wait()
-        handler.close()
+        close_socket_mode(handler)
     return 0
 
 

@@ -23,6 +23,9 @@ from handlers.client import CLIENT_TIMEOUT_SECONDS, StartupError
 logger = logging.getLogger("ai_signal.socket_mode")
 
 FIRST_RETRY_SECONDS = 1.0
+# slack-sdk's close joins its receiving thread; one blocked reading a connection the monitor has
+# already replaced does not return. Shutdown waits this long for it, then goes on.
+CLOSE_TIMEOUT_SECONDS = 10.0
 MAX_RETRY_SECONDS = 60.0
 # Answers that no retry will change: the app-level token itself is wrong.
 _TOKEN_REJECTED = frozenset(
@@ -93,3 +96,17 @@ def start_socket_mode(
             handler.close()
             return None
         delay, attempt = min(delay * 2, max_retry), attempt + 1
+
+
+def close_socket_mode(
+    handler: SocketModeHandler, *, timeout: float = CLOSE_TIMEOUT_SECONDS
+) -> bool:
+    """Close the connection; False (with a warning) when slack-sdk's close did not finish within
+    `timeout` seconds: its threads are left to end with the process instead of holding it."""
+    closer = threading.Thread(target=handler.close, name="socket-mode-close", daemon=True)
+    closer.start()
+    closer.join(timeout)
+    if closer.is_alive():
+        logger.warning("the Socket Mode connection did not close within %gs; left behind", timeout)
+        return False
+    return True

@@ -9,7 +9,7 @@ import threading
 from slack_bolt import App
 from slack_sdk import WebClient
 
-from bot.socket_mode import start_socket_mode
+from bot.socket_mode import close_socket_mode, start_socket_mode
 from tests.bot.socket_mode.test_socket_mode_unreachable import free_port
 from tests.bot.socket_mode.ws_standin import SocketModeStandIn
 from tests.conftest import BOT_TOKEN, wait_until
@@ -53,4 +53,26 @@ def test_a_refused_websocket_is_retried_with_a_fresh_url(standin, caplog):
         finally:
             stop.set()
             if handler is not None:
-                handler.close()
+                close_socket_mode(handler)
+
+
+class _StuckHandler:
+    """Stands in for slack-sdk's handler whose close() never returns (its receiving thread
+    blocked on a connection the monitor already replaced)."""
+
+    def __init__(self) -> None:
+        self.release = threading.Event()
+        self.closing = threading.Event()
+
+    def close(self) -> None:
+        self.closing.set()
+        self.release.wait()
+
+
+def test_a_close_that_never_returns_does_not_hold_the_shutdown(caplog):
+    stuck = _StuckHandler()
+    with caplog.at_level(logging.WARNING, logger="ai_signal.socket_mode"):
+        closed = close_socket_mode(stuck, timeout=0.2)
+    stuck.release.set()
+    assert stuck.closing.is_set() and closed is False
+    assert any("did not close" in r.getMessage() for r in caplog.records)
