@@ -15,7 +15,12 @@ from typing import Any
 from slack_sdk import WebClient
 
 from bot.services.records import DeliveryTask
-from handlers.blocks.triage import build_reporter_notice, build_thread_reply, build_triage_message
+from handlers.blocks.triage import (
+    build_owner_notice,
+    build_reporter_notice,
+    build_thread_reply,
+    build_triage_message,
+)
 from handlers.leads import LeadDirectory
 from models import OutboxPurpose
 
@@ -105,21 +110,26 @@ class OutboxSender:
                 **message,
             )
             return Sent(response["channel"], response["ts"])
+        if task.purpose == OutboxPurpose.OWNER_NOTICE.value:
+            return self._direct(task, build_owner_notice(task.detail))
         if task.purpose == OutboxPurpose.REPORTER_NOTICE.value and task.event is not None:
             # Named reporters only (the service never queues this for anonymous signals): a
             # message from the app in their DM with it.
-            message = build_reporter_notice(task.detail, task.event)
-            if message is None:
-                return None
-            response = self._client.chat_postMessage(
-                channel=task.channel,
-                unfurl_links=False,
-                unfurl_media=False,
-                metadata=outbox_tag(task.item_id),
-                **message,
-            )
-            return Sent(response["channel"], response["ts"])
+            return self._direct(task, build_reporter_notice(task.detail, task.event))
         return None
+
+    def _direct(self, task: DeliveryTask, message: dict[str, Any] | None) -> Sent | None:
+        """A message from the app in the DM of the member `task.channel` names."""
+        if message is None:
+            return None
+        response = self._client.chat_postMessage(
+            channel=task.channel,
+            unfurl_links=False,
+            unfurl_media=False,
+            metadata=outbox_tag(task.item_id),
+            **message,
+        )
+        return Sent(response["channel"], response["ts"])
 
     def find(self, task: DeliveryTask) -> Sent | None:
         """Where the item's post is in Slack if an earlier attempt made it; None otherwise.

@@ -56,6 +56,7 @@ PACED = frozenset(
         OutboxPurpose.TRIAGE_POST.value,
         OutboxPurpose.THREAD_REPLY.value,
         OutboxPurpose.REPORTER_NOTICE.value,
+        OutboxPurpose.OWNER_NOTICE.value,
     }
 )
 # Posts looked for in the channel's history before a resend whose earlier attempt may have

@@ -14,7 +14,7 @@ import threading
 import time
 from collections import OrderedDict, deque
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import and_, func, insert, or_, select, update
@@ -67,6 +67,18 @@ class NotAllowed(ServiceError):
     def __init__(self, message: str, *, field: str | None = None) -> None:
         super().__init__(message)
         self.field = field
+
+
+class NotOwner(ServiceError):
+    """Someone who is neither a lead nor the signal's owner tried to act on it."""
+
+
+NOT_OWNER = "Only leads can do that — or the owner a lead gave this signal to — so nothing changed."
+
+
+def _check_lead_or_owner(signal: Signal, user_id: str, *, lead: bool) -> None:
+    if not lead and (not signal.owner_id or signal.owner_id != user_id):
+        raise NotOwner(NOT_OWNER)
 
 
 class TooManyAttempts(ServiceError):
@@ -290,16 +302,17 @@ class TriageService:
         owner_id: str | None,
         note: str | None,
         reason: str | None,
+        respond_by: str | None = None,
         request_key: str | None = None,
-        is_lead: Callable[[str], bool] | None = None,
     ) -> ActionResult:
-        """`is_lead` tells whether a user is a lead: the owner must be one."""
-        if owner_id and is_lead is not None and not is_lead(owner_id):
-            raise NotAllowed("Choose a lead as the owner.", field="owner")
+        """The owner may be any member (not only a lead): they may then ask and resolve too.
+        `respond_by` is a date (`YYYY-MM-DD`, today or later): due at the end of that day, UTC.
+        A new owner other than the lead who triages is told privately, once."""
         if status not in (S.INVESTIGATING.value, S.DECLINED.value):
             raise NotAllowed("Choose investigating or declined.", field="status")
         if impact is not None and impact not in IMPACTS:
             raise NotAllowed("Choose one of the impact levels.", field="impact")
+        due = self._due_date(respond_by)
         note = _text(note, field="note", label="The next step")
         reason = _text(
             reason, field="reason", label="A reason", required=status == S.DECLINED.value
@@ -311,11 +324,18 @@ class TriageService:
             signal.status = status
             signal.confirmed_impact = impact or signal.confirmed_impact
             signal.owner_id = owner_id or signal.owner_id
+            signal.respond_by = due or signal.respond_by
             signal.next_step = note or signal.next_step
             if status == S.DECLINED.value:
                 signal.decline_reason = reason
                 signal.resolved_at = now
             return reason if status == S.DECLINED.value else note
+
+        def new_owner(signal: Signal) -> str | None:
+            # Told once: only when the owner changes, never the lead who names themself.
+            if owner_id and owner_id != signal.owner_id and owner_id != lead_id:
+                return owner_id
+            return None
 
         return self._act(
             ref=ref,
@@ -324,11 +344,37 @@ class TriageService:
             allowed=OPEN_STATUSES,
             apply=apply,
             request_key=request_key,
+            notify=new_owner,
         )
 
+    def _due_date(self, value: str | None) -> datetime | None:
+        if not value:
+            return None
+        try:
+            day = date.fromisoformat(value.strip()[:10])
+        except ValueError:
+            raise NotAllowed("Choose a date to respond by.", field="respond_by") from None
+        if day < self._clock().date():
+            raise NotAllowed("Choose today or a later date to respond by.", field="respond_by")
+        return datetime.combine(day + timedelta(days=1), datetime.min.time(), tzinfo=UTC)
+
+    def may_act(self, *, ref: str, user_id: str, lead: bool) -> SignalDetail:
+        """The signal, for a lead or for its owner (who may ask and resolve); NotOwner else."""
+        with request_read(self._sessions, deadline_ms=self._deadline_ms) as session:
+            signal = self._by_ref(session, ref)
+            _check_lead_or_owner(signal, user_id, lead=lead)
+            return detail_of(signal)
+
     def ask(
-        self, *, ref: str, lead_id: str, question: str, request_key: str | None = None
+        self,
+        *,
+        ref: str,
+        lead_id: str,
+        question: str,
+        request_key: str | None = None,
+        lead: bool = True,
     ) -> ActionResult:
+        """`lead_id` asks: a lead, or (`lead=False`) the signal's owner; NotOwner else."""
         question = _text(question, field="question", label="The question", required=True)
 
         def apply(signal: Signal, now: datetime) -> str | None:
@@ -341,6 +387,7 @@ class TriageService:
             allowed=OPEN_STATUSES,
             apply=apply,
             request_key=request_key,
+            lead=lead,
         )
 
     def resolve(
@@ -353,7 +400,9 @@ class TriageService:
         pattern: str,
         lesson: str | None,
         request_key: str | None = None,
+        lead: bool = True,
     ) -> ActionResult:
+        """By a lead, or (`lead=False`) by the signal's owner; NotOwner else."""
         done = _text(done, field="done", label="What was done", required=True)
         assumption = _text(assumption, field="assumption", label="The failed assumption")
         lesson = _text(lesson, field="lesson", label="The lesson")
@@ -377,6 +426,7 @@ class TriageService:
             allowed=OPEN_STATUSES,
             apply=apply,
             request_key=request_key,
+            lead=lead,
         )
 
     def reopen(self, *, ref: str, lead_id: str) -> ActionResult:
@@ -657,12 +707,17 @@ class TriageService:
         allowed: tuple[str, ...],
         apply: Callable[[Signal, datetime], str | None],
         request_key: str | None = None,
+        lead: bool = True,
+        notify: Callable[[Signal], str | None] | None = None,
     ) -> ActionResult:
+        """`lead=False`: the actor is no lead, so they must own the signal. `notify` names, before
+        `apply`, a member to tell privately about the action (a new owner)."""
         now = self._clock()
         with request_transaction(
             self._sessions, deadline_ms=self._deadline_ms, busy=NOTHING_CHANGED_BUSY
         ) as session:
             signal = self._by_ref(session, ref, lock=True)
+            _check_lead_or_owner(signal, lead_id, lead=lead)
             if request_key is not None and not self._guard.record_request(
                 session, request_key, now
             ):
@@ -671,6 +726,7 @@ class TriageService:
                 )
             if signal.status not in allowed:
                 return ActionResult(ref=signal.ref, changed=False, detail=detail_of(signal))
+            told = notify(signal) if notify is not None else None
             note = apply(signal, now)
             signal.updated_at = now
             event_id = _record_event(
@@ -690,6 +746,12 @@ class TriageService:
                         event_id=event_id,
                         due=now,
                         channel=signal.reporter_id,
+                    )
+                )
+            if told:
+                rows.append(
+                    self._outbox_row(
+                        signal, OutboxPurpose.OWNER_NOTICE, event_id=event_id, due=now, channel=told
                     )
                 )
             queue_posts(session, *rows)

@@ -18,6 +18,7 @@ from handlers.blocks.kit import (
     actions,
     button,
     context,
+    due_day,
     format_duration,
     header,
     input_block,
@@ -76,6 +77,8 @@ def build_triage_message(
     if detail is not None:
         if detail.owner_id:
             fields.append(mrkdwn(f"*Owner*\n<@{detail.owner_id}>"))
+        if detail.respond_by is not None:
+            fields.append(mrkdwn(f"*Respond by*\n{due_day(detail.respond_by)}"))
         if detail.confirmed_impact:
             fields.append(mrkdwn(f"*Confirmed impact*\n{escape(detail.confirmed_impact.title())}"))
         if detail.time_to_acknowledge is not None:
@@ -155,12 +158,22 @@ def build_triage_modal(detail: SignalDetail) -> dict[str, Any]:
     owner: dict[str, Any] = {"type": "users_select", "action_id": ids.OWNER_INPUT}
     if detail.owner_id:
         owner["initial_user"] = detail.owner_id
+    respond_by: dict[str, Any] = {"type": "datepicker", "action_id": ids.RESPOND_BY_INPUT}
+    if detail.respond_by is not None:
+        respond_by["initial_date"] = due_day(detail.respond_by)
     investigating = option("investigating", "Investigating — we are looking into it")
     declined = option("declined", "Declined — not a problem (still counted, still thanked)")
     blocks: list[Block] = [
         _context_signal(detail),
         input_block(ids.IMPACT_LEVEL_BLOCK, "Confirmed impact", impact, optional=True),
-        input_block(ids.OWNER_BLOCK, "Owner (a lead)", owner, optional=True),
+        input_block(
+            ids.OWNER_BLOCK,
+            "Owner",
+            owner,
+            optional=True,
+            hint="Any member; they may then ask the reporter and resolve it.",
+        ),
+        input_block(ids.RESPOND_BY_BLOCK, "Respond by", respond_by, optional=True),
         input_block(
             ids.STATUS_BLOCK,
             "Status",
@@ -237,6 +250,7 @@ def parse_values(view: dict[str, Any]) -> dict[str, str | None]:
                 input_value(value)
                 or selected_value(value)
                 or text_field(value, "selected_user", what="state.values selected_user")
+                or text_field(value, "selected_date", what="state.values selected_date")
                 or None
             )
     return flat
@@ -332,6 +346,23 @@ def build_reporter_notice(detail: SignalDetail, event: EventSummary) -> dict[str
         text = f"*{ref}* was reviewed and declined as not a problem: {note}\nIt still counts — thank you for raising it."
     else:
         return None
+    text = fit(text, SECTION_TEXT_LIMIT)
+    return {"text": text, "blocks": [section(text)]}
+
+
+def build_owner_notice(detail: SignalDetail) -> dict[str, Any]:
+    """A private note to the member a lead made the signal's owner. No free text of the signal
+    (a DM can be exported): its reference, kind, system and due date, and what they may do."""
+    s = detail.signal
+    system = f" on *{inline(s.system)}*" if s.system else ""
+    where = f" in <#{detail.triage_channel}>" if detail.triage_channel else ""
+    text = f"You are now the owner of *{s.ref}* ({escape(kind_label(s.kind))}{system}){where}."
+    if detail.respond_by is not None:
+        text += f" Please respond by {due_day(detail.respond_by)}."
+    text += (
+        " You may ask the reporter and resolve it from the buttons on its triage post. "
+        "Look at the system, not the person."
+    )
     text = fit(text, SECTION_TEXT_LIMIT)
     return {"text": text, "blocks": [section(text)]}
 

@@ -129,6 +129,7 @@ LEAD_FORM_FIELD_BLOCKS = {
     "lesson": ids.LESSON_BLOCK,
     "pattern": ids.PATTERN_BLOCK,
     "owner": ids.OWNER_BLOCK,
+    "respond_by": ids.RESPOND_BY_BLOCK,
     "status": ids.STATUS_BLOCK,
     "impact": ids.IMPACT_LEVEL_BLOCK,
 }

@@ -208,6 +208,8 @@ def state_values(view: dict[str, Any], answers: dict[str, Any]) -> dict[str, Any
                 }
         elif kind == "users_select":
             state["selected_user"] = answer
+        elif kind == "datepicker":
+            state["selected_date"] = answer
         else:
             raise AssertionError(f"no state for {kind}")
         values[block["block_id"]] = {element["action_id"]: state}

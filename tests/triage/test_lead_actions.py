@@ -205,20 +205,6 @@ def test_triage_investigating_with_impact_owner_and_note(app):
     assert_slack_happy(app)
 
 
-def test_triage_owner_must_be_a_lead(app):
-    ref = file_named(app)
-    posted(app, ref)
-    view = open_modal(app, LEAD, ids.TRIAGE_ACTION, ref)
-    answer = submit(
-        app, LEAD, view, {ids.OWNER_BLOCK: NOT_A_LEAD.id, ids.STATUS_BLOCK: "investigating"}
-    )
-    assert answer["response_action"] == "errors", answer
-    assert list(answer["errors"]) == [ids.OWNER_BLOCK]
-    assert events(app, ref) == []
-    assert signal(app, ref).owner_id is None
-    assert_slack_happy(app)
-
-
 def test_decline_needs_a_reason_and_still_counts(app):
     ref = file_named(app)
     posted(app, ref)
