@@ -8,14 +8,17 @@ or conversations.replies for a thread reply) when an earlier attempt may have re
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
 
 from bot.services.records import DeliveryTask
 from handlers.blocks.triage import (
+    build_escalation,
     build_owner_notice,
     build_reporter_notice,
     build_thread_reply,
@@ -23,6 +26,8 @@ from handlers.blocks.triage import (
 )
 from handlers.leads import LeadDirectory
 from models import OutboxPurpose
+
+logger = logging.getLogger("ai_signal.delivery")
 
 EVENT_TYPE = "ai_signal_outbox"
 # Slack's clock and ours may differ; the post landed after its attempt started, give or take.
@@ -73,9 +78,12 @@ def find_tagged(
 
 
 class OutboxSender:
-    def __init__(self, *, client: WebClient, leads: LeadDirectory) -> None:
+    def __init__(
+        self, *, client: WebClient, leads: LeadDirectory, escalation_group: str | None = None
+    ) -> None:
         self._client = client
         self._leads = leads
+        self._escalation_group = escalation_group
 
     def __call__(self, task: DeliveryTask) -> Sent | None:
         """Send `task`; raises SlackApiError / connection errors for the worker to handle."""
@@ -110,6 +118,8 @@ class OutboxSender:
                 **message,
             )
             return Sent(response["channel"], response["ts"])
+        if task.purpose == OutboxPurpose.ESCALATION.value:
+            return self._escalate(task)
         if task.purpose == OutboxPurpose.OWNER_NOTICE.value:
             return self._direct(task, build_owner_notice(task.detail))
         if task.purpose == OutboxPurpose.REPORTER_NOTICE.value and task.event is not None:
@@ -117,6 +127,26 @@ class OutboxSender:
             # message from the app in their DM with it.
             return self._direct(task, build_reporter_notice(task.detail, task.event))
         return None
+
+    def _escalate(self, task: DeliveryTask) -> Sent:
+        """The escalation post, with a link to the signal's thread (none if Slack gives none)."""
+        link = None
+        try:
+            link = self._client.chat_getPermalink(
+                channel=task.detail.triage_channel, message_ts=task.detail.triage_ts
+            )["permalink"]
+        except SlackApiError as error:
+            logger.warning("chat.getPermalink failed: %s", error.response.get("error"))
+        mention = f"<!subteam^{self._escalation_group}>" if self._escalation_group else None
+        message = build_escalation(task.detail, link=link, mention=mention)
+        response = self._client.chat_postMessage(
+            channel=task.channel,
+            unfurl_links=False,
+            unfurl_media=False,
+            metadata=outbox_tag(task.item_id),
+            **message,
+        )
+        return Sent(response["channel"], response["ts"])
 
     def _direct(self, task: DeliveryTask, message: dict[str, Any] | None) -> Sent | None:
         """A message from the app in the DM of the member `task.channel` names."""
@@ -139,6 +169,11 @@ class OutboxSender:
             return None
         tag = outbox_tag(task.item_id)
         if task.purpose == OutboxPurpose.TRIAGE_POST.value:
+            ts = find_tagged(
+                self._client.conversations_history, tag=tag, channel=task.channel, since=since
+            )
+            return Sent(task.channel, ts) if ts else None
+        if task.purpose == OutboxPurpose.ESCALATION.value:
             ts = find_tagged(
                 self._client.conversations_history, tag=tag, channel=task.channel, since=since
             )

@@ -22,6 +22,8 @@ class EventAction(StrEnum):
     REMINDED = "reminded"
     # An anonymous reporter chose to put their name to the signal (actor_id: the reporter).
     REVEALED = "revealed"
+    # The last reminder went unanswered: raised once to the escalation channel or group.
+    ESCALATED = "escalated"
 
 
 class SignalEvent(Base):

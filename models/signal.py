@@ -39,6 +39,9 @@ class Signal(Base):
         Index("ix_signals_resolved_at_status_pattern", "resolved_at", "status", "pattern"),
         Index("ix_signals_status_queue", "status", "created_at", "updated_at", "posted_at"),
         Index("ix_signals_posted_at_response", "posted_at", "anonymous", "acknowledged_at"),
+        # Migration 0008: the digest's escalation count and its overdue signals.
+        Index("ix_signals_escalated_at", "escalated_at"),
+        Index("ix_signals_respond_by_status", "respond_by", "status"),
         {"sqlite_with_rowid": False},
     )
 

@@ -668,6 +668,51 @@ class TriageService:
             self._wake()
         return refs
 
+    def claim_escalations(self, *, every: timedelta, channel: str, limit: int = 50) -> list[str]:
+        """Raise, once, each signal still unacknowledged `every` after its last reminder (the
+        last of MAX_REMINDERS): one post to `channel`. `escalated_at` is claimed by a
+        conditional update, so with several instances, a retry or a restart it happens once."""
+        now = self._clock()
+        due = and_(
+            Signal.status == S.NEW.value,
+            Signal.posted_at.is_not(None),
+            Signal.reminders_sent >= MAX_REMINDERS,
+            Signal.last_reminded_at <= now - every,
+            Signal.escalated_at.is_(None),
+        )
+        refs: list[str] = []
+        with self._sessions.begin() as session:
+            candidates = session.scalars(select(Signal.id).where(due).limit(limit)).all()
+            for signal_id in candidates:
+                taken = session.execute(
+                    update(Signal).where(Signal.id == signal_id, due).values(escalated_at=now)
+                ).rowcount
+                if not taken:
+                    continue
+                signal = session.get(Signal, signal_id)
+                event_id = _record_event(
+                    session,
+                    signal_id=signal_id,
+                    action=EventAction.ESCALATED,
+                    actor_id=None,
+                    note=None,
+                    created_at=now,
+                )
+                queue_posts(
+                    session,
+                    self._outbox_row(
+                        signal,
+                        OutboxPurpose.ESCALATION,
+                        event_id=event_id,
+                        due=now,
+                        channel=channel,
+                    ),
+                )
+                refs.append(signal.ref)
+        if refs:
+            self._wake()
+        return refs
+
     # -- internals -------------------------------------------------------------------------
 
     def _by_ref(self, session: Session, ref: str, *, lock: bool = False) -> Signal:

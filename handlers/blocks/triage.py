@@ -4,6 +4,7 @@ private notices to reporters, `/ai-signal status <code>` and `/ai-signal lessons
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 from typing import Any
 
 from bot.services.records import EventSummary, Lesson, SignalDetail, SignalSummary
@@ -314,6 +315,8 @@ def build_thread_reply(
             f":raised_hand: The reporter of {ref} chose to put their name to this signal: {who}. "
             "Thank you for standing behind it."
         )
+    elif event.action == "escalated":
+        text = f":rotating_light: {ref} was escalated: every reminder went unanswered."
     elif event.action == "reminded":
         text = (
             f":alarm_clock: {lead_mention} — {ref} has waited for an acknowledgement "
@@ -346,6 +349,31 @@ def build_reporter_notice(detail: SignalDetail, event: EventSummary) -> dict[str
         text = f"*{ref}* was reviewed and declined as not a problem: {note}\nIt still counts — thank you for raising it."
     else:
         return None
+    text = fit(text, SECTION_TEXT_LIMIT)
+    return {"text": text, "blocks": [section(text)]}
+
+
+def build_escalation(
+    detail: SignalDetail, *, link: str | None, mention: str | None
+) -> dict[str, Any]:
+    """The one post raising a signal nobody acknowledged after every reminder. Blameless: the
+    system and kind, how long it has waited, a link to the thread; never who raised it, never
+    who did not answer."""
+    s = detail.signal
+    system = f" on *{inline(s.system)}*" if s.system else ""
+    waited = (
+        format_duration(max(detail.escalated_at - detail.posted_at, timedelta(0)))
+        if detail.escalated_at and detail.posted_at
+        else None
+    )
+    ref = f"<{link}|{s.ref}>" if link else f"*{s.ref}*"
+    text = (
+        f":rotating_light: {mention + ' — ' if mention else ''}{ref}, a "
+        f"{escape(kind_label(s.kind).lower())} signal{system}, "
+        + (f"has waited {waited} " if waited else "is still waiting ")
+        + "for an acknowledgement; its reminders went unanswered. It needs a lead's answer, "
+        "not a culprit: please acknowledge it in its thread."
+    )
     text = fit(text, SECTION_TEXT_LIMIT)
     return {"text": text, "blocks": [section(text)]}
 

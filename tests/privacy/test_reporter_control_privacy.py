@@ -1,0 +1,66 @@
+"""Canary tests for the paths that work an anonymous signal later: the escalation of a signal
+nobody acknowledged, the reporter's withdrawal and their corrections. The reporter's identifiers
+are planted in what "Slack" sends; none may reach the database, the log or any Slack call."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import timedelta
+
+import pytest
+
+from bot.jobs.reminders import send_reminders
+from bot.standin import SlackStandIn
+from tests.conftest import LEAD, MovableClock, RunningApp, start_app
+from tests.privacy.canaries import Canaries, assert_no_leaks, file_anonymous, triage_post
+from tests.triage.helpers import actions, settle
+
+ESCALATION = "CESCALATE1"
+HOUR = 3600
+
+
+@pytest.fixture
+def clock() -> MovableClock:
+    return MovableClock()
+
+
+@pytest.fixture
+def app(standin: SlackStandIn, database_url: str, clock: MovableClock) -> Iterator[RunningApp]:
+    standin.add_channel(ESCALATION, name="ai-escalations", is_member=True)
+    running = start_app(
+        standin,
+        database_url,
+        clock=clock,
+        AI_SIGNAL_LEADS=LEAD.id,
+        AI_SIGNAL_ACK_REMINDER_HOURS="1",
+        AI_SIGNAL_ESCALATION_CHANNEL=ESCALATION,
+        AI_SIGNAL_ESCALATION_GROUP="SESCGROUP1",
+    )
+    yield running
+    running.stop()
+
+
+@pytest.fixture
+def canaries(app: RunningApp) -> Canaries:
+    return Canaries(
+        events_url=app.sender.url,
+        transport=app.sender.transport,
+        standin=app.standin,
+        read_log=app.log.getvalue,
+    )
+
+
+def test_escalating_an_anonymous_signal_reveals_nobody(app, canaries, clock, database_url):
+    ref, _code, _reply = file_anonymous(canaries)
+    triage_post(canaries, ref)
+    settle(app)
+    every = timedelta(hours=1)
+    for _ in range(4):
+        clock.advance(HOUR + 1)
+        send_reminders(app.runtime.services.triage, every=every, escalate_to=ESCALATION)
+    settle(app)
+    assert actions(app, ref) == ["reminded"] * 3 + ["escalated"]
+    [post] = [m["text"] for m in app.standin.messages(ESCALATION)]
+    assert ref in post and "<!subteam^SESCGROUP1>" in post
+    assert "precision fell" not in post  # no text of the signal
+    assert_no_leaks(canaries.all_leaks(database_url))
