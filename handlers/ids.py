@@ -31,6 +31,7 @@ TRIAGE_ACTION = "signal_triage"
 ASK_ACTION = "signal_ask"
 RESOLVE_ACTION = "signal_resolve"
 REOPEN_ACTION = "signal_reopen"
+TRACKER_ACTION = "signal_tracker"
 
 # App Home
 HOME_OPEN_MODAL_ACTION = "home_open_signal_modal"
@@ -61,6 +62,9 @@ PATTERN_BLOCK = "pattern"
 PATTERN_INPUT = "pattern_select"
 LESSON_BLOCK = "lesson"
 LESSON_INPUT = "lesson_input"
+TRACKER_MODAL = "tracker_modal"
+TRACKER_BLOCK = "tracker"
+TRACKER_INPUT = "tracker_url"
 
 # Message shortcut
 RAISE_SHORTCUT = "raise_as_signal"

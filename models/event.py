@@ -24,6 +24,8 @@ class EventAction(StrEnum):
     REVEALED = "revealed"
     # The last reminder went unanswered: raised once to the escalation channel or group.
     ESCALATED = "escalated"
+    # A lead attached (note: the URL) or removed (note: NULL) an external tracker link.
+    LINKED = "linked"
 
 
 class SignalEvent(Base):

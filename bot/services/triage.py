@@ -16,6 +16,7 @@ from collections import OrderedDict, deque
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
+from urllib.parse import urlsplit
 
 from sqlalchemy import and_, func, insert, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
@@ -79,6 +80,30 @@ NOT_OWNER = "Only leads can do that — or the owner a lead gave this signal to 
 def _check_lead_or_owner(signal: Signal, user_id: str, *, lead: bool) -> None:
     if not lead and (not signal.owner_id or signal.owner_id != user_id):
         raise NotOwner(NOT_OWNER)
+
+
+MAX_TRACKER_URL = 500
+# Characters that would end or re-label a Slack link (`<url|text>`), besides whitespace.
+_LINK_BREAKERS = frozenset("<>|\"'`")
+
+
+def tracker_url(value: str | None) -> str | None:
+    """A checked tracker link: https only, at most 500 characters, no spaces; None for empty."""
+    url = (value or "").strip()
+    if not url:
+        return None
+    problem = None
+    if len(url) > MAX_TRACKER_URL:
+        problem = f"The link is limited to {MAX_TRACKER_URL} characters."
+    elif any(c.isspace() for c in url) or any(c in _LINK_BREAKERS for c in url):
+        problem = "The link may not contain spaces, quotes or < > |."
+    else:
+        parts = urlsplit(url)
+        if parts.scheme.lower() != "https" or not parts.hostname:
+            problem = "Use an https:// link to the tracker (Jira, Linear, GitHub …)."
+    if problem:
+        raise NotAllowed(problem, field="tracker")
+    return url
 
 
 class TooManyAttempts(ServiceError):
@@ -427,6 +452,26 @@ class TriageService:
             apply=apply,
             request_key=request_key,
             lead=lead,
+        )
+
+    def attach_tracker(
+        self, *, ref: str, lead_id: str, url: str | None, request_key: str | None = None
+    ) -> ActionResult:
+        """A lead links the signal to an external tracker (Jira, Linear, GitHub …): any https
+        URL, shown on the post and exported; no tracker is called. Empty removes the link."""
+        link = tracker_url(url)
+
+        def apply(signal: Signal, now: datetime) -> str | None:
+            signal.tracker_url = link
+            return link
+
+        return self._act(
+            ref=ref,
+            lead_id=lead_id,
+            action=EventAction.LINKED,
+            allowed=(*OPEN_STATUSES, *CLOSED_STATUSES),
+            apply=apply,
+            request_key=request_key,
         )
 
     def reopen(self, *, ref: str, lead_id: str) -> ActionResult:

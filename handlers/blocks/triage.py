@@ -8,7 +8,7 @@ from datetime import timedelta
 from typing import Any
 
 from bot.services.records import EventSummary, Lesson, SignalDetail, SignalSummary
-from bot.services.triage import MAX_NOTE
+from bot.services.triage import MAX_NOTE, MAX_TRACKER_URL
 from bot.services.vocabulary import IMPACTS, PATTERNS
 from handlers import ids
 from handlers.blocks.kit import (
@@ -48,8 +48,11 @@ from handlers.formatting import escape, fit, inline, plain
 
 def lead_buttons(ref: str, status: str) -> list[dict[str, Any]]:
     """Lead actions that fit the status: no Acknowledge once acknowledged; Reopen when closed."""
+    tracker = button(ids.TRACKER_ACTION, "Tracker link…", ref)
+    if status in ("withdrawn", "duplicate"):
+        return []
     if status in ("resolved", "declined"):
-        return [button(ids.REOPEN_ACTION, "Reopen", ref)]
+        return [button(ids.REOPEN_ACTION, "Reopen", ref), tracker]
     buttons = []
     if status == "new":
         buttons.append(button(ids.ACKNOWLEDGE_ACTION, "Acknowledge", ref, style="primary"))
@@ -57,6 +60,7 @@ def lead_buttons(ref: str, status: str) -> list[dict[str, Any]]:
         button(ids.TRIAGE_ACTION, "Triage…", ref),
         button(ids.ASK_ACTION, "Ask reporter…", ref),
         button(ids.RESOLVE_ACTION, "Resolve…", ref),
+        tracker,
     ]
     return buttons
 
@@ -80,6 +84,8 @@ def build_triage_message(
             fields.append(mrkdwn(f"*Owner*\n<@{detail.owner_id}>"))
         if detail.respond_by is not None:
             fields.append(mrkdwn(f"*Respond by*\n{due_day(detail.respond_by)}"))
+        if detail.tracker_url:
+            fields.append(mrkdwn(f"*Tracker*\n{tracker_link(detail.tracker_url)}"))
         if detail.confirmed_impact:
             fields.append(mrkdwn(f"*Confirmed impact*\n{escape(detail.confirmed_impact.title())}"))
         if detail.time_to_acknowledge is not None:
@@ -97,9 +103,9 @@ def build_triage_message(
     blocks.append(
         context("Raised with `/ai-signal`. Thank the reporter; look at the system, not the person.")
     )
-    blocks.append(
-        actions(*lead_buttons(signal.ref, signal.status), block_id=ids.TRIAGE_ACTIONS_BLOCK)
-    )
+    buttons = lead_buttons(signal.ref, signal.status)
+    if buttons:  # none once the reporter withdrew it
+        blocks.append(actions(*buttons, block_id=ids.TRIAGE_ACTIONS_BLOCK))
     system = f" on {signal.system}" if signal.system else ""
     text = plain(
         f"{signal.ref}: {kind_label(signal.kind).lower()} signal{system} — {signal.status}",
@@ -194,6 +200,36 @@ def build_triage_modal(detail: SignalDetail) -> dict[str, Any]:
     ]
     return _lead_modal(
         ids.TRIAGE_MODAL, f"Triage {detail.signal.ref}", detail.signal.ref, blocks, "Save"
+    )
+
+
+def tracker_link(url: str) -> str:
+    """A checked tracker URL (https, no spaces or link-breaking characters) as a Slack link
+    labelled with its host and path."""
+    label = url.split("://", 1)[-1]
+    label = label if len(label) <= 60 else label[:59] + "…"
+    return f"<{url.replace('&', '&amp;')}|{escape(label)}>"
+
+
+def build_tracker_modal(detail: SignalDetail) -> dict[str, Any]:
+    element = text_input(
+        ids.TRACKER_INPUT,
+        max_length=MAX_TRACKER_URL,
+        placeholder="https://…",
+        initial=detail.tracker_url,
+    )
+    blocks = [
+        _context_signal(detail),
+        input_block(
+            ids.TRACKER_BLOCK,
+            "Tracker link",
+            element,
+            optional=True,
+            hint="An https link to the ticket in Jira, Linear, GitHub … Leave empty to remove it.",
+        ),
+    ]
+    return _lead_modal(
+        ids.TRACKER_MODAL, f"Link {detail.signal.ref}", detail.signal.ref, blocks, "Save"
     )
 
 
@@ -315,6 +351,10 @@ def build_thread_reply(
             f":raised_hand: The reporter of {ref} chose to put their name to this signal: {who}. "
             "Thank you for standing behind it."
         )
+    elif event.action == "linked" and event.note:
+        text = f":link: {_who(event)} linked {ref} to a tracker: {tracker_link(event.note)}"
+    elif event.action == "linked":
+        text = f":link: {_who(event)} removed the tracker link of {ref}."
     elif event.action == "escalated":
         text = f":rotating_light: {ref} was escalated: every reminder went unanswered."
     elif event.action == "reminded":

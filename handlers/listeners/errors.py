@@ -130,10 +130,11 @@ LEAD_FORM_FIELD_BLOCKS = {
     "pattern": ids.PATTERN_BLOCK,
     "owner": ids.OWNER_BLOCK,
     "respond_by": ids.RESPOND_BY_BLOCK,
+    "tracker": ids.TRACKER_BLOCK,
     "status": ids.STATUS_BLOCK,
     "impact": ids.IMPACT_LEVEL_BLOCK,
 }
-LEAD_FORMS = frozenset({ids.TRIAGE_MODAL, ids.ASK_MODAL, ids.RESOLVE_MODAL})
+LEAD_FORMS = frozenset({ids.TRIAGE_MODAL, ids.ASK_MODAL, ids.RESOLVE_MODAL, ids.TRACKER_MODAL})
 
 
 def first_block(view: Any) -> str:

@@ -21,6 +21,7 @@ from handlers.blocks.kit import status_label
 from handlers.blocks.triage import (
     build_ask_modal,
     build_resolve_modal,
+    build_tracker_modal,
     build_triage_modal,
     parse_values,
     ref_from_view,
@@ -77,6 +78,9 @@ class TriageListeners:
     def handle_triage_button_action(self, ack: Ack, body: dict, client: WebClient) -> None:
         self._open_form(ack, body, client, build_triage_modal)
 
+    def handle_tracker_button_action(self, ack: Ack, body: dict, client: WebClient) -> None:
+        self._open_form(ack, body, client, build_tracker_modal)
+
     def handle_ask_button_action(self, ack: Ack, body: dict, client: WebClient) -> None:
         self._open_form(ack, body, client, build_ask_modal, owner_may=True)
 
@@ -128,6 +132,9 @@ class TriageListeners:
     def handle_triage_modal_submission(self, ack: Ack, body: dict, view: dict) -> None:
         self._submit(ack, body, view, self._do_triage)
 
+    def handle_tracker_modal_submission(self, ack: Ack, body: dict, view: dict) -> None:
+        self._submit(ack, body, view, self._do_tracker)
+
     def handle_ask_modal_submission(self, ack: Ack, body: dict, view: dict) -> None:
         self._submit(ack, body, view, self._do_ask, owner_may=True)
 
@@ -173,6 +180,12 @@ class TriageListeners:
             request_key=key,
         )
 
+    def _do_tracker(
+        self, ref: str, lead_id: str, v: dict[str, Any], key: str, lead: bool
+    ) -> ActionResult:
+        url = v.get(ids.TRACKER_BLOCK)
+        return self._triage.attach_tracker(ref=ref, lead_id=lead_id, url=url, request_key=key)
+
     def _do_ask(
         self, ref: str, lead_id: str, v: dict[str, Any], key: str, lead: bool
     ) -> ActionResult:
@@ -203,6 +216,8 @@ def register(app: App, services: Services, *, leads: LeadDirectory) -> None:
     app.action(ids.TRIAGE_ACTION)(listeners.handle_triage_button_action)
     app.action(ids.ASK_ACTION)(listeners.handle_ask_button_action)
     app.action(ids.RESOLVE_ACTION)(listeners.handle_resolve_button_action)
+    app.action(ids.TRACKER_ACTION)(listeners.handle_tracker_button_action)
+    app.view_submission(ids.TRACKER_MODAL)(listeners.handle_tracker_modal_submission)
     app.view_submission(ids.TRIAGE_MODAL)(listeners.handle_triage_modal_submission)
     app.view_submission(ids.ASK_MODAL)(listeners.handle_ask_modal_submission)
     app.view_submission(ids.RESOLVE_MODAL)(listeners.handle_resolve_modal_submission)
