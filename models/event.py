@@ -26,6 +26,9 @@ class EventAction(StrEnum):
     ESCALATED = "escalated"
     # A lead attached (note: the URL) or removed (note: NULL) an external tracker link.
     LINKED = "linked"
+    # The reporter withdrew the signal before a lead acknowledged it; its free text is erased.
+    # actor_id: the named reporter, NULL for an anonymous one.
+    WITHDRAWN = "withdrawn"
 
 
 class SignalEvent(Base):

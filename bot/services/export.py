@@ -79,7 +79,11 @@ def _iso(moment: datetime | None) -> str | None:
 
 
 def _role(action: str) -> str:
-    if action in (EventAction.REPLIED.value, EventAction.REVEALED.value):
+    if action in (
+        EventAction.REPLIED.value,
+        EventAction.REVEALED.value,
+        EventAction.WITHDRAWN.value,
+    ):
         return "reporter"
     if action in (EventAction.REMINDED.value, EventAction.ESCALATED.value):
         return "app"

@@ -8,6 +8,7 @@ double click changes nothing.
 
 from __future__ import annotations
 
+import logging
 import os
 import random
 import threading
@@ -22,7 +23,7 @@ from sqlalchemy import and_, func, insert, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.clock import Clock, utc_now
-from bot.db import DEFAULT_DEADLINE_MS
+from bot.db import DEFAULT_DEADLINE_MS, empty_sqlite_wal
 from bot.services import codes
 from bot.services.errors import EmptyText, NotFound, ServiceError, TextTooLong
 from bot.services.keyed import keyed_hash, keyed_mac, same
@@ -50,7 +51,11 @@ from models import EventAction, OutboxPurpose, Signal, SignalEvent
 from models import SignalStatus as S
 from models.base import new_id
 
+logger = logging.getLogger("ai_signal.triage")
+
 MAX_NOTE = 2000
+# What stays of a withdrawn signal's text (the column is never NULL).
+WITHDRAWN_TEXT = "(erased: withdrawn by the reporter)"
 MAX_REMINDERS = 3
 # How long the private confirmation of `/ai-signal reveal` stays valid.
 REVEAL_TTL = timedelta(minutes=30)
@@ -104,6 +109,11 @@ def tracker_url(value: str | None) -> str | None:
     if problem:
         raise NotAllowed(problem, field="tracker")
     return url
+
+
+def _check_not_withdrawn(signal: Signal) -> None:
+    if signal.status == S.WITHDRAWN.value:
+        raise NotAllowed(f"{signal.ref} was withdrawn, so nothing was added.")
 
 
 class TooManyAttempts(ServiceError):
@@ -514,6 +524,7 @@ class TriageService:
             if signal is None:
                 self._throttle.failed(requester)
                 raise NotFound(GENERIC_CODE_ANSWER)
+            _check_not_withdrawn(signal)
             if request_key is not None and not self._guard.record_request(
                 session, request_key, now
             ):
@@ -561,6 +572,7 @@ class TriageService:
             signal = session.scalar(select(Signal).where(Signal.ref == ref.strip().upper()))
             if signal is None or not is_own_named(signal, user_id):
                 raise NotFound(not_own_signal_answer(ref))
+            _check_not_withdrawn(signal)
             if request_key is not None and not self._guard.record_request(
                 session, request_key, now
             ):
@@ -580,6 +592,109 @@ class TriageService:
             ref = signal.ref
         self._wake()
         return ref
+
+    def withdraw_named(self, *, ref: str, user_id: str) -> ActionResult:
+        """A named reporter takes back their own signal, by its reference, until a lead
+        acknowledges it. Anyone else, any other reference and every anonymous signal get the
+        one NotFound answer (an anonymous signal is withdrawn with its code). A repeat (or
+        Slack's retry of the command) changes nothing: `changed` is False."""
+        now = self._clock()
+        with request_transaction(
+            self._sessions, deadline_ms=self._deadline_ms, busy=NOTHING_CHANGED_BUSY
+        ) as session:
+            signal = session.scalar(
+                select(Signal).where(Signal.ref == ref.strip().upper()).with_for_update()
+            )
+            if signal is None or not is_own_named(signal, user_id):
+                raise NotFound(not_own_signal_answer(ref))
+            result = self._withdraw(session, signal, actor_id=user_id, at=now, due=now)
+        return self._erased(result)
+
+    def withdraw_anonymously(self, *, code: str, requester_id: str | None) -> ActionResult:
+        """An anonymous reporter takes back their signal with its code, until a lead acknowledges
+        it. As for their replies: `requester_id` only becomes the throttle's in-memory key, the
+        history's time is coarse and the thread hears of it after the anonymous delay."""
+        requester = self._throttle.key(requester_id)
+        del requester_id
+        self._throttle.check(requester)
+        digest = codes.hash_code(code, key=self._code_key)
+        now = self._clock()
+        with request_transaction(
+            self._sessions, deadline_ms=self._deadline_ms, busy=NOTHING_CHANGED_BUSY
+        ) as session:
+            signal = session.scalar(
+                select(Signal).where(Signal.followup_hash == digest).with_for_update()
+            )
+            if signal is None:
+                self._throttle.failed(requester)
+                raise NotFound(GENERIC_CODE_ANSWER)
+            at = self._coarse_after_history(session, signal.id, now)
+            due = self._release.time(now)
+            result = self._withdraw(session, signal, actor_id=None, at=at, due=due)
+        return self._erased(result)
+
+    def _withdraw(
+        self,
+        session: Session,
+        signal: Signal,
+        *,
+        actor_id: str | None,
+        at: datetime,
+        due: datetime,
+    ) -> ActionResult:
+        """Withdraw `signal` and erase what the reporter wrote (its text, impact and replies):
+        overwritten in place, so SQLite's secure_delete zeroes the old bytes."""
+        if signal.status == S.WITHDRAWN.value:
+            return ActionResult(ref=signal.ref, changed=False, detail=detail_of(signal))
+        if signal.status != S.NEW.value or signal.acknowledged_at is not None:
+            raise NotAllowed(
+                f"{signal.ref} was already acknowledged by a lead, so it can no longer be "
+                "withdrawn; nothing changed. You can still add a correction with "
+                "`/ai-signal reply …`."
+            )
+        signal.status = S.WITHDRAWN.value
+        signal.text = WITHDRAWN_TEXT
+        signal.impact = None
+        signal.resolved_at = at
+        signal.updated_at = at
+        session.execute(
+            update(SignalEvent)
+            .where(
+                SignalEvent.signal_id == signal.id,
+                SignalEvent.action == EventAction.REPLIED.value,
+            )
+            .values(note=None)
+            .execution_options(synchronize_session=False)
+        )
+        event_id = _record_event(
+            session,
+            signal_id=signal.id,
+            action=EventAction.WITHDRAWN,
+            actor_id=actor_id,
+            note=None,
+            created_at=at,
+        )
+        rows = self._thread_and_parent_rows(session, signal, event_id=event_id, due=due)
+        queue_posts(session, *rows)
+        return ActionResult(ref=signal.ref, changed=True, detail=detail_of(signal))
+
+    def _erased(self, result: ActionResult) -> ActionResult:
+        """After the withdrawal's commit: no copy of the erased text stays in SQLite's WAL."""
+        if result.changed:
+            if not empty_sqlite_wal(self._sessions.kw["bind"]):
+                logger.warning("withdrawal: the WAL could not be emptied yet (a reader was busy)")
+            self._wake()
+        return result
+
+    @staticmethod
+    def _coarse_after_history(session: Session, signal_id: str, now: datetime) -> datetime:
+        """Coarse (to the hour) time for an anonymous reporter's step, never before the last
+        event of the signal's history."""
+        latest = session.scalar(
+            select(func.max(SignalEvent.created_at)).where(SignalEvent.signal_id == signal_id)
+        )
+        coarse = to_the_hour(now)
+        return max(coarse, latest + timedelta(microseconds=1)) if latest else coarse
 
     def offer_reveal(self, *, code: str, user_id: str) -> RevealOffer:
         """Step one of putting a name to an anonymous signal: check the code, store nothing.

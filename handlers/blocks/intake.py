@@ -139,6 +139,8 @@ def build_help_text() -> str:
         "`/ai-signal status <code>` — an anonymous one\n"
         "• `/ai-signal reply SIG-12 <answer>` — answer a lead on your named signal; "
         "`/ai-signal reply <code> <answer>` — on an anonymous one\n"
+        "• `/ai-signal withdraw SIG-12` or `/ai-signal withdraw <code>` — take your signal back "
+        "until a lead acknowledges it (what you wrote is erased)\n"
         "• `/ai-signal reveal <code>` — put your name to your anonymous signal "
         "(you confirm first; it cannot be undone)\n"
         "• `/ai-signal help` — this text\n\n"

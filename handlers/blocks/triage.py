@@ -7,7 +7,13 @@ import json
 from datetime import timedelta
 from typing import Any
 
-from bot.services.records import EventSummary, Lesson, SignalDetail, SignalSummary
+from bot.services.records import (
+    ActionResult,
+    EventSummary,
+    Lesson,
+    SignalDetail,
+    SignalSummary,
+)
 from bot.services.triage import MAX_NOTE, MAX_TRACKER_URL
 from bot.services.vocabulary import IMPACTS, PATTERNS
 from handlers import ids
@@ -92,12 +98,18 @@ def build_triage_message(
             fields.append(
                 mrkdwn(f"*Acknowledged after*\n{format_duration(detail.time_to_acknowledge)}")
             )
+    withdrawn = signal.status == "withdrawn"
     blocks: list[Block] = [
         header(f"{signal.ref} · {kind_label(signal.kind)}"),
         {"type": "section", "fields": fields[:10]},
-        section(quote(signal.text)),
+        # Withdrawn: what the reporter wrote is erased, from the database and from this post.
+        section(
+            "_Withdrawn by the reporter before it was acknowledged; what they wrote is erased._"
+        )
+        if withdrawn
+        else section(quote(signal.text)),
     ]
-    if signal.impact:
+    if signal.impact and not withdrawn:
         # Quoted like the text: a reporter's lines never pass for the post's own fields.
         blocks.append(section(f"*Perceived impact*\n{quote(signal.impact)}"))
     blocks.append(
@@ -355,6 +367,11 @@ def build_thread_reply(
         text = f":link: {_who(event)} linked {ref} to a tracker: {tracker_link(event.note)}"
     elif event.action == "linked":
         text = f":link: {_who(event)} removed the tracker link of {ref}."
+    elif event.action == "withdrawn":
+        text = (
+            f":leftwards_arrow_with_hook: {ref} was withdrawn by the reporter before it was "
+            "acknowledged; what they wrote is erased. Thank you for raising it all the same."
+        )
     elif event.action == "escalated":
         text = f":rotating_light: {ref} was escalated: every reminder went unanswered."
     elif event.action == "reminded":
@@ -448,17 +465,38 @@ def build_reporter_status(detail: SignalDetail) -> str:
     for event in detail.events:
         if event.action == "asked":
             lines.append(f"*A lead asked:* {fit(inline(event.note or ''), 600)}")
-        elif event.action == "replied":
-            lines.append(f"*You replied:* {fit(inline(event.note or ''), 600)}")
+        elif event.action == "replied" and event.note:
+            lines.append(f"*You replied:* {fit(inline(event.note), 600)}")
     if s.status == "declined" and detail.decline_reason:
         lines.append(f"*Declined:* {fit(inline(detail.decline_reason), 600)}")
     if s.status == "resolved":
         lines.append(f"*What was done:* {fit(inline(detail.resolution_done or ''), 600)}")
         if detail.lesson:
             lines.append(f"*Lesson:* {fit(inline(detail.lesson), 600)}")
-    if s.status not in ("resolved", "declined"):
+    if s.status == "withdrawn":
+        lines.append("You withdrew it; what you wrote is erased.")
+    elif s.status not in ("resolved", "declined"):
         lines.append("Add information with `/ai-signal reply <code> <text>`.")
+    if s.status == "new":
+        lines.append("Until a lead acknowledges it, `/ai-signal withdraw <code>` takes it back.")
     return fit("\n".join(lines), 3000)
+
+
+def build_withdrawn_text(result: ActionResult) -> str:
+    """The private answer to `/ai-signal withdraw`."""
+    s = result.detail.signal
+    if not result.changed:
+        return f"*{s.ref}* is already withdrawn; nothing changed."
+    later = (
+        " The thread hears of it after a short delay, so its timing does not point at you."
+        if s.anonymous
+        else ""
+    )
+    return (
+        f"*{s.ref}* is withdrawn. What you wrote is erased from the app's database, and its "
+        f"triage post now says it was withdrawn by the reporter.{later} It still counts as "
+        "raised — thank you."
+    )
 
 
 def build_lessons_text(lessons: list[Lesson], words: list[str]) -> str:

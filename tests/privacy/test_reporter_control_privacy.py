@@ -11,8 +11,16 @@ import pytest
 
 from bot.jobs.reminders import send_reminders
 from bot.standin import SlackStandIn
-from tests.conftest import LEAD, MovableClock, RunningApp, start_app
-from tests.privacy.canaries import Canaries, assert_no_leaks, file_anonymous, triage_post
+from tests.conftest import LEAD, TRIAGE, MovableClock, RunningApp, start_app
+from tests.privacy.canaries import (
+    Canaries,
+    assert_no_leaks,
+    database_dump,
+    file_anonymous,
+    find_in,
+    sqlite_files,
+    triage_post,
+)
 from tests.triage.helpers import actions, settle
 
 ESCALATION = "CESCALATE1"
@@ -64,3 +72,24 @@ def test_escalating_an_anonymous_signal_reveals_nobody(app, canaries, clock, dat
     assert ref in post and "<!subteam^SESCGROUP1>" in post
     assert "precision fell" not in post  # no text of the signal
     assert_no_leaks(canaries.all_leaks(database_url))
+
+
+def test_withdrawing_and_correcting_an_anonymous_signal_reveal_nobody(app, canaries, database_url):
+    ref, code, _reply = file_anonymous(canaries, "anon drift fraud-model: precision fell 0.78")
+    triage_post(canaries, ref)
+    reply = canaries.command(f"reply {code} correction: it fell to 0.71, not 0.78")
+    assert reply.status == 200 and "added to" in reply.json()["text"], reply.text
+    settle(app)
+    status = canaries.command(f"status {code}").json()["text"]
+    assert "correction: it fell to 0.71" in status
+    reply = canaries.command(f"withdraw {code}")
+    assert reply.status == 200 and "is withdrawn" in reply.json()["text"], reply.text
+    settle(app)
+    assert actions(app, ref) == ["replied", "withdrawn"]
+    texts = [m["text"] for m in app.standin.messages(TRIAGE)]
+    assert any("withdrawn by the reporter" in t for t in texts)
+    assert_no_leaks(canaries.all_leaks(database_url))
+    # What the reporter wrote is gone from every table, and from SQLite's files byte for byte.
+    stored = database_dump(database_url)
+    stored += "".join(p.read_bytes().decode("latin-1") for p in sqlite_files(database_url))
+    assert_no_leaks(find_in(stored, ["precision fell", "0.71"], "database"))
