@@ -239,6 +239,15 @@ class TriageService:
             signal = self._by_ref(session, ref)
             return detail_of(signal, self._events(session, signal.id))
 
+    def own_signal(self, *, ref: str, user_id: str) -> SignalDetail:
+        """A named reporter's own signal with its history (the leads' questions, their answers
+        and corrections); the one NotFound answer for anything else, anonymous signals too."""
+        with request_read(self._sessions, deadline_ms=self._deadline_ms) as session:
+            signal = session.scalar(select(Signal).where(Signal.ref == ref.strip().upper()))
+            if signal is None or not is_own_named(signal, user_id):
+                raise NotFound(not_own_signal_answer(ref))
+            return detail_of(signal, self._events(session, signal.id))
+
     def reporter_view(self, *, code: str, requester_id: str | None) -> SignalDetail:
         """What an anonymous reporter may read with their code: status, questions, resolution.
 

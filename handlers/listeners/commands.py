@@ -129,7 +129,8 @@ def status_answer(services: Services, *, ref_or_code: str, user_id: str) -> str:
             "or `/ai-signal status <code>`."
         )
     if _REF.match(ref_or_code):
-        return build_status_text(services.signals.own_signal(ref=ref_or_code, user_id=user_id))
+        detail = services.triage.own_signal(ref=ref_or_code, user_id=user_id)
+        return build_status_text(detail.signal, events=detail.events)
     # The user id only limits how many codes one person may try; the service keeps nothing of it.
     detail = services.triage.reporter_view(code=ref_or_code, requester_id=user_id)
     return build_reporter_status(detail)
