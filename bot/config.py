@@ -48,6 +48,9 @@ class Settings:
     code_key: str | None = None
     digest_schedule: str = DEFAULT_DIGEST_SCHEDULE
     ack_reminder_hours: float = 48.0
+    # Where a signal is raised once its last reminder went unanswered (none: not escalated).
+    escalation_channel: str | None = None
+    escalation_group: str | None = None
     small_crowd: int = 10
     log_level: str = "INFO"
     port: int = 3000
@@ -66,6 +69,14 @@ class Settings:
     @property
     def tzinfo(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
+
+    @property
+    def escalation_target(self) -> str | None:
+        """The channel escalations go to: the escalation channel, or with only a group the
+        triage channel (the post mentions the group); None when neither is set."""
+        if self.escalation_channel:
+            return self.escalation_channel
+        return self.triage_channel if self.escalation_group else None
 
     @classmethod
     def from_env(
@@ -149,6 +160,12 @@ def _leads(text: str, _: dict[str, Any]) -> tuple[str, ...]:
 def _lead_group(text: str | None, _: dict[str, Any]) -> str | None:
     if text is not None and not _GROUP_ID.match(text):
         raise _Invalid(f"must be a user-group id such as S0123ABCD, got {text!r}")
+    return text
+
+
+def _escalation_channel(text: str | None, _: dict[str, Any]) -> str | None:
+    if text is not None and not _CHANNEL_ID.match(text):
+        raise _Invalid(f"must be a channel id such as C0123ABCD, got {text!r}")
     return text
 
 
@@ -261,6 +278,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("anon_delay", "AI_SIGNAL_ANON_DELAY", None, lambda text, _: parse_delay(text)),
     Setting("digest_schedule", "AI_SIGNAL_DIGEST_SCHEDULE", DEFAULT_DIGEST_SCHEDULE, _schedule),
     Setting("ack_reminder_hours", "AI_SIGNAL_ACK_REMINDER_HOURS", "48", _positive("hours")),
+    Setting("escalation_channel", "AI_SIGNAL_ESCALATION_CHANNEL", None, _escalation_channel),
+    Setting("escalation_group", "AI_SIGNAL_ESCALATION_GROUP", None, _lead_group),
     Setting("small_crowd", "AI_SIGNAL_SMALL_CROWD", "10", _small_crowd),
     Setting("outbox_lease_seconds", "AI_SIGNAL_OUTBOX_LEASE_SECONDS", "60", _positive("seconds")),
     Setting("log_level", "LOG_LEVEL", "INFO", _log_level),

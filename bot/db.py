@@ -278,6 +278,24 @@ def _is_busy(error: OperationalError) -> bool:
     return getattr(orig, "sqlstate", None) in _PG_BUSY
 
 
+def empty_sqlite_wal(engine: Engine) -> bool:
+    """SQLite: copy the WAL into the database file and truncate it, so no old frame keeps text
+    that was just overwritten (secure_delete zeroed the pages themselves). False if a reader
+    kept it from being emptied; True on success and on other databases (nothing to do)."""
+    if engine.dialect.name != "sqlite":
+        return True
+    # Outside any transaction (the pooled DBAPI connection is in autocommit mode): a
+    # checkpoint cannot empty the WAL past a read transaction of its own.
+    connection = engine.raw_connection()
+    try:
+        cursor = connection.cursor()
+        busy, _, _ = cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+        cursor.close()
+    finally:
+        connection.close()
+    return not busy
+
+
 def create_session_factory(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(bind=engine, class_=AppSession, expire_on_commit=False)
 

@@ -372,6 +372,15 @@ class Demo:
         self.wait_quiet()
         seen = self.show_new_slack_calls(seen)
 
+        self.step(f"{self.at(4, 16, 0)}: Maya files one more, then takes it back")
+        answer = self.command(MAYA, "edge-case fraud-model: a duplicate of what I sent earlier")
+        extra_ref = answer.split("*")[1]
+        self.wait_quiet()
+        seen = self.show_new_slack_calls(seen)
+        self.command(MAYA, f"withdraw {extra_ref}")
+        self.wait_quiet()
+        seen = self.show_new_slack_calls(seen)
+
         self.clock.jump_to(next_digest_time(self.runtime.settings, self.clock()))
         self.step(f"{self.now_words()}: the weekly digest")
         result = digest_job.send_digest(self.runtime.digest)

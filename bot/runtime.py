@@ -146,7 +146,9 @@ def build_runtime(
     leads = LeadDirectory(client=client, leads=settings.leads, group=settings.lead_group)
     worker = DeliveryWorker(
         delivery=delivery,
-        send=OutboxSender(client=outbox_client, leads=leads),
+        send=OutboxSender(
+            client=outbox_client, leads=leads, escalation_group=settings.escalation_group
+        ),
         poll_interval=poll_interval,
         pace=pace,
     )

@@ -8,6 +8,7 @@ or conversations.replies for a thread reply) when an earlier attempt may have re
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -18,10 +19,18 @@ from slack_sdk.errors import SlackApiError
 from bot.services.delivery import MAX_BACKOFF
 from bot.services.errors import SendRefused
 from bot.services.records import DeliveryTask
-from handlers.blocks.triage import build_reporter_notice, build_thread_reply, build_triage_message
+from handlers.blocks.triage import (
+    build_escalation,
+    build_owner_notice,
+    build_reporter_notice,
+    build_thread_reply,
+    build_triage_message,
+)
 from handlers.leads import LeadDirectory
 from handlers.slack_errors import classify
 from models import OutboxPurpose
+
+logger = logging.getLogger("ai_signal.delivery")
 
 EVENT_TYPE = "ai_signal_outbox"
 # Slack's clock and ours may differ; the post landed after its attempt started, give or take.
@@ -72,9 +81,12 @@ def find_tagged(
 
 
 class OutboxSender:
-    def __init__(self, *, client: WebClient, leads: LeadDirectory) -> None:
+    def __init__(
+        self, *, client: WebClient, leads: LeadDirectory, escalation_group: str | None = None
+    ) -> None:
         self._client = client
         self._leads = leads
+        self._escalation_group = escalation_group
 
     def __call__(self, task: DeliveryTask) -> Sent | None:
         """Send `task`; raises SendRefused / connection errors for the worker to handle."""
@@ -123,21 +135,48 @@ class OutboxSender:
                 **message,
             )
             return Sent(response["channel"], response["ts"])
+        if task.purpose == OutboxPurpose.ESCALATION.value:
+            return self._escalate(task)
+        if task.purpose == OutboxPurpose.OWNER_NOTICE.value:
+            return self._direct(task, build_owner_notice(task.detail))
         if task.purpose == OutboxPurpose.REPORTER_NOTICE.value and task.event is not None:
             # Named reporters only (the service never queues this for anonymous signals): a
             # message from the app in their DM with it.
-            message = build_reporter_notice(task.detail, task.event)
-            if message is None:
-                return None
-            response = self._client.chat_postMessage(
-                channel=task.channel,
-                unfurl_links=False,
-                unfurl_media=False,
-                metadata=outbox_tag(task.item_id),
-                **message,
-            )
-            return Sent(response["channel"], response["ts"])
+            return self._direct(task, build_reporter_notice(task.detail, task.event))
         return None
+
+    def _escalate(self, task: DeliveryTask) -> Sent:
+        """The escalation post, with a link to the signal's thread (none if Slack gives none)."""
+        link = None
+        try:
+            link = self._client.chat_getPermalink(
+                channel=task.detail.triage_channel, message_ts=task.detail.triage_ts
+            )["permalink"]
+        except SlackApiError as error:
+            logger.warning("chat.getPermalink failed: %s", error.response.get("error"))
+        mention = f"<!subteam^{self._escalation_group}>" if self._escalation_group else None
+        message = build_escalation(task.detail, link=link, mention=mention)
+        response = self._client.chat_postMessage(
+            channel=task.channel,
+            unfurl_links=False,
+            unfurl_media=False,
+            metadata=outbox_tag(task.item_id),
+            **message,
+        )
+        return Sent(response["channel"], response["ts"])
+
+    def _direct(self, task: DeliveryTask, message: dict[str, Any] | None) -> Sent | None:
+        """A message from the app in the DM of the member `task.channel` names."""
+        if message is None:
+            return None
+        response = self._client.chat_postMessage(
+            channel=task.channel,
+            unfurl_links=False,
+            unfurl_media=False,
+            metadata=outbox_tag(task.item_id),
+            **message,
+        )
+        return Sent(response["channel"], response["ts"])
 
     def _find(self, task: DeliveryTask) -> Sent | None:
         since = task.unsure_since
@@ -145,6 +184,11 @@ class OutboxSender:
             return None
         tag = outbox_tag(task.item_id)
         if task.purpose == OutboxPurpose.TRIAGE_POST.value:
+            ts = find_tagged(
+                self._client.conversations_history, tag=tag, channel=task.channel, since=since
+            )
+            return Sent(task.channel, ts) if ts else None
+        if task.purpose == OutboxPurpose.ESCALATION.value:
             ts = find_tagged(
                 self._client.conversations_history, tag=tag, channel=task.channel, since=since
             )

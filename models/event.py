@@ -22,6 +22,13 @@ class EventAction(StrEnum):
     REMINDED = "reminded"
     # An anonymous reporter chose to put their name to the signal (actor_id: the reporter).
     REVEALED = "revealed"
+    # The last reminder went unanswered: raised once to the escalation channel or group.
+    ESCALATED = "escalated"
+    # A lead attached (note: the URL) or removed (note: NULL) an external tracker link.
+    LINKED = "linked"
+    # The reporter withdrew the signal before a lead acknowledged it; its free text is erased.
+    # actor_id: the named reporter, NULL for an anonymous one.
+    WITHDRAWN = "withdrawn"
 
 
 class SignalEvent(Base):

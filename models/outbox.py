@@ -22,6 +22,8 @@ class OutboxPurpose(StrEnum):
     THREAD_REPLY = "thread_reply"  # an event of the signal's history, as a reply in its thread
     PARENT_UPDATE = "parent_update"  # chat.update of the parent post to the current state
     REPORTER_NOTICE = "reporter_notice"  # a chat.postMessage to a named reporter (their DM)
+    OWNER_NOTICE = "owner_notice"  # a chat.postMessage to the member who now owns the signal
+    ESCALATION = "escalation"  # the one post raising an unanswered signal to the escalation target
 
 
 class OutboxItem(Base):

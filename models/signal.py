@@ -41,6 +41,9 @@ class Signal(Base):
         Index("ix_signals_posted_at_response", "posted_at", "anonymous", "acknowledged_at"),
         # Systems on record (migration 0007): a rename, merge or new alias rewrites by name.
         Index("ix_signals_system", "system"),
+        # Migration 0008: the digest's escalation count and its overdue signals.
+        Index("ix_signals_escalated_at", "escalated_at"),
+        Index("ix_signals_respond_by_status", "respond_by", "status"),
         {"sqlite_with_rowid": False},
     )
 

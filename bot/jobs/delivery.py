@@ -54,13 +54,21 @@ PACED = frozenset(
         OutboxPurpose.TRIAGE_POST.value,
         OutboxPurpose.THREAD_REPLY.value,
         OutboxPurpose.REPORTER_NOTICE.value,
+        OutboxPurpose.OWNER_NOTICE.value,
+        OutboxPurpose.ESCALATION.value,
     }
 )
 # Posts looked for in the channel's history before a resend whose earlier attempt may have
 # reached Slack. Not the parent update: a repeated chat.update writes the same state onto the
 # same message, harmless. Not the private note to a named reporter: it lives in a DM the app
 # does not read (no im:history scope); a repeat there is the lesser harm than a lost note.
-CHECKED = frozenset({OutboxPurpose.TRIAGE_POST.value, OutboxPurpose.THREAD_REPLY.value})
+CHECKED = frozenset(
+    {
+        OutboxPurpose.TRIAGE_POST.value,
+        OutboxPurpose.THREAD_REPLY.value,
+        OutboxPurpose.ESCALATION.value,
+    }
+)
 
 
 @dataclass(frozen=True)

@@ -88,6 +88,7 @@ def start_scheduler(runtime: Runtime) -> BackgroundScheduler:
         scheduler,
         runtime.services.triage,
         every=timedelta(hours=runtime.settings.ack_reminder_hours),
+        escalate_to=runtime.settings.escalation_target,
     )
     from bot.jobs.retention import add_retention_job
 

@@ -16,7 +16,7 @@ from enum import StrEnum
 from zoneinfo import ZoneInfo
 
 from apscheduler.triggers.cron import CronTrigger
-from sqlalchemy import and_, exists, func, or_, select, update
+from sqlalchemy import and_, exists, func, not_, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -175,6 +175,7 @@ class AttentionItem:
     stalled: bool  # acknowledged/investigating but untouched for the reminder window
     triage_channel: str | None
     triage_ts: str | None
+    overdue: bool = False  # still open after the "respond by" day a lead set
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -274,6 +275,8 @@ class DigestData:
     patterns: tuple[tuple[str, int], ...]  # (pattern, count) across the period's resolutions
     named: ResponseHealth
     anonymous: ResponseHealth
+    withdrawn_count: int = 0  # withdrawn by their reporters in the period
+    escalated_count: int = 0  # raised to the escalation channel or group in the period
 
     @property
     def empty(self) -> bool:
@@ -360,7 +363,7 @@ class DigestService:
                     .where(
                         Signal.resolved_at >= period.start,
                         Signal.resolved_at < period.end,
-                        Signal.status.in_(CLOSED_STATUSES),
+                        Signal.status.in_((*CLOSED_STATUSES, S.WITHDRAWN.value)),
                     )
                     .group_by(Signal.status)
                 ).all()
@@ -382,6 +385,11 @@ class DigestService:
                 ).all()
             )
             named, anonymous = self._health(session, period, now)
+            escalated = session.scalar(
+                select(func.count()).where(
+                    Signal.escalated_at >= period.start, Signal.escalated_at < period.end
+                )
+            )
         return DigestData(
             period=period,
             now=now,
@@ -400,6 +408,8 @@ class DigestService:
             patterns=tuple((str(p), int(n)) for p, n in patterns),
             named=named,
             anonymous=anonymous,
+            withdrawn_count=closed.get(S.WITHDRAWN.value, 0),
+            escalated_count=escalated or 0,
         )
 
     @staticmethod
@@ -434,6 +444,7 @@ class DigestService:
             Signal.created_at,
             Signal.triage_channel,
             Signal.triage_ts,
+            Signal.respond_by,
         )
         rows = []
         # One query per status, each read in created_at order from the index on (status,
@@ -448,6 +459,20 @@ class DigestService:
                 .order_by(Signal.created_at)
                 .limit(NEEDS_ATTENTION_LIMIT)
             ).all()
+        # Overdue: still open after the "respond by" day a lead set (and not listed already).
+        overdue = and_(
+            Signal.status.in_(OPEN_STATUSES),
+            Signal.posted_at.is_not(None),
+            Signal.respond_by < now,
+        )
+        late = session.execute(
+            select(*columns)
+            .where(overdue, not_(or_(unacknowledged, stalled)))
+            .order_by(Signal.respond_by)
+            .limit(NEEDS_ATTENTION_LIMIT)
+        ).all()
+        late_refs = {r.ref for r in late}
+        rows += late
         rows.sort(key=lambda r: (r.created_at, r.ref))
         items = tuple(
             AttentionItem(
@@ -456,14 +481,19 @@ class DigestService:
                 system=r.system,
                 status=r.status,
                 age=max(now - r.created_at, timedelta(0)),
-                stalled=r.status != S.NEW.value,
+                stalled=r.status != S.NEW.value and r.ref not in late_refs,
                 triage_channel=r.triage_channel,
                 triage_ts=r.triage_ts,
+                overdue=r.respond_by is not None and r.respond_by < now,
             )
             for r in rows[:NEEDS_ATTENTION_LIMIT]
         )
         total = session.scalar(select(func.count()).where(unacknowledged)) or 0
         total += session.scalar(select(func.count()).where(stalled)) or 0
+        total += (
+            session.scalar(select(func.count()).where(overdue, not_(or_(unacknowledged, stalled))))
+            or 0
+        )
         return items, total
 
     @staticmethod

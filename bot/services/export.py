@@ -45,6 +45,9 @@ SIGNAL_FIELDS = (
     "pattern",
     "lesson",
     "reminders_sent",
+    "respond_by",
+    "escalated_at",
+    "tracker_url",
 )
 CSV_FIELDS = (*SIGNAL_FIELDS, "history")
 EVENT_FIELDS = ("at", "action", "by", "note")
@@ -76,9 +79,13 @@ def _iso(moment: datetime | None) -> str | None:
 
 
 def _role(action: str) -> str:
-    if action in (EventAction.REPLIED.value, EventAction.REVEALED.value):
+    if action in (
+        EventAction.REPLIED.value,
+        EventAction.REVEALED.value,
+        EventAction.WITHDRAWN.value,
+    ):
         return "reporter"
-    if action == EventAction.REMINDED.value:
+    if action in (EventAction.REMINDED.value, EventAction.ESCALATED.value):
         return "app"
     return "lead"
 

@@ -84,6 +84,10 @@ class SignalDetail:
     resolved_at: datetime | None
     triage_channel: str | None = None
     triage_ts: str | None = None
+    respond_by: datetime | None = None  # the due date set when triaging (the end of that day)
+    tracker_url: str | None = None  # an external tracker link a lead attached (shown only)
+    escalated_at: datetime | None = None
+    withdrawn: bool = False  # the reporter took it back; its free text is erased
     events: tuple[EventSummary, ...] = ()
     # The leadership questions of the review (optional; never "who").
     review_decision: str | None = None
@@ -146,6 +150,10 @@ def detail_of(
         resolved_at=signal.resolved_at,
         triage_channel=signal.triage_channel,
         triage_ts=signal.triage_ts,
+        respond_by=signal.respond_by,
+        tracker_url=signal.tracker_url,
+        escalated_at=signal.escalated_at,
+        withdrawn=signal.status == "withdrawn",
         events=tuple(summarize_event(e) for e in events or ()),
         review_decision=signal.review_decision,
         review_success=signal.review_success,

@@ -22,7 +22,7 @@ from sqlalchemy import and_, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.clock import Clock, utc_now
-from bot.db import insert_ignoring_duplicates
+from bot.db import empty_sqlite_wal, insert_ignoring_duplicates
 from models import Counter, EventAction, Signal, SignalEvent, SignalStatus
 
 logger = logging.getLogger("ai_signal.retention")
@@ -147,19 +147,7 @@ class RetentionService:
     def _flush_files(self) -> None:
         """SQLite: copy the WAL into the database file and empty it, so no old frame keeps the
         erased text (the pages themselves were zeroed by secure_delete)."""
-        engine = self._sessions.kw["bind"]
-        if engine.dialect.name != "sqlite":
-            return
-        # Outside any transaction (the pooled DBAPI connection is in autocommit mode): a
-        # checkpoint cannot empty the WAL past a read transaction of its own.
-        connection = engine.raw_connection()
-        try:
-            cursor = connection.cursor()
-            busy, _, _ = cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
-            cursor.close()
-        finally:
-            connection.close()
-        if busy:
+        if not empty_sqlite_wal(self._sessions.kw["bind"]):
             logger.warning(
                 "retention: the WAL could not be emptied (a reader was busy); it is on the next run"
             )

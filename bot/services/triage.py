@@ -8,20 +8,22 @@ double click changes nothing.
 
 from __future__ import annotations
 
+import logging
 import os
 import random
 import threading
 import time
 from collections import OrderedDict, deque
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
+from urllib.parse import urlsplit
 
 from sqlalchemy import and_, func, insert, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.clock import Clock, utc_now
-from bot.db import DEFAULT_DEADLINE_MS
+from bot.db import DEFAULT_DEADLINE_MS, empty_sqlite_wal
 from bot.services import codes
 from bot.services.errors import EmptyText, NotFound, ServiceError, TextTooLong
 from bot.services.keyed import keyed_hash, keyed_mac, same
@@ -49,7 +51,11 @@ from models import EventAction, OutboxPurpose, Signal, SignalEvent
 from models import SignalStatus as S
 from models.base import new_id
 
+logger = logging.getLogger("ai_signal.triage")
+
 MAX_NOTE = 2000
+# What stays of a withdrawn signal's text (the column is never NULL).
+WITHDRAWN_TEXT = "(erased: withdrawn by the reporter)"
 MAX_REMINDERS = 3
 # How long the private confirmation of `/ai-signal reveal` stays valid.
 REVEAL_TTL = timedelta(minutes=30)
@@ -74,6 +80,47 @@ class NotAllowed(ServiceError):
     def __init__(self, message: str, *, field: str | None = None) -> None:
         super().__init__(message)
         self.field = field
+
+
+class NotOwner(ServiceError):
+    """Someone who is neither a lead nor the signal's owner tried to act on it."""
+
+
+NOT_OWNER = "Only leads can do that — or the owner a lead gave this signal to — so nothing changed."
+
+
+def _check_lead_or_owner(signal: Signal, user_id: str, *, lead: bool) -> None:
+    if not lead and (not signal.owner_id or signal.owner_id != user_id):
+        raise NotOwner(NOT_OWNER)
+
+
+MAX_TRACKER_URL = 500
+# Characters that would end or re-label a Slack link (`<url|text>`), besides whitespace.
+_LINK_BREAKERS = frozenset("<>|\"'`")
+
+
+def tracker_url(value: str | None) -> str | None:
+    """A checked tracker link: https only, at most 500 characters, no spaces; None for empty."""
+    url = (value or "").strip()
+    if not url:
+        return None
+    problem = None
+    if len(url) > MAX_TRACKER_URL:
+        problem = f"The link is limited to {MAX_TRACKER_URL} characters."
+    elif any(c.isspace() for c in url) or any(c in _LINK_BREAKERS for c in url):
+        problem = "The link may not contain spaces, quotes or < > |."
+    else:
+        parts = urlsplit(url)
+        if parts.scheme.lower() != "https" or not parts.hostname:
+            problem = "Use an https:// link to the tracker (Jira, Linear, GitHub …)."
+    if problem:
+        raise NotAllowed(problem, field="tracker")
+    return url
+
+
+def _check_not_withdrawn(signal: Signal) -> None:
+    if signal.status == S.WITHDRAWN.value:
+        raise NotAllowed(f"{signal.ref} was withdrawn, so nothing was added.")
 
 
 class TooManyAttempts(ServiceError):
@@ -199,6 +246,15 @@ class TriageService:
             signal = self._by_ref(session, ref)
             return detail_of(signal, self._events(session, signal.id))
 
+    def own_signal(self, *, ref: str, user_id: str) -> SignalDetail:
+        """A named reporter's own signal with its history (the leads' questions, their answers
+        and corrections); the one NotFound answer for anything else, anonymous signals too."""
+        with request_read(self._sessions, deadline_ms=self._deadline_ms) as session:
+            signal = session.scalar(select(Signal).where(Signal.ref == ref.strip().upper()))
+            if signal is None or not is_own_named(signal, user_id):
+                raise NotFound(not_own_signal_answer(ref))
+            return detail_of(signal, self._events(session, signal.id))
+
     def reporter_view(self, *, code: str, requester_id: str | None) -> SignalDetail:
         """What an anonymous reporter may read with their code: status, questions, resolution.
 
@@ -297,16 +353,17 @@ class TriageService:
         owner_id: str | None,
         note: str | None,
         reason: str | None,
+        respond_by: str | None = None,
         request_key: str | None = None,
-        is_lead: Callable[[str], bool] | None = None,
     ) -> ActionResult:
-        """`is_lead` tells whether a user is a lead: the owner must be one."""
-        if owner_id and is_lead is not None and not is_lead(owner_id):
-            raise NotAllowed("Choose a lead as the owner.", field="owner")
+        """The owner may be any member (not only a lead): they may then ask and resolve too.
+        `respond_by` is a date (`YYYY-MM-DD`, today or later): due at the end of that day, UTC.
+        A new owner other than the lead who triages is told privately, once."""
         if status not in (S.INVESTIGATING.value, S.DECLINED.value):
             raise NotAllowed("Choose investigating or declined.", field="status")
         if impact is not None and impact not in IMPACTS:
             raise NotAllowed("Choose one of the impact levels.", field="impact")
+        due = self._due_date(respond_by)
         note = _text(note, field="note", label="The next step")
         reason = _text(
             reason, field="reason", label="A reason", required=status == S.DECLINED.value
@@ -318,11 +375,18 @@ class TriageService:
             signal.status = status
             signal.confirmed_impact = impact or signal.confirmed_impact
             signal.owner_id = owner_id or signal.owner_id
+            signal.respond_by = due or signal.respond_by
             signal.next_step = note or signal.next_step
             if status == S.DECLINED.value:
                 signal.decline_reason = reason
                 signal.resolved_at = now
             return reason if status == S.DECLINED.value else note
+
+        def new_owner(signal: Signal) -> str | None:
+            # Told once: only when the owner changes, never the lead who names themself.
+            if owner_id and owner_id != signal.owner_id and owner_id != lead_id:
+                return owner_id
+            return None
 
         return self._act(
             ref=ref,
@@ -331,11 +395,37 @@ class TriageService:
             allowed=OPEN_STATUSES,
             apply=apply,
             request_key=request_key,
+            notify=new_owner,
         )
 
+    def _due_date(self, value: str | None) -> datetime | None:
+        if not value:
+            return None
+        try:
+            day = date.fromisoformat(value.strip()[:10])
+        except ValueError:
+            raise NotAllowed("Choose a date to respond by.", field="respond_by") from None
+        if day < self._clock().date():
+            raise NotAllowed("Choose today or a later date to respond by.", field="respond_by")
+        return datetime.combine(day + timedelta(days=1), datetime.min.time(), tzinfo=UTC)
+
+    def may_act(self, *, ref: str, user_id: str, lead: bool) -> SignalDetail:
+        """The signal, for a lead or for its owner (who may ask and resolve); NotOwner else."""
+        with request_read(self._sessions, deadline_ms=self._deadline_ms) as session:
+            signal = self._by_ref(session, ref)
+            _check_lead_or_owner(signal, user_id, lead=lead)
+            return detail_of(signal)
+
     def ask(
-        self, *, ref: str, lead_id: str, question: str, request_key: str | None = None
+        self,
+        *,
+        ref: str,
+        lead_id: str,
+        question: str,
+        request_key: str | None = None,
+        lead: bool = True,
     ) -> ActionResult:
+        """`lead_id` asks: a lead, or (`lead=False`) the signal's owner; NotOwner else."""
         question = _text(question, field="question", label="The question", required=True)
 
         def apply(signal: Signal, now: datetime) -> str | None:
@@ -348,6 +438,7 @@ class TriageService:
             allowed=OPEN_STATUSES,
             apply=apply,
             request_key=request_key,
+            lead=lead,
         )
 
     def resolve(
@@ -361,8 +452,11 @@ class TriageService:
         lesson: str | None,
         review: dict[str, str | None] | None = None,
         request_key: str | None = None,
+        lead: bool = True,
     ) -> ActionResult:
-        """`review` holds the optional leadership questions, by field: `decision` (what the
+        """By a lead, or (`lead=False`) by the signal's owner; NotOwner else.
+
+        `review` holds the optional leadership questions, by field: `decision` (what the
         system was meant to support), `success` (how success was defined), `constraint` (the
         one underestimated), `missed_signal` (an earlier signal missed or ignored)."""
         done = _text(done, field="done", label="What was done", required=True)
@@ -394,6 +488,27 @@ class TriageService:
             lead_id=lead_id,
             action=EventAction.RESOLVED,
             allowed=OPEN_STATUSES,
+            apply=apply,
+            request_key=request_key,
+            lead=lead,
+        )
+
+    def attach_tracker(
+        self, *, ref: str, lead_id: str, url: str | None, request_key: str | None = None
+    ) -> ActionResult:
+        """A lead links the signal to an external tracker (Jira, Linear, GitHub …): any https
+        URL, shown on the post and exported; no tracker is called. Empty removes the link."""
+        link = tracker_url(url)
+
+        def apply(signal: Signal, now: datetime) -> str | None:
+            signal.tracker_url = link
+            return link
+
+        return self._act(
+            ref=ref,
+            lead_id=lead_id,
+            action=EventAction.LINKED,
+            allowed=(*OPEN_STATUSES, *CLOSED_STATUSES),
             apply=apply,
             request_key=request_key,
         )
@@ -438,6 +553,7 @@ class TriageService:
             if signal is None:
                 self._throttle.failed(requester)
                 raise NotFound(GENERIC_CODE_ANSWER)
+            _check_not_withdrawn(signal)
             if request_key is not None and not self._guard.record_request(
                 session, request_key, now
             ):
@@ -485,6 +601,7 @@ class TriageService:
             signal = session.scalar(select(Signal).where(Signal.ref == ref.strip().upper()))
             if signal is None or not is_own_named(signal, user_id):
                 raise NotFound(not_own_signal_answer(ref))
+            _check_not_withdrawn(signal)
             if request_key is not None and not self._guard.record_request(
                 session, request_key, now
             ):
@@ -504,6 +621,109 @@ class TriageService:
             ref = signal.ref
         self._wake()
         return ref
+
+    def withdraw_named(self, *, ref: str, user_id: str) -> ActionResult:
+        """A named reporter takes back their own signal, by its reference, until a lead
+        acknowledges it. Anyone else, any other reference and every anonymous signal get the
+        one NotFound answer (an anonymous signal is withdrawn with its code). A repeat (or
+        Slack's retry of the command) changes nothing: `changed` is False."""
+        now = self._clock()
+        with request_transaction(
+            self._sessions, deadline_ms=self._deadline_ms, busy=NOTHING_CHANGED_BUSY
+        ) as session:
+            signal = session.scalar(
+                select(Signal).where(Signal.ref == ref.strip().upper()).with_for_update()
+            )
+            if signal is None or not is_own_named(signal, user_id):
+                raise NotFound(not_own_signal_answer(ref))
+            result = self._withdraw(session, signal, actor_id=user_id, at=now, due=now)
+        return self._erased(result)
+
+    def withdraw_anonymously(self, *, code: str, requester_id: str | None) -> ActionResult:
+        """An anonymous reporter takes back their signal with its code, until a lead acknowledges
+        it. As for their replies: `requester_id` only becomes the throttle's in-memory key, the
+        history's time is coarse and the thread hears of it after the anonymous delay."""
+        requester = self._throttle.key(requester_id)
+        del requester_id
+        self._throttle.check(requester)
+        digest = codes.hash_code(code, key=self._code_key)
+        now = self._clock()
+        with request_transaction(
+            self._sessions, deadline_ms=self._deadline_ms, busy=NOTHING_CHANGED_BUSY
+        ) as session:
+            signal = session.scalar(
+                select(Signal).where(Signal.followup_hash == digest).with_for_update()
+            )
+            if signal is None:
+                self._throttle.failed(requester)
+                raise NotFound(GENERIC_CODE_ANSWER)
+            at = self._coarse_after_history(session, signal.id, now)
+            due = self._release.time(now)
+            result = self._withdraw(session, signal, actor_id=None, at=at, due=due)
+        return self._erased(result)
+
+    def _withdraw(
+        self,
+        session: Session,
+        signal: Signal,
+        *,
+        actor_id: str | None,
+        at: datetime,
+        due: datetime,
+    ) -> ActionResult:
+        """Withdraw `signal` and erase what the reporter wrote (its text, impact and replies):
+        overwritten in place, so SQLite's secure_delete zeroes the old bytes."""
+        if signal.status == S.WITHDRAWN.value:
+            return ActionResult(ref=signal.ref, changed=False, detail=detail_of(signal))
+        if signal.status != S.NEW.value or signal.acknowledged_at is not None:
+            raise NotAllowed(
+                f"{signal.ref} was already acknowledged by a lead, so it can no longer be "
+                "withdrawn; nothing changed. You can still add a correction with "
+                "`/ai-signal reply …`."
+            )
+        signal.status = S.WITHDRAWN.value
+        signal.text = WITHDRAWN_TEXT
+        signal.impact = None
+        signal.resolved_at = at
+        signal.updated_at = at
+        session.execute(
+            update(SignalEvent)
+            .where(
+                SignalEvent.signal_id == signal.id,
+                SignalEvent.action == EventAction.REPLIED.value,
+            )
+            .values(note=None)
+            .execution_options(synchronize_session=False)
+        )
+        event_id = _record_event(
+            session,
+            signal_id=signal.id,
+            action=EventAction.WITHDRAWN,
+            actor_id=actor_id,
+            note=None,
+            created_at=at,
+        )
+        rows = self._thread_and_parent_rows(session, signal, event_id=event_id, due=due)
+        queue_posts(session, *rows)
+        return ActionResult(ref=signal.ref, changed=True, detail=detail_of(signal))
+
+    def _erased(self, result: ActionResult) -> ActionResult:
+        """After the withdrawal's commit: no copy of the erased text stays in SQLite's WAL."""
+        if result.changed:
+            if not empty_sqlite_wal(self._sessions.kw["bind"]):
+                logger.warning("withdrawal: the WAL could not be emptied yet (a reader was busy)")
+            self._wake()
+        return result
+
+    @staticmethod
+    def _coarse_after_history(session: Session, signal_id: str, now: datetime) -> datetime:
+        """Coarse (to the hour) time for an anonymous reporter's step, never before the last
+        event of the signal's history."""
+        latest = session.scalar(
+            select(func.max(SignalEvent.created_at)).where(SignalEvent.signal_id == signal_id)
+        )
+        coarse = to_the_hour(now)
+        return max(coarse, latest + timedelta(microseconds=1)) if latest else coarse
 
     def offer_reveal(self, *, code: str, user_id: str) -> RevealOffer:
         """Step one of putting a name to an anonymous signal: check the code, store nothing.
@@ -637,6 +857,51 @@ class TriageService:
             self._wake()
         return refs
 
+    def claim_escalations(self, *, every: timedelta, channel: str, limit: int = 50) -> list[str]:
+        """Raise, once, each signal still unacknowledged `every` after its last reminder (the
+        last of MAX_REMINDERS): one post to `channel`. `escalated_at` is claimed by a
+        conditional update, so with several instances, a retry or a restart it happens once."""
+        now = self._clock()
+        due = and_(
+            Signal.status == S.NEW.value,
+            Signal.posted_at.is_not(None),
+            Signal.reminders_sent >= MAX_REMINDERS,
+            Signal.last_reminded_at <= now - every,
+            Signal.escalated_at.is_(None),
+        )
+        refs: list[str] = []
+        with self._sessions.begin() as session:
+            candidates = session.scalars(select(Signal.id).where(due).limit(limit)).all()
+            for signal_id in candidates:
+                taken = session.execute(
+                    update(Signal).where(Signal.id == signal_id, due).values(escalated_at=now)
+                ).rowcount
+                if not taken:
+                    continue
+                signal = session.get(Signal, signal_id)
+                event_id = _record_event(
+                    session,
+                    signal_id=signal_id,
+                    action=EventAction.ESCALATED,
+                    actor_id=None,
+                    note=None,
+                    created_at=now,
+                )
+                queue_posts(
+                    session,
+                    self._outbox_row(
+                        signal,
+                        OutboxPurpose.ESCALATION,
+                        event_id=event_id,
+                        due=now,
+                        channel=channel,
+                    ),
+                )
+                refs.append(signal.ref)
+        if refs:
+            self._wake()
+        return refs
+
     # -- internals -------------------------------------------------------------------------
 
     def _by_ref(self, session: Session, ref: str, *, lock: bool = False) -> Signal:
@@ -676,12 +941,17 @@ class TriageService:
         allowed: tuple[str, ...],
         apply: Callable[[Signal, datetime], str | None],
         request_key: str | None = None,
+        lead: bool = True,
+        notify: Callable[[Signal], str | None] | None = None,
     ) -> ActionResult:
+        """`lead=False`: the actor is no lead, so they must own the signal. `notify` names, before
+        `apply`, a member to tell privately about the action (a new owner)."""
         now = self._clock()
         with request_transaction(
             self._sessions, deadline_ms=self._deadline_ms, busy=NOTHING_CHANGED_BUSY
         ) as session:
             signal = self._by_ref(session, ref, lock=True)
+            _check_lead_or_owner(signal, lead_id, lead=lead)
             if request_key is not None and not self._guard.record_request(
                 session, request_key, now
             ):
@@ -690,6 +960,7 @@ class TriageService:
                 )
             if signal.status not in allowed:
                 return ActionResult(ref=signal.ref, changed=False, detail=detail_of(signal))
+            told = notify(signal) if notify is not None else None
             note = apply(signal, now)
             signal.updated_at = now
             event_id = _record_event(
@@ -709,6 +980,12 @@ class TriageService:
                         event_id=event_id,
                         due=now,
                         channel=signal.reporter_id,
+                    )
+                )
+            if told:
+                rows.append(
+                    self._outbox_row(
+                        signal, OutboxPurpose.OWNER_NOTICE, event_id=event_id, due=now, channel=told
                     )
                 )
             queue_posts(session, *rows)

@@ -143,12 +143,18 @@ def _system(system: str | None) -> str | None:
     return (system or "").strip() or None
 
 
+def _state_words(item: AttentionItem, reminder_hours: float) -> str:
+    if item.stalled:
+        state = f"{item.status}, {_stalled_words(reminder_hours)}"
+    elif item.status == "new":
+        state = "waiting for acknowledgement"
+    else:
+        state = item.status
+    return f"{state}, overdue" if item.overdue else state
+
+
 def _attention_line(item: AttentionItem, esc: Callable[[str], str], reminder_hours: float) -> str:
-    state = (
-        f"{item.status}, {_stalled_words(reminder_hours)}"
-        if item.stalled
-        else "waiting for acknowledgement"
-    )
+    state = _state_words(item, reminder_hours)
     system = _system(item.system)
     where = f" · {esc(system)}" if system else ""
     return (
@@ -174,11 +180,7 @@ def _attention_block(item: AttentionItem, link: str | None, reminder_hours: floa
     ref = f"*<{link}|{escape(item.ref)}>*" if link else f"*{escape(item.ref)}*"
     system = _system(item.system)
     where = f" · {fit(user_text(system), SYSTEM_LIMIT)}" if system else ""
-    state = (
-        f"{escape(item.status).capitalize()}, {_stalled_words(reminder_hours)}"
-        if item.stalled
-        else "Waiting for acknowledgement"
-    )
+    state = escape(_state_words(item, reminder_hours)).capitalize()
     return section(
         f"{ref} · {escape(kind_label(item.kind))}{where}\n{state} · raised {age_words(item.age)} ago"
     )
@@ -283,6 +285,9 @@ def _standing(data: DigestData) -> Part:
     lines += [f"  {status_word(status)}: {count}" for status, count in data.open_counts.items()]
     lines.append(f"  Resolved {this_text}: {data.resolved_count}")
     lines.append(f"  Declined {this_text} (not a problem): {data.declined_count}")
+    withdrawn = f"Withdrawn by their reporters {this}"
+    if data.withdrawn_count:
+        lines.append(f"  Withdrawn by their reporters {this_text}: {data.withdrawn_count}")
     blocks = [
         divider(),
         section("*Where things stand*"),
@@ -293,6 +298,7 @@ def _standing(data: DigestData) -> Part:
             ),
             f"*Resolved {this}*\n{data.resolved_count}",
             f"*Declined {this}*\n{data.declined_count}",
+            *([f"*{withdrawn}*\n{data.withdrawn_count}"] if data.withdrawn_count else []),
         ),
     ]
     return Part(lines, blocks)
@@ -390,6 +396,13 @@ def _health(data: DigestData) -> Part:
         ),
         fields(f"*Named*\n{named}", f"*Anonymous*\n{anonymous}"),
     ]
+    if data.escalated_count:
+        lines.append(f"  Escalated after the last reminder {this_text}: {data.escalated_count}")
+        blocks.append(
+            context(
+                f"Escalated after the last reminder went unanswered {this}: {data.escalated_count}"
+            )
+        )
     if anonymous_waited_longer(data):
         lines.append(f"  Anonymous signals waited longer than named ones {this_text}.")
         blocks.append(

@@ -7,10 +7,11 @@ Slack's limits here, so Slack never rejects a payload and no text can ping or fo
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from bot.services.errors import ServiceError
-from bot.services.records import FiledSignal, RevealOffer, SignalSummary
+from bot.services.records import EventSummary, FiledSignal, RevealOffer, SignalSummary
 from bot.services.signals import MAX_IMPACT, MAX_SYSTEM, MAX_TEXT
 from bot.services.vocabulary import KIND_DESCRIPTIONS, KINDS
 from handlers import ids
@@ -114,13 +115,28 @@ def build_unreadable_view() -> dict[str, Any]:
     return modal(title="AI signal", close="Close", blocks=[section(text)])
 
 
-def build_status_text(signal: SignalSummary) -> str:
+def build_status_text(signal: SignalSummary, *, events: Iterable[EventSummary] = ()) -> str:
+    """`/ai-signal status SIG-12`: a named reporter's own signal, the leads' questions and the
+    reporter's answers and corrections."""
     system = f" on *{inline(signal.system)}*" if signal.system else ""
     posted = "" if signal.posted else "\n_It has not reached the triage channel yet._"
-    return (
+    text = (
         f"*{signal.ref}* — {escape(kind_label(signal.kind))}{system}\n"
         f"Status: {status_label(signal.status)}\n{quote(fit(signal.text, 500))}{posted}"
     )
+    lines = []
+    for event in events:
+        if event.action == "asked" and event.note:
+            lines.append(f"*A lead asked:* {fit(inline(event.note), 400)}")
+        elif event.action == "replied" and event.note:
+            lines.append(f"*You added:* {fit(inline(event.note), 400)}")
+    if signal.status in ("new", "acknowledged", "investigating"):
+        lines.append(f"Add a correction or an answer with `/ai-signal reply {signal.ref} …`.")
+    if signal.status == "new":
+        lines.append(
+            f"Until a lead acknowledges it, `/ai-signal withdraw {signal.ref}` takes it back."
+        )
+    return fit("\n".join([text, *lines]), 3000)
 
 
 def build_help_text() -> str:
@@ -138,8 +154,10 @@ def build_help_text() -> str:
         "you get a one-time follow-up code\n"
         "• `/ai-signal status SIG-12` — your named signal; "
         "`/ai-signal status <code>` — an anonymous one\n"
-        "• `/ai-signal reply SIG-12 <answer>` — answer a lead on your named signal; "
-        "`/ai-signal reply <code> <answer>` — on an anonymous one\n"
+        "• `/ai-signal reply SIG-12 <text>` — answer a lead or add a correction on your named "
+        "signal; `/ai-signal reply <code> <text>` — on an anonymous one\n"
+        "• `/ai-signal withdraw SIG-12` or `/ai-signal withdraw <code>` — take your signal back "
+        "until a lead acknowledges it (what you wrote is erased)\n"
         "• `/ai-signal reveal <code>` — put your name to your anonymous signal "
         "(you confirm first; it cannot be undone)\n"
         "• `/ai-signal system <name>` — the card of an AI system on record: what it is for, "

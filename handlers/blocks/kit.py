@@ -7,7 +7,7 @@ Pure functions returning payload dicts. Text that comes from people is escaped b
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from bot.services.vocabulary import KINDS, PATTERNS
@@ -31,6 +31,8 @@ STATUS_WORDS: dict[str, tuple[str, str]] = {
     "investigating": ("🔎 Investigating", "Investigating"),
     "resolved": ("✅ Resolved", "Resolved"),
     "declined": ("🙏 Declined (not a problem)", "Declined (not a problem)"),
+    "withdrawn": ("↩️ Withdrawn by the reporter", "Withdrawn by the reporter"),
+    "duplicate": ("🔁 Duplicate", "Duplicate"),
 }
 
 
@@ -58,6 +60,11 @@ def format_duration(delta: timedelta) -> str:
     if hours < 48:
         return f"{hours} h {minutes % 60} min" if hours < 10 else f"{hours} h"
     return f"{hours // 24} days"
+
+
+def due_day(respond_by: datetime) -> str:
+    """The "respond by" day a due moment stands for (it is stored as the end of that day)."""
+    return (respond_by - timedelta(days=1)).date().isoformat()
 
 
 def quote(text: str) -> str:

@@ -4,16 +4,18 @@ private notices to reporters, `/ai-signal status <code>` and `/ai-signal lessons
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 from typing import Any
 
 from bot.services.records import (
+    ActionResult,
     EventSummary,
     Lesson,
     SignalDetail,
     SignalSummary,
     SystemRecord,
 )
-from bot.services.triage import MAX_NOTE
+from bot.services.triage import MAX_NOTE, MAX_TRACKER_URL
 from bot.services.vocabulary import IMPACTS, PATTERNS
 from handlers import ids
 from handlers.blocks.kit import (
@@ -24,6 +26,7 @@ from handlers.blocks.kit import (
     actions,
     button,
     context,
+    due_day,
     format_duration,
     header,
     input_block,
@@ -53,8 +56,11 @@ from handlers.formatting import escape, fit, inline, plain
 
 def lead_buttons(ref: str, status: str) -> list[dict[str, Any]]:
     """Lead actions that fit the status: no Acknowledge once acknowledged; Reopen when closed."""
+    tracker = button(ids.TRACKER_ACTION, "Tracker link…", ref)
+    if status in ("withdrawn", "duplicate"):
+        return []
     if status in ("resolved", "declined"):
-        return [button(ids.REOPEN_ACTION, "Reopen", ref)]
+        return [button(ids.REOPEN_ACTION, "Reopen", ref), tracker]
     buttons = []
     if status == "new":
         buttons.append(button(ids.ACKNOWLEDGE_ACTION, "Acknowledge", ref, style="primary"))
@@ -62,6 +68,7 @@ def lead_buttons(ref: str, status: str) -> list[dict[str, Any]]:
         button(ids.TRIAGE_ACTION, "Triage…", ref),
         button(ids.ASK_ACTION, "Ask reporter…", ref),
         button(ids.RESOLVE_ACTION, "Resolve…", ref),
+        tracker,
     ]
     return buttons
 
@@ -83,27 +90,37 @@ def build_triage_message(
     if detail is not None:
         if detail.owner_id:
             fields.append(mrkdwn(f"*Owner*\n<@{detail.owner_id}>"))
+        if detail.respond_by is not None:
+            fields.append(mrkdwn(f"*Respond by*\n{due_day(detail.respond_by)}"))
+        if detail.tracker_url:
+            fields.append(mrkdwn(f"*Tracker*\n{tracker_link(detail.tracker_url)}"))
         if detail.confirmed_impact:
             fields.append(mrkdwn(f"*Confirmed impact*\n{escape(detail.confirmed_impact.title())}"))
         if detail.time_to_acknowledge is not None:
             fields.append(
                 mrkdwn(f"*Acknowledged after*\n{format_duration(detail.time_to_acknowledge)}")
             )
+    withdrawn = signal.status == "withdrawn"
     blocks: list[Block] = [
         header(f"{signal.ref} · {kind_label(signal.kind)}"),
         {"type": "section", "fields": fields[:10]},
-        section(quote(signal.text)),
+        # Withdrawn: what the reporter wrote is erased, from the database and from this post.
+        section(
+            "_Withdrawn by the reporter before it was acknowledged; what they wrote is erased._"
+        )
+        if withdrawn
+        else section(quote(signal.text)),
     ]
-    if signal.impact:
+    if signal.impact and not withdrawn:
         # Quoted like the text: a reporter's lines never pass for the post's own fields.
         blocks.append(section(f"*Perceived impact*\n{quote(signal.impact)}"))
     blocks.append(
         context("Raised with `/ai-signal`. Thank the reporter; look at the system, not the person.")
     )
-    blocks.append(
-        actions(*lead_buttons(signal.ref, signal.status), block_id=ids.TRIAGE_ACTIONS_BLOCK)
-    )
-    if signal.system and detail is not None and not detail.system_on_record:
+    buttons = lead_buttons(signal.ref, signal.status)
+    if buttons:  # none once the reporter withdrew it
+        blocks.append(actions(*buttons, block_id=ids.TRIAGE_ACTIONS_BLOCK))
+    if buttons and signal.system and detail is not None and not detail.system_on_record:
         blocks.append(
             context(
                 f"*{fit(inline(signal.system), 200)}* is not on record as an AI system. Leads: "
@@ -170,12 +187,22 @@ def build_triage_modal(detail: SignalDetail) -> dict[str, Any]:
     owner: dict[str, Any] = {"type": "users_select", "action_id": ids.OWNER_INPUT}
     if detail.owner_id:
         owner["initial_user"] = detail.owner_id
+    respond_by: dict[str, Any] = {"type": "datepicker", "action_id": ids.RESPOND_BY_INPUT}
+    if detail.respond_by is not None:
+        respond_by["initial_date"] = due_day(detail.respond_by)
     investigating = option("investigating", "Investigating — we are looking into it")
     declined = option("declined", "Declined — not a problem (still counted, still thanked)")
     blocks: list[Block] = [
         _context_signal(detail),
         input_block(ids.IMPACT_LEVEL_BLOCK, "Confirmed impact", impact, optional=True),
-        input_block(ids.OWNER_BLOCK, "Owner (a lead)", owner, optional=True),
+        input_block(
+            ids.OWNER_BLOCK,
+            "Owner",
+            owner,
+            optional=True,
+            hint="Any member; they may then ask the reporter and resolve it.",
+        ),
+        input_block(ids.RESPOND_BY_BLOCK, "Respond by", respond_by, optional=True),
         input_block(
             ids.STATUS_BLOCK,
             "Status",
@@ -195,6 +222,36 @@ def build_triage_modal(detail: SignalDetail) -> dict[str, Any]:
     ]
     return _lead_modal(
         ids.TRIAGE_MODAL, f"Triage {detail.signal.ref}", detail.signal.ref, blocks, "Save"
+    )
+
+
+def tracker_link(url: str) -> str:
+    """A checked tracker URL (https, no spaces or link-breaking characters) as a Slack link
+    labelled with its host and path."""
+    label = url.split("://", 1)[-1]
+    label = label if len(label) <= 60 else label[:59] + "…"
+    return f"<{url.replace('&', '&amp;')}|{escape(label)}>"
+
+
+def build_tracker_modal(detail: SignalDetail) -> dict[str, Any]:
+    element = text_input(
+        ids.TRACKER_INPUT,
+        max_length=MAX_TRACKER_URL,
+        placeholder="https://…",
+        initial=detail.tracker_url,
+    )
+    blocks = [
+        _context_signal(detail),
+        input_block(
+            ids.TRACKER_BLOCK,
+            "Tracker link",
+            element,
+            optional=True,
+            hint="An https link to the ticket in Jira, Linear, GitHub … Leave empty to remove it.",
+        ),
+    ]
+    return _lead_modal(
+        ids.TRACKER_MODAL, f"Link {detail.signal.ref}", detail.signal.ref, blocks, "Save"
     )
 
 
@@ -284,6 +341,7 @@ def parse_values(view: dict[str, Any]) -> dict[str, str | None]:
                 input_value(value)
                 or selected_value(value)
                 or text_field(value, "selected_user", what="state.values selected_user")
+                or text_field(value, "selected_date", what="state.values selected_date")
                 or None
             )
     return flat
@@ -347,6 +405,17 @@ def build_thread_reply(
             f":raised_hand: The reporter of {ref} chose to put their name to this signal: {who}. "
             "Thank you for standing behind it."
         )
+    elif event.action == "linked" and event.note:
+        text = f":link: {_who(event)} linked {ref} to a tracker: {tracker_link(event.note)}"
+    elif event.action == "linked":
+        text = f":link: {_who(event)} removed the tracker link of {ref}."
+    elif event.action == "withdrawn":
+        text = (
+            f":leftwards_arrow_with_hook: {ref} was withdrawn by the reporter before it was "
+            "acknowledged; what they wrote is erased. Thank you for raising it all the same."
+        )
+    elif event.action == "escalated":
+        text = f":rotating_light: {ref} was escalated: every reminder went unanswered."
     elif event.action == "reminded":
         text = (
             f":alarm_clock: {lead_mention} — {ref} has waited for an acknowledgement "
@@ -408,6 +477,48 @@ def build_reporter_notice(detail: SignalDetail, event: EventSummary) -> dict[str
     return {"text": text, "blocks": [section(text)]}
 
 
+def build_escalation(
+    detail: SignalDetail, *, link: str | None, mention: str | None
+) -> dict[str, Any]:
+    """The one post raising a signal nobody acknowledged after every reminder. Blameless: the
+    system and kind, how long it has waited, a link to the thread; never who raised it, never
+    who did not answer."""
+    s = detail.signal
+    system = f" on *{inline(s.system)}*" if s.system else ""
+    waited = (
+        format_duration(max(detail.escalated_at - detail.posted_at, timedelta(0)))
+        if detail.escalated_at and detail.posted_at
+        else None
+    )
+    ref = f"<{link}|{s.ref}>" if link else f"*{s.ref}*"
+    text = (
+        f":rotating_light: {mention + ' — ' if mention else ''}{ref}, a "
+        f"{escape(kind_label(s.kind).lower())} signal{system}, "
+        + (f"has waited {waited} " if waited else "is still waiting ")
+        + "for an acknowledgement; its reminders went unanswered. It needs a lead's answer, "
+        "not a culprit: please acknowledge it in its thread."
+    )
+    text = fit(text, SECTION_TEXT_LIMIT)
+    return {"text": text, "blocks": [section(text)]}
+
+
+def build_owner_notice(detail: SignalDetail) -> dict[str, Any]:
+    """A private note to the member a lead made the signal's owner. No free text of the signal
+    (a DM can be exported): its reference, kind, system and due date, and what they may do."""
+    s = detail.signal
+    system = f" on *{inline(s.system)}*" if s.system else ""
+    where = f" in <#{detail.triage_channel}>" if detail.triage_channel else ""
+    text = f"You are now the owner of *{s.ref}* ({escape(kind_label(s.kind))}{system}){where}."
+    if detail.respond_by is not None:
+        text += f" Please respond by {due_day(detail.respond_by)}."
+    text += (
+        " You may ask the reporter and resolve it from the buttons on its triage post. "
+        "Look at the system, not the person."
+    )
+    text = fit(text, SECTION_TEXT_LIMIT)
+    return {"text": text, "blocks": [section(text)]}
+
+
 def build_reporter_status(detail: SignalDetail) -> str:
     """`/ai-signal status <code>`: status, the leads' questions and answers, the resolution."""
     s = detail.signal
@@ -421,17 +532,38 @@ def build_reporter_status(detail: SignalDetail) -> str:
     for event in detail.events:
         if event.action == "asked":
             lines.append(f"*A lead asked:* {fit(inline(event.note or ''), 600)}")
-        elif event.action == "replied":
-            lines.append(f"*You replied:* {fit(inline(event.note or ''), 600)}")
+        elif event.action == "replied" and event.note:
+            lines.append(f"*You replied:* {fit(inline(event.note), 600)}")
     if s.status == "declined" and detail.decline_reason:
         lines.append(f"*Declined:* {fit(inline(detail.decline_reason), 600)}")
     if s.status == "resolved":
         lines.append(f"*What was done:* {fit(inline(detail.resolution_done or ''), 600)}")
         if detail.lesson:
             lines.append(f"*Lesson:* {fit(inline(detail.lesson), 600)}")
-    if s.status not in ("resolved", "declined"):
+    if s.status == "withdrawn":
+        lines.append("You withdrew it; what you wrote is erased.")
+    elif s.status not in ("resolved", "declined"):
         lines.append("Add information with `/ai-signal reply <code> <text>`.")
+    if s.status == "new":
+        lines.append("Until a lead acknowledges it, `/ai-signal withdraw <code>` takes it back.")
     return fit("\n".join(lines), 3000)
+
+
+def build_withdrawn_text(result: ActionResult) -> str:
+    """The private answer to `/ai-signal withdraw`."""
+    s = result.detail.signal
+    if not result.changed:
+        return f"*{s.ref}* is already withdrawn; nothing changed."
+    later = (
+        " The thread hears of it after a short delay, so its timing does not point at you."
+        if s.anonymous
+        else ""
+    )
+    return (
+        f"*{s.ref}* is withdrawn. What you wrote is erased from the app's database, and its "
+        f"triage post now says it was withdrawn by the reporter.{later} It still counts as "
+        "raised — thank you."
+    )
 
 
 def build_lessons_text(lessons: list[Lesson], words: list[str]) -> str:

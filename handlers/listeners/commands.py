@@ -22,7 +22,11 @@ from handlers.blocks.intake import (
     build_signal_modal,
     build_status_text,
 )
-from handlers.blocks.triage import build_lessons_text, build_reporter_status
+from handlers.blocks.triage import (
+    build_lessons_text,
+    build_reporter_status,
+    build_withdrawn_text,
+)
 from handlers.crowd import CrowdGauge
 from handlers.edge import required_text, text_field
 from handlers.formatting import command_text_to_plain
@@ -60,6 +64,8 @@ def register(app: App, services: Services, *, crowd: CrowdGauge, systems: System
                 trigger_id=body.get("trigger_id", ""),
             )
             private(ack, answer)
+        elif word == "withdraw":
+            private(ack, withdraw_answer(services, ref_or_code=rest, user_id=body["user_id"]))
         elif word == "reveal":
             offer_reveal(ack, client, respond, services, code=rest, body=body)
         elif word in ("system", "systems"):
@@ -126,7 +132,8 @@ def status_answer(services: Services, *, ref_or_code: str, user_id: str) -> str:
             "or `/ai-signal status <code>`."
         )
     if _REF.match(ref_or_code):
-        return build_status_text(services.signals.own_signal(ref=ref_or_code, user_id=user_id))
+        detail = services.triage.own_signal(ref=ref_or_code, user_id=user_id)
+        return build_status_text(detail.signal, events=detail.events)
     # The user id only limits how many codes one person may try; the service keeps nothing of it.
     detail = services.triage.reporter_view(code=ref_or_code, requester_id=user_id)
     return build_reporter_status(detail)
@@ -152,6 +159,20 @@ def reply_answer(services: Services, *, words: str, user_id: str, trigger_id: st
         f"Thanks — your answer is added to *{ref}* as “the reporter (anonymous)”. "
         "It appears in the thread after a short delay, so its timing does not point at you."
     )
+
+
+def withdraw_answer(services: Services, *, ref_or_code: str, user_id: str) -> str:
+    if not ref_or_code:
+        raise EmptyText(
+            "Use `/ai-signal withdraw SIG-12` for a signal filed under your name, or "
+            "`/ai-signal withdraw <code>` for an anonymous one."
+        )
+    if _REF.match(ref_or_code):
+        result = services.triage.withdraw_named(ref=ref_or_code, user_id=user_id)
+    else:
+        # The user id only limits how many codes one person may try; nothing of it is kept.
+        result = services.triage.withdraw_anonymously(code=ref_or_code, requester_id=user_id)
+    return build_withdrawn_text(result)
 
 
 def offer_reveal(

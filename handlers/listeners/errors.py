@@ -129,6 +129,8 @@ LEAD_FORM_FIELD_BLOCKS = {
     "lesson": ids.LESSON_BLOCK,
     "pattern": ids.PATTERN_BLOCK,
     "owner": ids.OWNER_BLOCK,
+    "respond_by": ids.RESPOND_BY_BLOCK,
+    "tracker": ids.TRACKER_BLOCK,
     "status": ids.STATUS_BLOCK,
     "impact": ids.IMPACT_LEVEL_BLOCK,
     "decision": ids.REVIEW_DECISION_BLOCK,
@@ -136,7 +138,7 @@ LEAD_FORM_FIELD_BLOCKS = {
     "constraint": ids.REVIEW_CONSTRAINT_BLOCK,
     "missed_signal": ids.REVIEW_MISSED_BLOCK,
 }
-LEAD_FORMS = frozenset({ids.TRIAGE_MODAL, ids.ASK_MODAL, ids.RESOLVE_MODAL})
+LEAD_FORMS = frozenset({ids.TRIAGE_MODAL, ids.ASK_MODAL, ids.RESOLVE_MODAL, ids.TRACKER_MODAL})
 
 
 def first_block(view: Any) -> str:

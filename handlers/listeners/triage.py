@@ -21,6 +21,7 @@ from handlers.blocks.kit import status_label
 from handlers.blocks.triage import (
     build_ask_modal,
     build_resolve_modal,
+    build_tracker_modal,
     build_triage_modal,
     parse_values,
     ref_from_view,
@@ -41,8 +42,8 @@ LEADS_NOT_KNOWN_YET = (
 )
 FORM_NOT_OPENED = "Slack didn't open the form in time — please press the button again."
 
-# A lead form's submission: (ref, lead id, {block id: value}, request key) -> the result.
-Perform = Callable[[str, str, dict[str, Any], str], ActionResult]
+# A lead form's submission: (ref, lead id, {block id: value}, request key, is a lead) -> result.
+Perform = Callable[[str, str, dict[str, Any], str, bool], ActionResult]
 
 
 def unchanged_text(result: ActionResult) -> str:
@@ -77,11 +78,14 @@ class TriageListeners:
     def handle_triage_button_action(self, ack: Ack, body: dict, client: WebClient) -> None:
         self._open_form(ack, body, client, build_triage_modal)
 
+    def handle_tracker_button_action(self, ack: Ack, body: dict, client: WebClient) -> None:
+        self._open_form(ack, body, client, build_tracker_modal)
+
     def handle_ask_button_action(self, ack: Ack, body: dict, client: WebClient) -> None:
-        self._open_form(ack, body, client, build_ask_modal)
+        self._open_form(ack, body, client, build_ask_modal, owner_may=True)
 
     def handle_resolve_button_action(self, ack: Ack, body: dict, client: WebClient) -> None:
-        self._open_form(ack, body, client, self._resolve_form)
+        self._open_form(ack, body, client, self._resolve_form, owner_may=True)
 
     def _resolve_form(self, detail: SignalDetail) -> dict:
         # The review's first questions are prefilled from the system's record, if on record.
@@ -103,11 +107,26 @@ class TriageListeners:
             tell(client, body, unchanged_text(result))
 
     def _open_form(
-        self, ack: Ack, body: dict, client: WebClient, build: Callable[[SignalDetail], dict]
+        self,
+        ack: Ack,
+        body: dict,
+        client: WebClient,
+        build: Callable[[SignalDetail], dict],
+        *,
+        owner_may: bool = False,
     ) -> None:
-        if not self._acked_for_lead(ack, body, client):
+        """`owner_may`: the signal's owner may use the form too (the service says who owns it;
+        anyone else who is no lead gets its NotOwner answer from the error handler)."""
+        user_id = user_id_of(body)
+        if owner_may and not self._leads.is_lead(user_id, cached=True) and self._leads.group_known:
+            # Before the ack (a database read, no Slack call): a refusal raised after the ack
+            # would race Bolt's wait for it.
+            detail = self._triage.may_act(ref=ref_of(body), user_id=user_id, lead=False)
+            ack()
+        elif self._acked_for_lead(ack, body, client):
+            detail = self._triage.detail(ref=ref_of(body))
+        else:
             return
-        detail = self._triage.detail(ref=ref_of(body))
         try:
             client.views_open(trigger_id=required_text(body, "trigger_id"), view=build(detail))
         except SlackApiError as error:
@@ -119,25 +138,32 @@ class TriageListeners:
     def handle_triage_modal_submission(self, ack: Ack, body: dict, view: dict) -> None:
         self._submit(ack, body, view, self._do_triage)
 
+    def handle_tracker_modal_submission(self, ack: Ack, body: dict, view: dict) -> None:
+        self._submit(ack, body, view, self._do_tracker)
+
     def handle_ask_modal_submission(self, ack: Ack, body: dict, view: dict) -> None:
-        self._submit(ack, body, view, self._do_ask)
+        self._submit(ack, body, view, self._do_ask, owner_may=True)
 
     def handle_resolve_modal_submission(self, ack: Ack, body: dict, view: dict) -> None:
-        self._submit(ack, body, view, self._do_resolve)
+        self._submit(ack, body, view, self._do_resolve, owner_may=True)
 
-    def _submit(self, ack: Ack, body: dict, view: dict, perform: Perform) -> None:
+    def _submit(
+        self, ack: Ack, body: dict, view: dict, perform: Perform, *, owner_may: bool = False
+    ) -> None:
         # Read everything first: Unreadable -> the error handler's answer, nothing stored.
         lead_id = user_id_of(body)
         values = parse_values(view)
         ref = ref_from_view(view)
         view_id = required_text(view, "id", what="view.id")
         # Before the ack only the cached lead group counts; it is refreshed after the ack.
-        if not self._leads.is_lead(lead_id, cached=True):
+        lead = self._leads.is_lead(lead_id, cached=True)
+        if not lead and not (owner_may and self._leads.group_known):
             refusal = NOT_A_LEAD if self._leads.group_known else LEADS_NOT_KNOWN_YET
             ack(response_action="errors", errors={first_block(view): refusal[:150]})
             self._leads.refresh()
             return
-        result = perform(ref, lead_id, values, "view:" + view_id)
+        # Not a lead on a form the owner may use: the service checks they own the signal.
+        result = perform(ref, lead_id, values, "view:" + view_id, lead)
         if not result.changed and not result.duplicate:
             # A stale form (e.g. another lead resolved the signal meanwhile): say so.
             ack(response_action="errors", errors={first_block(view): unchanged_text(result)})
@@ -145,7 +171,9 @@ class TriageListeners:
         ack()
         self._leads.refresh()
 
-    def _do_triage(self, ref: str, lead_id: str, v: dict[str, Any], key: str) -> ActionResult:
+    def _do_triage(
+        self, ref: str, lead_id: str, v: dict[str, Any], key: str, lead: bool
+    ) -> ActionResult:
         return self._triage.triage(
             ref=ref,
             lead_id=lead_id,
@@ -154,15 +182,27 @@ class TriageListeners:
             owner_id=v.get(ids.OWNER_BLOCK),
             note=v.get(ids.NOTE_BLOCK),
             reason=v.get(ids.REASON_BLOCK),
+            respond_by=v.get(ids.RESPOND_BY_BLOCK),
             request_key=key,
-            is_lead=lambda user_id: self._leads.is_lead(user_id, cached=True),
         )
 
-    def _do_ask(self, ref: str, lead_id: str, v: dict[str, Any], key: str) -> ActionResult:
-        question = v.get(ids.QUESTION_BLOCK) or ""
-        return self._triage.ask(ref=ref, lead_id=lead_id, question=question, request_key=key)
+    def _do_tracker(
+        self, ref: str, lead_id: str, v: dict[str, Any], key: str, lead: bool
+    ) -> ActionResult:
+        url = v.get(ids.TRACKER_BLOCK)
+        return self._triage.attach_tracker(ref=ref, lead_id=lead_id, url=url, request_key=key)
 
-    def _do_resolve(self, ref: str, lead_id: str, v: dict[str, Any], key: str) -> ActionResult:
+    def _do_ask(
+        self, ref: str, lead_id: str, v: dict[str, Any], key: str, lead: bool
+    ) -> ActionResult:
+        question = v.get(ids.QUESTION_BLOCK) or ""
+        return self._triage.ask(
+            ref=ref, lead_id=lead_id, question=question, request_key=key, lead=lead
+        )
+
+    def _do_resolve(
+        self, ref: str, lead_id: str, v: dict[str, Any], key: str, lead: bool
+    ) -> ActionResult:
         return self._triage.resolve(
             ref=ref,
             lead_id=lead_id,
@@ -177,6 +217,7 @@ class TriageListeners:
                 "missed_signal": v.get(ids.REVIEW_MISSED_BLOCK),
             },
             request_key=key,
+            lead=lead,
         )
 
 
@@ -187,6 +228,8 @@ def register(app: App, services: Services, *, leads: LeadDirectory) -> None:
     app.action(ids.TRIAGE_ACTION)(listeners.handle_triage_button_action)
     app.action(ids.ASK_ACTION)(listeners.handle_ask_button_action)
     app.action(ids.RESOLVE_ACTION)(listeners.handle_resolve_button_action)
+    app.action(ids.TRACKER_ACTION)(listeners.handle_tracker_button_action)
+    app.view_submission(ids.TRACKER_MODAL)(listeners.handle_tracker_modal_submission)
     app.view_submission(ids.TRIAGE_MODAL)(listeners.handle_triage_modal_submission)
     app.view_submission(ids.ASK_MODAL)(listeners.handle_ask_modal_submission)
     app.view_submission(ids.RESOLVE_MODAL)(listeners.handle_resolve_modal_submission)

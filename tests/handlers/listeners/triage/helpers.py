@@ -215,6 +215,8 @@ def state_values(view: dict[str, Any], answers: dict[str, Any]) -> dict[str, Any
                 if answer is None
                 else {"text": {"type": "plain_text", "text": answer[:75]}, "value": answer}
             )
+        elif kind == "datepicker":
+            state["selected_date"] = answer
         else:
             raise AssertionError(f"no state for {kind}")
         values[block["block_id"]] = {element["action_id"]: state}

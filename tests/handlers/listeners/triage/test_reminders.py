@@ -110,7 +110,7 @@ def test_reminders_mention_the_lead_group_and_the_job_is_scheduled(launcher, peo
     add_reminder_job(scheduler, app.runtime.services.triage, every=every)
     job = scheduler.get_job(REMINDER_JOB_ID)
     assert job.func is send_reminders and job.args == (app.runtime.services.triage,)
-    assert job.kwargs == {"every": every}
+    assert job.kwargs == {"every": every, "escalate_to": None}
     assert isinstance(job.trigger, IntervalTrigger)
     assert timedelta(seconds=30) <= job.trigger.interval <= timedelta(minutes=30)
     assert_slack_happy(app)
