@@ -8,17 +8,20 @@ or conversations.replies for a thread reply) when an earlier attempt may have re
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
 
 from bot.services.records import DeliveryTask
 from handlers.blocks.triage import build_reporter_notice, build_thread_reply, build_triage_message
 from handlers.leads import LeadDirectory
 from models import OutboxPurpose
 
+logger = logging.getLogger(__name__)
 EVENT_TYPE = "ai_signal_outbox"
 # Slack's clock and ours may differ; the post landed after its attempt started, give or take.
 CLOCK_MARGIN = timedelta(minutes=2)
@@ -71,12 +74,32 @@ class OutboxSender:
     def __init__(self, *, client: WebClient, leads: LeadDirectory) -> None:
         self._client = client
         self._leads = leads
+        self._team_url: str | None = None
+
+    def team_url(self) -> str | None:
+        """The workspace's URL (from auth.test, once): "seen before" links are built from it
+        and a message's channel and ts. None while Slack cannot say: the refs go unlinked."""
+        if self._team_url is None:
+            try:
+                url = self._client.auth_test().get("url")
+            except (SlackApiError, OSError) as error:
+                logger.info("auth.test failed (%s): links left out", type(error).__name__)
+                return None
+            self._team_url = url if isinstance(url, str) and url.startswith("https://") else None
+        return self._team_url
+
+    def _triage_message(self, task: DeliveryTask) -> dict[str, Any]:
+        return build_triage_message(
+            task.signal,
+            detail=task.detail,
+            related=task.related,
+            team_url=self.team_url() if task.related or task.detail.primary else None,
+        )
 
     def __call__(self, task: DeliveryTask) -> Sent | None:
         """Send `task`; raises SlackApiError / connection errors for the worker to handle."""
-        signal = task.signal
         if task.purpose == OutboxPurpose.TRIAGE_POST.value:
-            message = build_triage_message(signal, detail=task.detail)
+            message = self._triage_message(task)
             response = self._client.chat_postMessage(
                 channel=task.channel,
                 unfurl_links=False,
@@ -87,7 +110,7 @@ class OutboxSender:
             return Sent(response["channel"], response["ts"])
         if task.purpose == OutboxPurpose.PARENT_UPDATE.value:
             # No metadata: the parent keeps its own tag; a repeated update is harmless.
-            message = build_triage_message(signal, detail=task.detail)
+            message = self._triage_message(task)
             response = self._client.chat_update(
                 channel=task.detail.triage_channel, ts=task.detail.triage_ts, **message
             )

@@ -22,6 +22,8 @@ class EventAction(StrEnum):
     REMINDED = "reminded"
     # An anonymous reporter chose to put their name to the signal (actor_id: the reporter).
     REVEALED = "revealed"
+    # A lead closed the signal as the same concern as another (note: the primary's reference).
+    DUPLICATE = "duplicate"
 
 
 class SignalEvent(Base):

@@ -39,6 +39,8 @@ class Signal(Base):
         Index("ix_signals_resolved_at_status_pattern", "resolved_at", "status", "pattern"),
         Index("ix_signals_status_queue", "status", "created_at", "updated_at", "posted_at"),
         Index("ix_signals_posted_at_response", "posted_at", "anonymous", "acknowledged_at"),
+        # The duplicates that follow a primary's outcome (migration 0010).
+        Index("ix_signals_duplicate_of", "duplicate_of"),
         {"sqlite_with_rowid": False},
     )
 

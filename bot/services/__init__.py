@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from bot.services.delivery import DeliveryService
+from bot.services.lessons import LessonsService
 from bot.services.signals import SignalService
 from bot.services.triage import TriageService
 
@@ -22,3 +23,4 @@ class Services:
     signals: SignalService
     delivery: DeliveryService
     triage: TriageService
+    lessons: LessonsService

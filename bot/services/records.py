@@ -4,7 +4,7 @@ the delivery worker sends. Nothing here reads the database or knows about Slack.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 from models import Signal, SignalEvent
 
@@ -85,6 +85,9 @@ class SignalDetail:
     triage_channel: str | None = None
     triage_ts: str | None = None
     events: tuple[EventSummary, ...] = ()
+    key_lesson: bool = False
+    # A duplicate's primary: what its reporter follows (its outcome, never its text or reporter).
+    primary: SignalDetail | None = None
 
     @property
     def time_to_acknowledge(self) -> timedelta | None:
@@ -110,6 +113,54 @@ class Lesson:
     pattern: str | None
     lesson: str | None
     resolved_at: datetime | None
+    done: str | None = None
+    key: bool = False  # a lead marked it a key lesson: it leads the answers and the playbook
+    triage_channel: str | None = None
+    triage_ts: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class LessonQuery:
+    """What `/ai-signal lessons` asks: words (all must match) and the filters."""
+
+    words: tuple[str, ...] = ()
+    system: str | None = None
+    pattern: str | None = None
+    since: date | None = None
+
+    @property
+    def empty(self) -> bool:
+        return not (self.words or self.system or self.pattern or self.since)
+
+
+@dataclass(frozen=True, kw_only=True)
+class LessonsPage:
+    query: LessonQuery
+    lessons: list[Lesson]
+    page: int  # from 0
+    more: bool  # a further page exists
+
+
+@dataclass(frozen=True, kw_only=True)
+class Related:
+    """An earlier signal shown under a new triage post ("seen before"): what it was about and
+    what was learned, never who raised it or its words."""
+
+    ref: str
+    kind: str
+    system: str | None
+    status: str
+    lesson: str | None  # resolved signals only
+    key: bool
+    triage_channel: str
+    triage_ts: str
+    same_system: bool
+
+
+@dataclass(frozen=True, kw_only=True)
+class KeyLessonResult:
+    ref: str
+    key: bool  # the mark as it is now
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -120,7 +171,9 @@ class QueueOverview:
     as_of: datetime  # the moment the overview was taken (ages are counted to it)
 
 
-def detail_of(signal: Signal, events: list[SignalEvent] | None = None) -> SignalDetail:
+def detail_of(
+    signal: Signal, events: list[SignalEvent] | None = None, *, primary: Signal | None = None
+) -> SignalDetail:
     return SignalDetail(
         signal=summarize(signal),
         owner_id=signal.owner_id,
@@ -137,6 +190,8 @@ def detail_of(signal: Signal, events: list[SignalEvent] | None = None) -> Signal
         triage_channel=signal.triage_channel,
         triage_ts=signal.triage_ts,
         events=tuple(summarize_event(e) for e in events or ()),
+        key_lesson=bool(signal.key_lesson),
+        primary=detail_of(primary) if primary is not None else None,
     )
 
 
@@ -156,6 +211,8 @@ class DeliveryTask:
     event: EventSummary | None = None
     # An earlier attempt started then and its outcome is unknown: look before sending again.
     unsure_since: datetime | None = None
+    # The triage post's "seen before": related earlier signals (triage posts and updates only).
+    related: tuple[Related, ...] = ()
 
     @property
     def signal(self) -> SignalSummary:

@@ -31,6 +31,7 @@ STATUS_WORDS: dict[str, tuple[str, str]] = {
     "investigating": ("🔎 Investigating", "Investigating"),
     "resolved": ("✅ Resolved", "Resolved"),
     "declined": ("🙏 Declined (not a problem)", "Declined (not a problem)"),
+    "duplicate": ("🔁 Duplicate", "Duplicate"),
 }
 
 

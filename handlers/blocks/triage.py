@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from bot.services.records import EventSummary, Lesson, SignalDetail, SignalSummary
+from bot.services.records import EventSummary, Related, SignalDetail, SignalSummary
 from bot.services.triage import MAX_NOTE
 from bot.services.vocabulary import IMPACTS, PATTERNS
 from handlers import ids
@@ -31,6 +31,7 @@ from handlers.blocks.kit import (
     status_label,
     text_input,
 )
+from handlers.blocks.lessons import build_seen_before, thread_link
 from handlers.edge import (
     Unreadable,
     input_value,
@@ -46,7 +47,7 @@ from handlers.formatting import escape, fit, inline, plain
 
 def lead_buttons(ref: str, status: str) -> list[dict[str, Any]]:
     """Lead actions that fit the status: no Acknowledge once acknowledged; Reopen when closed."""
-    if status in ("resolved", "declined"):
+    if status in ("resolved", "declined", "duplicate"):
         return [button(ids.REOPEN_ACTION, "Reopen", ref)]
     buttons = []
     if status == "new":
@@ -55,15 +56,30 @@ def lead_buttons(ref: str, status: str) -> list[dict[str, Any]]:
         button(ids.TRIAGE_ACTION, "Triage…", ref),
         button(ids.ASK_ACTION, "Ask reporter…", ref),
         button(ids.RESOLVE_ACTION, "Resolve…", ref),
+        button(ids.DUPLICATE_ACTION, "Duplicate…", ref),
     ]
     return buttons
 
 
+def _status_text(signal: SignalSummary, detail: SignalDetail | None, team_url: str | None) -> str:
+    primary = detail.primary if detail is not None else None
+    if signal.status == "duplicate" and primary is not None:
+        link = thread_link(team_url, primary.triage_channel or "", primary.triage_ts or "")
+        ref = f"<{link}|{primary.signal.ref}>" if link else primary.signal.ref
+        return f"{status_label(signal.status)} of {ref}"
+    return status_label(signal.status)
+
+
 def build_triage_message(
-    signal: SignalSummary, *, detail: SignalDetail | None = None
+    signal: SignalSummary,
+    *,
+    detail: SignalDetail | None = None,
+    related: tuple[Related, ...] = (),
+    team_url: str | None = None,
 ) -> dict[str, Any]:
     """The parent post in the triage channel: what was raised, by whom (or Anonymous), and where
-    it stands now (status, owner, time to acknowledge), with the lead actions that fit."""
+    it stands now (status, owner, time to acknowledge), what was seen before (`related`, linked
+    under `team_url`), with the lead actions that fit."""
     reporter = (
         "Anonymous" if signal.anonymous or not signal.reporter_id else f"<@{signal.reporter_id}>"
     )
@@ -71,7 +87,7 @@ def build_triage_message(
         mrkdwn(f"*Kind*\n{escape(kind_label(signal.kind))}"),
         mrkdwn(f"*System*\n{fit(inline(signal.system or '—'), FIELD_LIMIT - 20)}"),
         mrkdwn(f"*Reporter*\n{reporter}"),
-        mrkdwn(f"*Status*\n{status_label(signal.status)}"),
+        mrkdwn(f"*Status*\n{_status_text(signal, detail, team_url)}"),
     ]
     if detail is not None:
         if detail.owner_id:
@@ -90,6 +106,9 @@ def build_triage_message(
     if signal.impact:
         # Quoted like the text: a reporter's lines never pass for the post's own fields.
         blocks.append(section(f"*Perceived impact*\n{quote(signal.impact)}"))
+    seen = build_seen_before(related, team_url=team_url)
+    if seen is not None:
+        blocks.append(seen)
     blocks.append(
         context("Raised with `/ai-signal`. Thank the reporter; look at the system, not the person.")
     )
@@ -97,6 +116,8 @@ def build_triage_message(
         actions(*lead_buttons(signal.ref, signal.status), block_id=ids.TRIAGE_ACTIONS_BLOCK)
     )
     system = f" on {signal.system}" if signal.system else ""
+    if signal.status == "duplicate" and detail is not None and detail.primary is not None:
+        system += f" (duplicate of {detail.primary.signal.ref})"
     text = plain(
         f"{signal.ref}: {kind_label(signal.kind).lower()} signal{system} — {signal.status}",
         NOTIFICATION_TEXT_LIMIT,
@@ -291,9 +312,19 @@ def build_thread_reply(
             lines.append(f"*Systemic pattern:* {escape(pattern_label(detail.pattern))}")
         if detail.lesson:
             lines.append(f"*Lesson:* {inline(detail.lesson)}")
-        text = "\n".join(lines)
+        text = fit("\n".join(lines), SECTION_TEXT_LIMIT)
+        if detail.lesson or detail.failed_assumption:
+            # A lead marks (or unmarks) the lesson as a key lesson from here.
+            toggle = button(ids.KEY_LESSON_ACTION, "Key lesson ⭐ (mark / unmark)", ref)
+            return {"text": text, "blocks": [section(text), actions(toggle)]}
     elif event.action == "reopened":
         text = f":arrows_counterclockwise: {_who(event)} reopened {ref}."
+    elif event.action == "duplicate":
+        text = (
+            f":link: {_who(event)} marked {ref} as a duplicate of {escape(event.note or '')}. "
+            f"Thank you to {reporter} — it still counts, and they follow "
+            f"{escape(event.note or '')}'s outcome."
+        )
     elif event.action == "revealed":
         who = f"<@{event.actor_id}>" if event.actor_id else "The reporter"
         text = (
@@ -313,6 +344,8 @@ def build_thread_reply(
 
 def build_reporter_notice(detail: SignalDetail, event: EventSummary) -> dict[str, Any] | None:
     """A private note to a named reporter; None for anything they need not hear about."""
+    if detail.signal.status == "duplicate" and event.action in ("resolved", "declined"):
+        return _primary_outcome_notice(detail)
     ref = detail.signal.ref
     note = inline(event.note or "")
     if event.action == "acknowledged":
@@ -330,9 +363,41 @@ def build_reporter_notice(detail: SignalDetail, event: EventSummary) -> dict[str
         text += "\nThank you for raising it."
     elif event.action == "declined":
         text = f"*{ref}* was reviewed and declined as not a problem: {note}\nIt still counts — thank you for raising it."
+    elif event.action == "duplicate":
+        text = (
+            f"Thank you for raising *{ref}* — a lead found it is the same concern as "
+            f"*{escape(event.note or '')}*, raised earlier. It still counts; you will hear here "
+            "when that one is resolved."
+        )
     else:
         return None
     text = fit(text, SECTION_TEXT_LIMIT)
+    return {"text": text, "blocks": [section(text)]}
+
+
+def _primary_outcome(primary: SignalDetail) -> list[str]:
+    """What a duplicate's reporter reads of its primary: the outcome, never its text or reporter."""
+    lines = [f"*{primary.signal.ref}* is {status_label(primary.signal.status)}."]
+    if primary.signal.status == "declined" and primary.decline_reason:
+        lines.append(f"*Declined:* {fit(inline(primary.decline_reason), 600)}")
+    if primary.signal.status == "resolved":
+        lines.append(f"*What was done:* {fit(inline(primary.resolution_done or ''), 600)}")
+        if primary.lesson:
+            lines.append(f"*Lesson:* {fit(inline(primary.lesson), 600)}")
+    return lines
+
+
+def _primary_outcome_notice(detail: SignalDetail) -> dict[str, Any] | None:
+    primary = detail.primary
+    if primary is None:
+        return None
+    lines = [
+        f"*{detail.signal.ref}*, which you raised, is a duplicate of *{primary.signal.ref}*: "
+        "here is its outcome."
+    ]
+    lines += _primary_outcome(primary)
+    lines.append("Thank you for raising it.")
+    text = fit("\n".join(lines), SECTION_TEXT_LIMIT)
     return {"text": text, "blocks": [section(text)]}
 
 
@@ -357,25 +422,9 @@ def build_reporter_status(detail: SignalDetail) -> str:
         lines.append(f"*What was done:* {fit(inline(detail.resolution_done or ''), 600)}")
         if detail.lesson:
             lines.append(f"*Lesson:* {fit(inline(detail.lesson), 600)}")
-    if s.status not in ("resolved", "declined"):
+    if s.status == "duplicate" and detail.primary is not None:
+        lines.append(f"It is the same concern as *{detail.primary.signal.ref}*, raised earlier:")
+        lines += _primary_outcome(detail.primary)
+    if s.status not in ("resolved", "declined", "duplicate"):
         lines.append("Add information with `/ai-signal reply <code> <text>`.")
-    return fit("\n".join(lines), 3000)
-
-
-def build_lessons_text(lessons: list[Lesson], words: list[str]) -> str:
-    if not lessons:
-        scope = f" matching “{inline(' '.join(words))}”" if words else ""
-        return f"No lessons recorded yet{scope}."
-    lines = [
-        f"*Lessons from resolved signals*{' matching “' + inline(' '.join(words)) + '”' if words else ''}:"
-    ]
-    for lesson in lessons:
-        system = f" · {inline(lesson.system)}" if lesson.system else ""
-        lines.append(f"• *{lesson.ref}* ({escape(kind_label(lesson.kind))}{system})")
-        if lesson.failed_assumption:
-            lines.append(f"   Assumption that failed: {fit(inline(lesson.failed_assumption), 300)}")
-        if lesson.pattern:
-            lines.append(f"   Pattern: {escape(pattern_label(lesson.pattern))}")
-        if lesson.lesson:
-            lines.append(f"   Lesson: {fit(inline(lesson.lesson), 300)}")
     return fit("\n".join(lines), 3000)

@@ -131,8 +131,9 @@ LEAD_FORM_FIELD_BLOCKS = {
     "owner": ids.OWNER_BLOCK,
     "status": ids.STATUS_BLOCK,
     "impact": ids.IMPACT_LEVEL_BLOCK,
+    "primary": ids.PRIMARY_BLOCK,
 }
-LEAD_FORMS = frozenset({ids.TRIAGE_MODAL, ids.ASK_MODAL, ids.RESOLVE_MODAL})
+LEAD_FORMS = frozenset({ids.TRIAGE_MODAL, ids.ASK_MODAL, ids.RESOLVE_MODAL, ids.DUPLICATE_MODAL})
 
 
 def first_block(view: Any) -> str:

@@ -18,6 +18,7 @@ from bot.services import Services
 from bot.services.records import ActionResult, SignalDetail
 from handlers import ids
 from handlers.blocks.kit import status_label
+from handlers.blocks.lessons import build_duplicate_modal
 from handlers.blocks.triage import (
     build_ask_modal,
     build_resolve_modal,
@@ -83,6 +84,9 @@ class TriageListeners:
     def handle_resolve_button_action(self, ack: Ack, body: dict, client: WebClient) -> None:
         self._open_form(ack, body, client, build_resolve_modal)
 
+    def handle_duplicate_button_action(self, ack: Ack, body: dict, client: WebClient) -> None:
+        self._open_form(ack, body, client, build_duplicate_modal)
+
     def _acked_for_lead(self, ack: Ack, body: dict, client: WebClient) -> bool:
         user_id = user_id_of(body)  # Unreadable without one: answered by the error handler
         # Ack first: finding out who is a lead may mean asking Slack for the lead group.
@@ -118,6 +122,9 @@ class TriageListeners:
 
     def handle_resolve_modal_submission(self, ack: Ack, body: dict, view: dict) -> None:
         self._submit(ack, body, view, self._do_resolve)
+
+    def handle_duplicate_modal_submission(self, ack: Ack, body: dict, view: dict) -> None:
+        self._submit(ack, body, view, self._do_duplicate)
 
     def _submit(self, ack: Ack, body: dict, view: dict, perform: Perform) -> None:
         # Read everything first: Unreadable -> the error handler's answer, nothing stored.
@@ -167,6 +174,11 @@ class TriageListeners:
             request_key=key,
         )
 
+    def _do_duplicate(self, ref: str, lead_id: str, v: dict[str, Any], key: str) -> ActionResult:
+        return self._triage.mark_duplicate(
+            ref=ref, lead_id=lead_id, primary_ref=v.get(ids.PRIMARY_BLOCK) or "", request_key=key
+        )
+
 
 def register(app: App, services: Services, *, leads: LeadDirectory) -> None:
     listeners = TriageListeners(services, leads)
@@ -178,3 +190,5 @@ def register(app: App, services: Services, *, leads: LeadDirectory) -> None:
     app.view_submission(ids.TRIAGE_MODAL)(listeners.handle_triage_modal_submission)
     app.view_submission(ids.ASK_MODAL)(listeners.handle_ask_modal_submission)
     app.view_submission(ids.RESOLVE_MODAL)(listeners.handle_resolve_modal_submission)
+    app.action(ids.DUPLICATE_ACTION)(listeners.handle_duplicate_button_action)
+    app.view_submission(ids.DUPLICATE_MODAL)(listeners.handle_duplicate_modal_submission)

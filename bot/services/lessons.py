@@ -1,0 +1,373 @@
+"""The lessons library: ranked full-text search over what resolved signals taught, the key
+lessons leads curate (a system's playbook), and "seen before" for each new triage post.
+
+The index (migration 0010): on SQLite an FTS5 table kept in step with `signals` by triggers,
+ranked with bm25; on PostgreSQL a GIN index over a weighted `to_tsvector` document, ranked with
+ts_rank. People's words never reach either as syntax: on SQLite every word is a quoted FTS5
+string, on PostgreSQL the words go through plainto_tsquery / websearch_to_tsquery, which accept
+any text.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, date, datetime, time
+from typing import Any
+
+from sqlalchemy import bindparam, func, literal_column, or_, select, text
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot.clock import Clock, utc_now
+from bot.db import DEFAULT_DEADLINE_MS
+from bot.services.errors import NotFound, ServiceError
+from bot.services.records import KeyLessonResult, Lesson, LessonQuery, LessonsPage, Related
+from bot.services.transactions import request_read, request_transaction
+from bot.services.vocabulary import PATTERNS
+from models import Signal
+from models import SignalStatus as S
+from models.base import UTCDateTime
+
+PAGE_SIZE = 5
+MAX_PAGE = 100
+MAX_WORDS = 8
+MAX_WORD = 40
+SEEN_BEFORE = 3
+PLAYBOOK_LIMIT = 10
+# Kept identical to migration 0010's PG_DOCUMENT: the GIN index serves only this expression.
+PG_DOCUMENT = (
+    "setweight(to_tsvector('english', coalesce(lesson, '')), 'A') || "
+    "setweight(to_tsvector('english', coalesce(failed_assumption, '')), 'B') || "
+    "setweight(to_tsvector('english', coalesce(resolution_done, '') || ' ' || "
+    "coalesce(system, '')), 'C') || "
+    "setweight(to_tsvector('english', coalesce(pattern, '') || ' ' || kind), 'D')"
+)
+_DOCUMENT = literal_column(f"({PG_DOCUMENT})")
+_ENGLISH = literal_column("'english'::regconfig")
+# FTS5 columns: lesson, failed_assumption, resolution_done, system, pattern, kind (then the
+# unindexed ones); the lesson weighs most, as in the PostgreSQL document.
+_BM25 = "bm25(lessons_fts, 4.0, 3.0, 2.0, 2.0, 1.0, 1.0)"
+_TOKEN = re.compile(r"\w+", re.UNICODE)
+# Words that say nothing about a concern: left out of "seen before"'s similarity.
+_STOPWORDS = frozenset(
+    "about after again also because been before being could does doing from have into just "
+    "more most much only other over same some such than that their them then there these they "
+    "this those through very were what when where which while will with would your".split()
+)
+SIMILAR_WORDS = 6
+
+BAD_SINCE = "`since:` takes a date like `since:2026-10-01`."
+BAD_PATTERN = "`pattern:` takes one of " + ", ".join(f"`{p}`" for p in PATTERNS) + "."
+NOTHING_CHANGED_BUSY = "Nothing changed — the database was busy; please try again."
+NOT_RESOLVED = "Only the lesson of a resolved signal can be a key lesson; nothing changed."
+
+
+class BadLessonsQuery(ServiceError):
+    """A filter of `/ai-signal lessons` that cannot be read (the sentence says how)."""
+
+
+def parse_lessons_query(text: str) -> LessonQuery:
+    """`WORDS [system:NAME] [pattern:NAME] [since:DATE]` -> a LessonQuery; BadLessonsQuery for a
+    filter that cannot be read."""
+    words: list[str] = []
+    system = pattern = None
+    since = None
+    for token in text.split():
+        name, colon, value = token.partition(":")
+        name = name.lower()
+        if colon and name == "system" and value:
+            system = value[:200]
+        elif colon and name == "pattern" and value:
+            pattern = parse_pattern(value)
+        elif colon and name == "since":
+            since = parse_since(value)
+        elif len(words) < MAX_WORDS:
+            words.append(token[:MAX_WORD])
+    return LessonQuery(words=tuple(words), system=system, pattern=pattern, since=since)
+
+
+def parse_pattern(value: str) -> str:
+    key = value.strip().lower().replace("_", "-")
+    if key in PATTERNS:
+        return key
+    starts = [p for p in PATTERNS if p.startswith(key)]
+    if len(starts) == 1:
+        return starts[0]
+    raise BadLessonsQuery(BAD_PATTERN)
+
+
+def parse_since(value: str) -> date:
+    try:
+        return date.fromisoformat(value.strip())
+    except ValueError:
+        raise BadLessonsQuery(BAD_SINCE) from None
+
+
+def fts5_query(words: tuple[str, ...] | list[str], *, any_word: bool = False) -> str | None:
+    """An FTS5 MATCH expression for `words`: each one a quoted string (so `"`, `*`, `:`, `(`,
+    NEAR or AND typed by people are only text); None when no word has a letter or digit."""
+    terms = [
+        '"' + word.replace('"', '""') + '"' for word in words if _TOKEN.search(word) is not None
+    ]
+    if not terms:
+        return None
+    return (" OR " if any_word else " ").join(terms)
+
+
+def searchable(words: tuple[str, ...]) -> str:
+    """The words as plain text for plainto_tsquery (any text is valid there)."""
+    return " ".join(word for word in words if _TOKEN.search(word) is not None)
+
+
+def similar_words(text_: str) -> list[str]:
+    """The telling words of a signal's text (longest first): what "seen before" looks for."""
+    seen: dict[str, None] = {}
+    for token in _TOKEN.findall(text_.lower()):
+        if len(token) >= 4 and not token.isdigit() and token not in _STOPWORDS:
+            seen.setdefault(token[:MAX_WORD], None)
+    return sorted(seen, key=lambda w: (-len(w), w))[:SIMILAR_WORDS]
+
+
+def lesson_of(signal: Signal) -> Lesson:
+    return Lesson(
+        ref=signal.ref,
+        kind=signal.kind,
+        system=signal.system,
+        failed_assumption=signal.failed_assumption,
+        pattern=signal.pattern,
+        lesson=signal.lesson,
+        resolved_at=signal.resolved_at,
+        done=signal.resolution_done,
+        key=bool(signal.key_lesson),
+        triage_channel=signal.triage_channel,
+        triage_ts=signal.triage_ts,
+    )
+
+
+def _since(day: date) -> datetime:
+    return datetime.combine(day, time(0), tzinfo=UTC)
+
+
+def _in_order(session: Session, ids: list[str]) -> list[Signal]:
+    if not ids:
+        return []
+    rows = {s.id: s for s in session.scalars(select(Signal).where(Signal.id.in_(ids)))}
+    return [rows[i] for i in ids if i in rows]
+
+
+def _sqlite_matches(
+    session: Session, query: LessonQuery, match: str, *, limit: int, offset: int
+) -> list[str]:
+    """Signal ids matching `match` in the FTS5 table, best first: key lessons, then bm25, then
+    the newest."""
+    where = ["lessons_fts MATCH :match"]
+    params: dict[str, Any] = {"match": match, "limit": limit, "offset": offset}
+    binds = []
+    if query.system:
+        where.append("system_key = lower(:system)")
+        params["system"] = query.system
+    if query.pattern:
+        where.append("pattern = :pattern")
+        params["pattern"] = query.pattern
+    if query.since:
+        where.append("resolved_at >= :since")
+        params["since"] = _since(query.since)
+        binds.append(bindparam("since", type_=UTCDateTime()))
+    statement = text(
+        f"SELECT signal_id FROM lessons_fts WHERE {' AND '.join(where)} "
+        f"ORDER BY key_lesson DESC, {_BM25}, resolved_at DESC LIMIT :limit OFFSET :offset"
+    ).bindparams(*binds)
+    return list(session.scalars(statement, params))
+
+
+def _filters(query: LessonQuery) -> list[Any]:
+    conditions: list[Any] = [Signal.status == S.RESOLVED.value]
+    if query.system:
+        conditions.append(func.lower(Signal.system) == func.lower(query.system))
+    if query.pattern:
+        conditions.append(Signal.pattern == query.pattern)
+    if query.since:
+        conditions.append(Signal.resolved_at >= _since(query.since))
+    return conditions
+
+
+def _postgres_matches(
+    session: Session, query: LessonQuery, words: str, *, limit: int, offset: int
+) -> list[str]:
+    tsquery = func.plainto_tsquery(_ENGLISH, words)
+    statement = (
+        select(Signal.id)
+        .where(*_filters(query), _DOCUMENT.op("@@")(tsquery))
+        .order_by(
+            Signal.key_lesson.desc(),
+            func.ts_rank(_DOCUMENT, tsquery).desc(),
+            Signal.resolved_at.desc(),
+        )
+        .limit(limit)
+        .offset(offset)
+    )
+    return list(session.scalars(statement))
+
+
+def _newest(session: Session, query: LessonQuery, *, limit: int, offset: int) -> list[str]:
+    """No words: the newest lessons with the filters, key lessons first."""
+    statement = (
+        select(Signal.id)
+        .where(
+            *_filters(query),
+            or_(Signal.lesson.is_not(None), Signal.failed_assumption.is_not(None)),
+        )
+        .order_by(Signal.key_lesson.desc(), Signal.resolved_at.desc())
+        .limit(limit)
+        .offset(offset)
+    )
+    return list(session.scalars(statement))
+
+
+def search_ids(session: Session, query: LessonQuery, *, limit: int, offset: int) -> list[str]:
+    """The ids of the lessons `query` finds, best first."""
+    if not query.words:
+        return _newest(session, query, limit=limit, offset=offset)
+    if session.get_bind().dialect.name == "postgresql":
+        words = searchable(query.words)
+        if not words:
+            return []
+        return _postgres_matches(session, query, words, limit=limit, offset=offset)
+    match = fts5_query(query.words)
+    if match is None:
+        return []
+    return _sqlite_matches(session, query, match, limit=limit, offset=offset)
+
+
+def _similar_ids(session: Session, words: list[str], *, limit: int) -> list[str]:
+    """Resolved signals whose lessons share any of `words`, by the search's ranking."""
+    if not words:
+        return []
+    if session.get_bind().dialect.name == "postgresql":
+        tsquery = func.websearch_to_tsquery(_ENGLISH, " or ".join(words))
+        statement = (
+            select(Signal.id)
+            .where(Signal.status == S.RESOLVED.value, _DOCUMENT.op("@@")(tsquery))
+            .order_by(func.ts_rank(_DOCUMENT, tsquery).desc(), Signal.resolved_at.desc())
+            .limit(limit)
+        )
+        return list(session.scalars(statement))
+    match = fts5_query(words, any_word=True)
+    statement = text(
+        f"SELECT signal_id FROM lessons_fts WHERE lessons_fts MATCH :match "
+        f"ORDER BY {_BM25}, resolved_at DESC LIMIT :limit"
+    )
+    return list(session.scalars(statement, {"match": match, "limit": limit}))
+
+
+def related_signals(session: Session, signal: Signal, *, limit: int = SEEN_BEFORE) -> list[Related]:
+    """Up to `limit` earlier signals for the triage post of `signal`: lessons with similar words
+    on the same system first, then the same system's latest signals, then similar lessons from
+    elsewhere. Only signals already in the triage channel (posted before this one), never a
+    withdrawn one, never the signal itself."""
+    similar = _in_order(session, _similar_ids(session, similar_words(signal.text), limit=limit * 2))
+    same: list[Signal] = []
+    if signal.system:
+        earlier = [Signal.posted_at < signal.posted_at] if signal.posted_at else []
+        same = list(
+            session.scalars(
+                select(Signal)
+                .where(
+                    func.lower(Signal.system) == func.lower(signal.system),
+                    Signal.posted_at.is_not(None),
+                    *earlier,
+                    Signal.id != signal.id,
+                    Signal.status != S.WITHDRAWN.value,
+                )
+                .order_by(Signal.posted_at.desc())
+                .limit(limit)
+            )
+        )
+    key = (signal.system or "").lower() or None
+
+    def is_same(other: Signal) -> bool:
+        return key is not None and (other.system or "").lower() == key
+
+    ordered = [s for s in similar if is_same(s)] + same + [s for s in similar if not is_same(s)]
+    picked: dict[str, Related] = {}
+    for other in ordered:
+        if other.id == signal.id or other.id in picked or not other.triage_ts:
+            continue
+        if not other.triage_channel or other.status == S.WITHDRAWN.value:
+            continue
+        if signal.posted_at and other.posted_at and other.posted_at >= signal.posted_at:
+            continue
+        picked[other.id] = Related(
+            ref=other.ref,
+            kind=other.kind,
+            system=other.system,
+            status=other.status,
+            lesson=other.lesson if other.status == S.RESOLVED.value else None,
+            key=bool(other.key_lesson),
+            triage_channel=other.triage_channel,
+            triage_ts=other.triage_ts,
+            same_system=is_same(other),
+        )
+        if len(picked) == limit:
+            break
+    return list(picked.values())
+
+
+class LessonsService:
+    def __init__(
+        self,
+        *,
+        sessions: sessionmaker[Session],
+        clock: Clock = utc_now,
+        deadline_ms: int | None = DEFAULT_DEADLINE_MS,
+    ) -> None:
+        self._sessions = sessions
+        self._clock = clock
+        self._deadline_ms = deadline_ms
+
+    def search(
+        self, *, query: LessonQuery, page: int = 0, per_page: int = PAGE_SIZE
+    ) -> LessonsPage:
+        """One page of the lessons `query` finds (key lessons first, best match, newest)."""
+        page = max(0, min(page, MAX_PAGE))
+        with request_read(self._sessions, deadline_ms=self._deadline_ms) as session:
+            ids = search_ids(session, query, limit=per_page + 1, offset=page * per_page)
+            rows = _in_order(session, ids[:per_page])
+            return LessonsPage(
+                query=query,
+                lessons=[lesson_of(s) for s in rows],
+                page=page,
+                more=len(ids) > per_page,
+            )
+
+    def playbook(self, *, system: str, limit: int = PLAYBOOK_LIMIT) -> list[Lesson]:
+        """A system's key lessons, newest first (what its card shows)."""
+        with request_read(self._sessions, deadline_ms=self._deadline_ms) as session:
+            rows = session.scalars(
+                select(Signal)
+                .where(
+                    Signal.status == S.RESOLVED.value,
+                    Signal.key_lesson.is_(True),
+                    func.lower(Signal.system) == func.lower(system.strip()),
+                )
+                .order_by(Signal.resolved_at.desc())
+                .limit(limit)
+            )
+            return [lesson_of(s) for s in rows]
+
+    def toggle_key_lesson(self, *, ref: str, lead_id: str) -> KeyLessonResult:
+        """Mark a resolved signal's lesson as a key lesson, or take the mark away. Leads only
+        (the caller checks); NotFound / NotResolved otherwise."""
+        del lead_id  # who marked it is not kept: the library names no one
+        with request_transaction(
+            self._sessions, deadline_ms=self._deadline_ms, busy=NOTHING_CHANGED_BUSY
+        ) as session:
+            signal = session.scalar(
+                select(Signal).where(Signal.ref == ref.strip().upper()).with_for_update()
+            )
+            if signal is None:
+                raise NotFound(f"There is no signal {ref.strip()[:20]}.")
+            if signal.status != S.RESOLVED.value or not (signal.lesson or signal.failed_assumption):
+                raise BadLessonsQuery(NOT_RESOLVED)
+            signal.key_lesson = not signal.key_lesson
+            signal.updated_at = self._clock()
+            return KeyLessonResult(ref=signal.ref, key=signal.key_lesson)

@@ -1,0 +1,110 @@
+"""lessons search: full-text index over resolved signals' lessons, and the system key
+
+Revision ID: 0010
+Revises: 0006
+Create Date: 2026-12-01 16:00:00
+
+SQLite: an FTS5 table `lessons_fts` (porter stemming) over the lesson, the failed assumption,
+what was done, the system, the pattern and the kind of each resolved signal, with the columns the
+answer filters and orders by (unindexed); `lesson_search` maps a signal to its FTS row. Triggers
+on `signals` keep both in step in the same transaction as any change (resolve, reopen, alias
+merge, erasure). PostgreSQL: a partial GIN index over the weighted `to_tsvector` document of
+resolved signals (the expression bot/services/lessons.py queries). Both: an index on the
+lower-cased system name (seen before, filters) and one on `duplicate_of`.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0010"
+down_revision = "0006"
+branch_labels = None
+depends_on = None
+
+# Kept identical to bot/services/lessons.py: PG_DOCUMENT (the index is used only for it).
+PG_DOCUMENT = (
+    "setweight(to_tsvector('english', coalesce(lesson, '')), 'A') || "
+    "setweight(to_tsvector('english', coalesce(failed_assumption, '')), 'B') || "
+    "setweight(to_tsvector('english', coalesce(resolution_done, '') || ' ' || "
+    "coalesce(system, '')), 'C') || "
+    "setweight(to_tsvector('english', coalesce(pattern, '') || ' ' || kind), 'D')"
+)
+
+_FTS_COLUMNS = "lesson, failed_assumption, resolution_done, system, pattern, kind"
+_FTS_VALUES = (
+    "new.lesson, new.failed_assumption, new.resolution_done, new.system, new.pattern, new.kind"
+)
+_ADD = f"""
+    INSERT INTO lesson_search(signal_id) SELECT new.id WHERE new.status = 'resolved';
+    INSERT INTO lessons_fts(rowid, {_FTS_COLUMNS}, signal_id, key_lesson, resolved_at, system_key)
+    SELECT m.id, {_FTS_VALUES}, new.id, new.key_lesson, new.resolved_at, lower(new.system)
+    FROM lesson_search m WHERE m.signal_id = new.id AND new.status = 'resolved';
+"""
+_REMOVE = """
+    DELETE FROM lessons_fts WHERE rowid = (SELECT id FROM lesson_search WHERE signal_id = old.id);
+    DELETE FROM lesson_search WHERE signal_id = old.id;
+"""
+_WATCHED = (
+    "status, lesson, failed_assumption, resolution_done, system, pattern, kind, key_lesson, "
+    "resolved_at"
+)
+_SQLITE_UP = (
+    """CREATE TABLE lesson_search (
+        id INTEGER PRIMARY KEY,
+        signal_id VARCHAR(32) NOT NULL UNIQUE
+    )""",
+    f"""CREATE VIRTUAL TABLE lessons_fts USING fts5(
+        {_FTS_COLUMNS},
+        signal_id UNINDEXED, key_lesson UNINDEXED, resolved_at UNINDEXED, system_key UNINDEXED,
+        tokenize = 'porter unicode61'
+    )""",
+    f"CREATE TRIGGER signals_lessons_insert AFTER INSERT ON signals BEGIN {_ADD} END",
+    f"""CREATE TRIGGER signals_lessons_update AFTER UPDATE OF {_WATCHED} ON signals
+        BEGIN {_REMOVE} {_ADD} END""",
+    f"CREATE TRIGGER signals_lessons_delete AFTER DELETE ON signals BEGIN {_REMOVE} END",
+    # The signals resolved before this migration.
+    "INSERT INTO lesson_search(signal_id) SELECT id FROM signals WHERE status = 'resolved'",
+    f"""INSERT INTO lessons_fts(rowid, {_FTS_COLUMNS}, signal_id, key_lesson, resolved_at,
+        system_key)
+        SELECT m.id, s.lesson, s.failed_assumption, s.resolution_done, s.system, s.pattern,
+               s.kind, s.id, s.key_lesson, s.resolved_at, lower(s.system)
+        FROM lesson_search m JOIN signals s ON s.id = m.signal_id""",
+)
+_SQLITE_DOWN = (
+    "DROP TRIGGER IF EXISTS signals_lessons_delete",
+    "DROP TRIGGER IF EXISTS signals_lessons_update",
+    "DROP TRIGGER IF EXISTS signals_lessons_insert",
+    "DROP TABLE IF EXISTS lessons_fts",
+    "DROP TABLE IF EXISTS lesson_search",
+)
+
+
+def upgrade() -> None:
+    with op.batch_alter_table("signals", schema=None) as batch_op:
+        batch_op.create_index("ix_signals_duplicate_of", ["duplicate_of"], unique=False)
+    dialect = op.get_bind().dialect.name
+    op.create_index(
+        "ix_signals_system_key", "signals", [sa.text("lower(system)"), "posted_at"], unique=False
+    )
+    if dialect == "sqlite":
+        for statement in _SQLITE_UP:
+            op.execute(statement)
+    elif dialect == "postgresql":
+        op.execute(
+            f"CREATE INDEX ix_signals_lesson_document ON signals USING gin (({PG_DOCUMENT})) "
+            "WHERE status = 'resolved'"
+        )
+
+
+def downgrade() -> None:
+    dialect = op.get_bind().dialect.name
+    if dialect == "sqlite":
+        for statement in _SQLITE_DOWN:
+            op.execute(statement)
+    elif dialect == "postgresql":
+        op.execute("DROP INDEX IF EXISTS ix_signals_lesson_document")
+    op.drop_index("ix_signals_system_key", table_name="signals")
+    with op.batch_alter_table("signals", schema=None) as batch_op:
+        batch_op.drop_index("ix_signals_duplicate_of")
