@@ -44,6 +44,8 @@ def register(app: App, services: Services, *, leads: LeadDirectory) -> None:
     ) -> None:
         value = text_field(body["actions"][0], "value", what="action value")
         ack()
+        if not respond.response_url:
+            return  # a button on a private answer always comes with one; nothing to answer
         parsed = parse_more_value(value)
         if parsed is None:
             respond(text=UNREADABLE_TEXT, response_type="ephemeral", replace_original=False)

@@ -109,8 +109,9 @@ def test_a_non_lead_pressing_any_button_changes_nothing(app):
     for action_id in pressed:
         press(app, NOT_A_LEAD, action_id, ref)
     told = wait_until(
-        lambda: len(ephemerals_to(app, NOT_A_LEAD)) == len(pressed)
-        and ephemerals_to(app, NOT_A_LEAD),
+        lambda: (
+            len(ephemerals_to(app, NOT_A_LEAD)) == len(pressed) and ephemerals_to(app, NOT_A_LEAD)
+        ),
         "a private answer to each press",
     )
     assert all(ONLY_LEADS in text for text in told)
