@@ -14,7 +14,7 @@ import re
 from datetime import UTC, date, datetime, time
 from typing import Any
 
-from sqlalchemy import bindparam, func, literal_column, or_, select, text
+from sqlalchemy import bindparam, func, literal_column, or_, select, text, union
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.clock import Clock, utc_now
@@ -33,27 +33,31 @@ MAX_WORDS = 8
 MAX_WORD = 40
 SEEN_BEFORE = 3
 PLAYBOOK_LIMIT = 10
-# Kept identical to migration 0010's PG_DOCUMENT: the GIN index serves only this expression.
-PG_DOCUMENT = (
-    "setweight(to_tsvector('english', coalesce(lesson, '')), 'A') || "
-    "setweight(to_tsvector('english', coalesce(failed_assumption, '')), 'B') || "
-    "setweight(to_tsvector('english', coalesce(resolution_done, '') || ' ' || "
-    "coalesce(system, '')), 'C') || "
-    "setweight(to_tsvector('english', coalesce(pattern, '') || ' ' || kind), 'D')"
-)
-_DOCUMENT = literal_column(f"({PG_DOCUMENT})")
+# PostgreSQL: the stored, weighted document of each signal's lesson (migration 0010; lesson A,
+# failed assumption B, what was done and the system C, pattern and kind D), GIN-indexed.
+_DOCUMENT = literal_column("lesson_document")
 _ENGLISH = literal_column("'english'::regconfig")
 # FTS5 columns: lesson, failed_assumption, resolution_done, system, pattern, kind (then the
 # unindexed ones); the lesson weighs most, as in the PostgreSQL document.
-_BM25 = "bm25(lessons_fts, 4.0, 3.0, 2.0, 2.0, 1.0, 1.0)"
+_BM25 = "bm25(lessons_fts, 4.0, 3.0, 2.0, 2.0, 1.0, 1.0, 0.0)"
+# How many of the newest matches a search ranks (with every matching key lesson besides).
+SEARCH_WINDOW = 2000
 _TOKEN = re.compile(r"\w+", re.UNICODE)
-# Words that say nothing about a concern: left out of "seen before"'s similarity.
-_STOPWORDS = frozenset(
-    "about after again also because been before being could does doing from have into just "
-    "more most much only other over same some such than that their them then there these they "
-    "this those through very were what when where which while will with would your".split()
+# Words that say nothing about a concern: left out of searches (PostgreSQL's English
+# configuration drops them too) and of "seen before"'s similarity.
+STOPWORDS = frozenset(
+    "a about after again all also am an and any are as at be because been before being but by "
+    "can could did do does doing for from had has have he her his how i if in into is it its "
+    "just me more most much my no nor not of on once only or other our out over same she so "
+    "some such than that the their them then there these they this those through to too under "
+    "until up very was we were what when where which while who why will with would you your".split()
 )
-SIMILAR_WORDS = 6
+# "Seen before" looks for lessons sharing the signal's telling words: its longest words, of
+# which the ones found in fewer than PROBE_LIMIT lessons (the rarest first) are used; a word
+# most lessons share says nothing about this signal, and would make the look-up rank them all.
+CANDIDATE_WORDS = 8
+SIMILAR_WORDS = 4
+PROBE_LIMIT = 200
 
 BAD_SINCE = "`since:` takes a date like `since:2026-10-01`."
 BAD_PATTERN = "`pattern:` takes one of " + ", ".join(f"`{p}`" for p in PATTERNS) + "."
@@ -119,12 +123,18 @@ def searchable(words: tuple[str, ...]) -> str:
 
 
 def similar_words(text_: str) -> list[str]:
-    """The telling words of a signal's text (longest first): what "seen before" looks for."""
+    """The candidate telling words of a signal's text (longest first)."""
     seen: dict[str, None] = {}
     for token in _TOKEN.findall(text_.lower()):
-        if len(token) >= 4 and not token.isdigit() and token not in _STOPWORDS:
+        if len(token) >= 4 and not token.isdigit() and token not in STOPWORDS:
             seen.setdefault(token[:MAX_WORD], None)
-    return sorted(seen, key=lambda w: (-len(w), w))[:SIMILAR_WORDS]
+    return sorted(seen, key=lambda w: (-len(w), w))[:CANDIDATE_WORDS]
+
+
+def content_words(words: tuple[str, ...]) -> tuple[str, ...]:
+    """The words of a search without the stopwords (all of them if nothing else is left)."""
+    kept = tuple(w for w in words if w.lower() not in STOPWORDS)
+    return kept or words
 
 
 def lesson_of(signal: Signal) -> Lesson:
@@ -154,13 +164,47 @@ def _in_order(session: Session, ids: list[str]) -> list[Signal]:
     return [rows[i] for i in ids if i in rows]
 
 
+def _quoted(value: str) -> str:
+    return '"' + value.replace('"', '""') + '"'
+
+
+def _sqlite_match(query: LessonQuery) -> str | None:
+    """The MATCH expression: the words, and the pattern and system filters on their columns
+    (checked exactly afterwards: a column phrase is only the index's first cut)."""
+    words = fts5_query(content_words(query.words))
+    if words is None:
+        return None
+    parts = [f"({words})"]
+    if query.pattern:
+        parts.append(f"pattern : {_quoted(query.pattern)}")
+    if query.system and _TOKEN.search(query.system):
+        parts.append(f"system : {_quoted(query.system)}")
+    return " AND ".join(parts)
+
+
 def _sqlite_matches(
     session: Session, query: LessonQuery, match: str, *, limit: int, offset: int
 ) -> list[str]:
     """Signal ids matching `match` in the FTS5 table, best first: key lessons, then bm25, then
-    the newest."""
-    where = ["lessons_fts MATCH :match"]
-    params: dict[str, Any] = {"match": match, "limit": limit, "offset": offset}
+    the newest. Ranked are the newest SEARCH_WINDOW matches and every matching key lesson, so
+    a word most lessons share costs no more than a rare one."""
+    floor = session.scalar(
+        text(
+            "SELECT min(rowid) FROM (SELECT rowid FROM lessons_fts WHERE lessons_fts MATCH :match "
+            "ORDER BY rowid DESC LIMIT :window)"
+        ),
+        {"match": match, "window": SEARCH_WINDOW},
+    )
+    if floor is None:
+        return []
+    where = []
+    params: dict[str, Any] = {
+        "match": match,
+        "keys": f"({match}) AND marks : keylesson",
+        "floor": floor,
+        "limit": limit,
+        "offset": offset,
+    }
     binds = []
     if query.system:
         where.append("system_key = lower(:system)")
@@ -172,9 +216,12 @@ def _sqlite_matches(
         where.append("resolved_at >= :since")
         params["since"] = _since(query.since)
         binds.append(bindparam("since", type_=UTCDateTime()))
+    exact = "".join(f" AND {condition}" for condition in where)
+    ranked = f"SELECT signal_id, key_lesson, resolved_at, {_BM25} AS score FROM lessons_fts"
     statement = text(
-        f"SELECT signal_id FROM lessons_fts WHERE {' AND '.join(where)} "
-        f"ORDER BY key_lesson DESC, {_BM25}, resolved_at DESC LIMIT :limit OFFSET :offset"
+        f"SELECT signal_id FROM ({ranked} WHERE lessons_fts MATCH :match AND rowid >= :floor"
+        f"{exact} UNION ALL {ranked} WHERE lessons_fts MATCH :keys AND rowid < :floor{exact}) "
+        "ORDER BY key_lesson DESC, score, resolved_at DESC LIMIT :limit OFFSET :offset"
     ).bindparams(*binds)
     return list(session.scalars(statement, params))
 
@@ -193,10 +240,22 @@ def _filters(query: LessonQuery) -> list[Any]:
 def _postgres_matches(
     session: Session, query: LessonQuery, words: str, *, limit: int, offset: int
 ) -> list[str]:
+    """As on SQLite: the newest SEARCH_WINDOW matches and every matching key lesson, ranked."""
     tsquery = func.plainto_tsquery(_ENGLISH, words)
+    matching = [*_filters(query), _DOCUMENT.op("@@")(tsquery)]
+    recent = (
+        select(Signal.id)
+        .where(*matching)
+        .order_by(Signal.resolved_at.desc())
+        .limit(SEARCH_WINDOW)
+        .subquery()
+    )
+    candidates = union(
+        select(recent.c.id), select(Signal.id).where(*matching, Signal.key_lesson.is_(True))
+    ).subquery()
     statement = (
         select(Signal.id)
-        .where(*_filters(query), _DOCUMENT.op("@@")(tsquery))
+        .join(candidates, candidates.c.id == Signal.id)
         .order_by(
             Signal.key_lesson.desc(),
             func.ts_rank(_DOCUMENT, tsquery).desc(),
@@ -232,14 +291,41 @@ def search_ids(session: Session, query: LessonQuery, *, limit: int, offset: int)
         if not words:
             return []
         return _postgres_matches(session, query, words, limit=limit, offset=offset)
-    match = fts5_query(query.words)
+    match = _sqlite_match(query)
     if match is None:
         return []
     return _sqlite_matches(session, query, match, limit=limit, offset=offset)
 
 
+def _found_in(session: Session, word: str) -> int:
+    """In how many lessons `word` is found, counted up to PROBE_LIMIT (a bounded look)."""
+    if session.get_bind().dialect.name == "postgresql":
+        found = (
+            select(Signal.id)
+            .where(
+                Signal.status == S.RESOLVED.value,
+                _DOCUMENT.op("@@")(func.plainto_tsquery(_ENGLISH, word)),
+            )
+            .limit(PROBE_LIMIT)
+            .subquery()
+        )
+        return session.scalar(select(func.count()).select_from(found)) or 0
+    statement = text(
+        "SELECT count(*) FROM (SELECT 1 FROM lessons_fts WHERE lessons_fts MATCH :match "
+        "LIMIT :limit)"
+    )
+    return session.scalar(statement, {"match": fts5_query([word]), "limit": PROBE_LIMIT}) or 0
+
+
+def telling_words(session: Session, words: list[str]) -> list[str]:
+    """Of `words`, those some but fewer than PROBE_LIMIT lessons contain, rarest first."""
+    counted = [(_found_in(session, word), word) for word in words]
+    return [w for n, w in sorted(counted) if 0 < n < PROBE_LIMIT][:SIMILAR_WORDS]
+
+
 def _similar_ids(session: Session, words: list[str], *, limit: int) -> list[str]:
     """Resolved signals whose lessons share any of `words`, by the search's ranking."""
+    words = telling_words(session, words) if words else []
     if not words:
         return []
     if session.get_bind().dialect.name == "postgresql":

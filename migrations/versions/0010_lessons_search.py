@@ -6,10 +6,11 @@ Create Date: 2026-12-01 16:00:00
 
 SQLite: an FTS5 table `lessons_fts` (porter stemming) over the lesson, the failed assumption,
 what was done, the system, the pattern and the kind of each resolved signal, with the columns the
-answer filters and orders by (unindexed); `lesson_search` maps a signal to its FTS row. Triggers
+answer filters and orders by (unindexed) and a `keylesson` mark; `lesson_search` maps a signal to its FTS row. Triggers
 on `signals` keep both in step in the same transaction as any change (resolve, reopen, alias
 merge, erasure). PostgreSQL: a partial GIN index over the weighted `to_tsvector` document of
-resolved signals (the expression bot/services/lessons.py queries). Both: an index on the
+resolved signals, over a stored generated `lesson_document` column (what
+bot/services/lessons.py queries). Both: an index on the
 lower-cased system name (seen before, filters) and one on `duplicate_of`.
 """
 
@@ -23,7 +24,8 @@ down_revision = "0006"
 branch_labels = None
 depends_on = None
 
-# Kept identical to bot/services/lessons.py: PG_DOCUMENT (the index is used only for it).
+# The weighted document of a signal's lesson (lesson A, assumption B, done and system C, pattern
+# and kind D).
 PG_DOCUMENT = (
     "setweight(to_tsvector('english', coalesce(lesson, '')), 'A') || "
     "setweight(to_tsvector('english', coalesce(failed_assumption, '')), 'B') || "
@@ -32,9 +34,11 @@ PG_DOCUMENT = (
     "setweight(to_tsvector('english', coalesce(pattern, '') || ' ' || kind), 'D')"
 )
 
-_FTS_COLUMNS = "lesson, failed_assumption, resolution_done, system, pattern, kind"
+# `marks` holds the token `keylesson` for a key lesson: key lessons are found by the index.
+_FTS_COLUMNS = "lesson, failed_assumption, resolution_done, system, pattern, kind, marks"
 _FTS_VALUES = (
-    "new.lesson, new.failed_assumption, new.resolution_done, new.system, new.pattern, new.kind"
+    "new.lesson, new.failed_assumption, new.resolution_done, new.system, new.pattern, new.kind, "
+    "CASE WHEN new.key_lesson THEN 'keylesson' ELSE '' END"
 )
 _ADD = f"""
     INSERT INTO lesson_search(signal_id) SELECT new.id WHERE new.status = 'resolved';
@@ -69,7 +73,8 @@ _SQLITE_UP = (
     f"""INSERT INTO lessons_fts(rowid, {_FTS_COLUMNS}, signal_id, key_lesson, resolved_at,
         system_key)
         SELECT m.id, s.lesson, s.failed_assumption, s.resolution_done, s.system, s.pattern,
-               s.kind, s.id, s.key_lesson, s.resolved_at, lower(s.system)
+               s.kind, CASE WHEN s.key_lesson THEN 'keylesson' ELSE '' END, s.id, s.key_lesson,
+               s.resolved_at, lower(s.system)
         FROM lesson_search m JOIN signals s ON s.id = m.signal_id""",
 )
 _SQLITE_DOWN = (
@@ -92,8 +97,13 @@ def upgrade() -> None:
         for statement in _SQLITE_UP:
             op.execute(statement)
     elif dialect == "postgresql":
+        # Stored: ranking reads the document instead of parsing four texts per match.
         op.execute(
-            f"CREATE INDEX ix_signals_lesson_document ON signals USING gin (({PG_DOCUMENT})) "
+            "ALTER TABLE signals ADD COLUMN lesson_document tsvector "
+            f"GENERATED ALWAYS AS ({PG_DOCUMENT}) STORED"
+        )
+        op.execute(
+            "CREATE INDEX ix_signals_lesson_document ON signals USING gin (lesson_document) "
             "WHERE status = 'resolved'"
         )
 
@@ -105,6 +115,7 @@ def downgrade() -> None:
             op.execute(statement)
     elif dialect == "postgresql":
         op.execute("DROP INDEX IF EXISTS ix_signals_lesson_document")
+        op.execute("ALTER TABLE signals DROP COLUMN IF EXISTS lesson_document")
     op.drop_index("ix_signals_system_key", table_name="signals")
     with op.batch_alter_table("signals", schema=None) as batch_op:
         batch_op.drop_index("ix_signals_duplicate_of")
