@@ -18,6 +18,7 @@ SEARCH_SCHEMA_NAMES = frozenset(
         "lessons_fts_config",
         "ix_signals_lesson_document",
         "ix_signals_system_key",
+        "ix_signals_lessons_system",
         "lesson_document",
     }
 )

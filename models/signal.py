@@ -41,6 +41,10 @@ class Signal(Base):
         Index("ix_signals_posted_at_response", "posted_at", "anonymous", "acknowledged_at"),
         # The duplicates that follow a primary's outcome (migration 0010).
         Index("ix_signals_duplicate_of", "duplicate_of"),
+        # The lessons library's newest lessons, key lessons first, alone or by pattern (the
+        # system's index is an expression index, in migration 0010 only).
+        Index("ix_signals_lessons_newest", "status", "key_lesson", "resolved_at"),
+        Index("ix_signals_lessons_pattern", "pattern", "status", "key_lesson", "resolved_at"),
         {"sqlite_with_rowid": False},
     )
 

@@ -40,8 +40,10 @@ _ENGLISH = literal_column("'english'::regconfig")
 # FTS5 columns: lesson, failed_assumption, resolution_done, system, pattern, kind (then the
 # unindexed ones); the lesson weighs most, as in the PostgreSQL document.
 _BM25 = "bm25(lessons_fts, 4.0, 3.0, 2.0, 2.0, 1.0, 1.0, 0.0)"
-# How many of the newest matches a search ranks (with every matching key lesson besides).
-SEARCH_WINDOW = 2000
+# A search ranks the newest SEARCH_WINDOW matches and the newest KEY_WINDOW matching key
+# lessons besides: a word most lessons share costs no more than a rare one.
+SEARCH_WINDOW = 500
+KEY_WINDOW = 200
 _TOKEN = re.compile(r"\w+", re.UNICODE)
 # Words that say nothing about a concern: left out of searches (PostgreSQL's English
 # configuration drops them too) and of "seen before"'s similarity.
@@ -164,44 +166,44 @@ def _in_order(session: Session, ids: list[str]) -> list[Signal]:
     return [rows[i] for i in ids if i in rows]
 
 
-def _quoted(value: str) -> str:
-    return '"' + value.replace('"', '""') + '"'
-
-
-def _sqlite_match(query: LessonQuery) -> str | None:
-    """The MATCH expression: the words, and the pattern and system filters on their columns
-    (checked exactly afterwards: a column phrase is only the index's first cut)."""
+def _sqlite_match(session: Session, query: LessonQuery) -> str | None:
+    """The MATCH expression: the words, and the pattern and system filters as the tokens the
+    index's `marks` column holds (migration 0010: `p<pattern>`, `s<hex of lower(system)>`)."""
     words = fts5_query(content_words(query.words))
     if words is None:
         return None
     parts = [f"({words})"]
     if query.pattern:
-        parts.append(f"pattern : {_quoted(query.pattern)}")
-    if query.system and _TOKEN.search(query.system):
-        parts.append(f"system : {_quoted(query.system)}")
+        parts.append(f"marks : p{query.pattern.replace('-', '')}")
+    if query.system:
+        token = session.scalar(text("SELECT 's' || hex(lower(:system))"), {"system": query.system})
+        parts.append(f"marks : {token}")
     return " AND ".join(parts)
+
+
+_NEWEST = (
+    "SELECT min(rowid) FROM (SELECT rowid FROM lessons_fts WHERE lessons_fts MATCH :match "
+    "AND rowid < :below ORDER BY rowid DESC LIMIT :window)"
+)
 
 
 def _sqlite_matches(
     session: Session, query: LessonQuery, match: str, *, limit: int, offset: int
 ) -> list[str]:
     """Signal ids matching `match` in the FTS5 table, best first: key lessons, then bm25, then
-    the newest. Ranked are the newest SEARCH_WINDOW matches and every matching key lesson, so
-    a word most lessons share costs no more than a rare one."""
-    floor = session.scalar(
-        text(
-            "SELECT min(rowid) FROM (SELECT rowid FROM lessons_fts WHERE lessons_fts MATCH :match "
-            "ORDER BY rowid DESC LIMIT :window)"
-        ),
-        {"match": match, "window": SEARCH_WINDOW},
-    )
+    the newest; among the newest SEARCH_WINDOW matches and KEY_WINDOW key lessons."""
+    keys = f"({match}) AND marks : keylesson"
+    below = 1 << 62
+    floor = session.scalar(text(_NEWEST), {"match": match, "below": below, "window": SEARCH_WINDOW})
     if floor is None:
         return []
+    key_floor = session.scalar(text(_NEWEST), {"match": keys, "below": floor, "window": KEY_WINDOW})
     where = []
     params: dict[str, Any] = {
         "match": match,
-        "keys": f"({match}) AND marks : keylesson",
+        "keys": keys,
         "floor": floor,
+        "key_floor": floor if key_floor is None else key_floor,
         "limit": limit,
         "offset": offset,
     }
@@ -220,7 +222,8 @@ def _sqlite_matches(
     ranked = f"SELECT signal_id, key_lesson, resolved_at, {_BM25} AS score FROM lessons_fts"
     statement = text(
         f"SELECT signal_id FROM ({ranked} WHERE lessons_fts MATCH :match AND rowid >= :floor"
-        f"{exact} UNION ALL {ranked} WHERE lessons_fts MATCH :keys AND rowid < :floor{exact}) "
+        f"{exact} UNION ALL {ranked} WHERE lessons_fts MATCH :keys AND rowid < :floor "
+        f"AND rowid >= :key_floor{exact}) "
         "ORDER BY key_lesson DESC, score, resolved_at DESC LIMIT :limit OFFSET :offset"
     ).bindparams(*binds)
     return list(session.scalars(statement, params))
@@ -240,7 +243,7 @@ def _filters(query: LessonQuery) -> list[Any]:
 def _postgres_matches(
     session: Session, query: LessonQuery, words: str, *, limit: int, offset: int
 ) -> list[str]:
-    """As on SQLite: the newest SEARCH_WINDOW matches and every matching key lesson, ranked."""
+    """As on SQLite: the newest SEARCH_WINDOW matches and KEY_WINDOW key lessons, ranked."""
     tsquery = func.plainto_tsquery(_ENGLISH, words)
     matching = [*_filters(query), _DOCUMENT.op("@@")(tsquery)]
     recent = (
@@ -250,9 +253,14 @@ def _postgres_matches(
         .limit(SEARCH_WINDOW)
         .subquery()
     )
-    candidates = union(
-        select(recent.c.id), select(Signal.id).where(*matching, Signal.key_lesson.is_(True))
-    ).subquery()
+    keys = (
+        select(Signal.id)
+        .where(*matching, Signal.key_lesson.is_(True))
+        .order_by(Signal.resolved_at.desc())
+        .limit(KEY_WINDOW)
+        .subquery()
+    )
+    candidates = union(select(recent.c.id), select(keys.c.id)).subquery()
     statement = (
         select(Signal.id)
         .join(candidates, candidates.c.id == Signal.id)
@@ -284,6 +292,8 @@ def _newest(session: Session, query: LessonQuery, *, limit: int, offset: int) ->
 
 def search_ids(session: Session, query: LessonQuery, *, limit: int, offset: int) -> list[str]:
     """The ids of the lessons `query` finds, best first."""
+    if query.pattern is not None and query.pattern not in PATTERNS:
+        return []  # only the vocabulary's patterns exist (a crafted button value finds nothing)
     if not query.words:
         return _newest(session, query, limit=limit, offset=offset)
     if session.get_bind().dialect.name == "postgresql":
@@ -291,7 +301,7 @@ def search_ids(session: Session, query: LessonQuery, *, limit: int, offset: int)
         if not words:
             return []
         return _postgres_matches(session, query, words, limit=limit, offset=offset)
-    match = _sqlite_match(query)
+    match = _sqlite_match(session, query)
     if match is None:
         return []
     return _sqlite_matches(session, query, match, limit=limit, offset=offset)
@@ -345,18 +355,41 @@ def _similar_ids(session: Session, words: list[str], *, limit: int) -> list[str]
     return list(session.scalars(statement, {"match": match, "limit": limit}))
 
 
+_RELATED_COLUMNS = (
+    Signal.id,
+    Signal.ref,
+    Signal.kind,
+    Signal.system,
+    Signal.status,
+    Signal.lesson,
+    Signal.key_lesson,
+    Signal.triage_channel,
+    Signal.triage_ts,
+    Signal.posted_at,
+)
+
+
 def related_signals(session: Session, signal: Signal, *, limit: int = SEEN_BEFORE) -> list[Related]:
     """Up to `limit` earlier signals for the triage post of `signal`: lessons with similar words
     on the same system first, then the same system's latest signals, then similar lessons from
     elsewhere. Only signals already in the triage channel (posted before this one), never a
-    withdrawn one, never the signal itself."""
-    similar = _in_order(session, _similar_ids(session, similar_words(signal.text), limit=limit * 2))
-    same: list[Signal] = []
+    withdrawn one, never the signal itself. Reads only the columns it shows."""
+    similar_ids = _similar_ids(session, similar_words(signal.text), limit=limit * 2)
+    rows = (
+        {
+            r.id: r
+            for r in session.execute(select(*_RELATED_COLUMNS).where(Signal.id.in_(similar_ids)))
+        }
+        if similar_ids
+        else {}
+    )
+    similar = [rows[i] for i in similar_ids if i in rows]
+    same: list[Any] = []
     if signal.system:
         earlier = [Signal.posted_at < signal.posted_at] if signal.posted_at else []
         same = list(
-            session.scalars(
-                select(Signal)
+            session.execute(
+                select(*_RELATED_COLUMNS)
                 .where(
                     func.lower(Signal.system) == func.lower(signal.system),
                     Signal.posted_at.is_not(None),
@@ -370,7 +403,7 @@ def related_signals(session: Session, signal: Signal, *, limit: int = SEEN_BEFOR
         )
     key = (signal.system or "").lower() or None
 
-    def is_same(other: Signal) -> bool:
+    def is_same(other: Any) -> bool:
         return key is not None and (other.system or "").lower() == key
 
     ordered = [s for s in similar if is_same(s)] + same + [s for s in similar if not is_same(s)]

@@ -6,12 +6,13 @@ Create Date: 2026-12-01 16:00:00
 
 SQLite: an FTS5 table `lessons_fts` (porter stemming) over the lesson, the failed assumption,
 what was done, the system, the pattern and the kind of each resolved signal, with the columns the
-answer filters and orders by (unindexed) and a `keylesson` mark; `lesson_search` maps a signal to its FTS row. Triggers
+answer filters and orders by (unindexed) and the filters' marks; `lesson_search` maps a signal to its FTS row. Triggers
 on `signals` keep both in step in the same transaction as any change (resolve, reopen, alias
 merge, erasure). PostgreSQL: a partial GIN index over the weighted `to_tsvector` document of
 resolved signals, over a stored generated `lesson_document` column (what
 bot/services/lessons.py queries). Both: an index on the
-lower-cased system name (seen before, filters) and one on `duplicate_of`.
+lower-cased system name (seen before), the newest lessons' orders (alone, by system, by
+pattern) and `duplicate_of`.
 """
 
 from __future__ import annotations
@@ -34,11 +35,24 @@ PG_DOCUMENT = (
     "setweight(to_tsvector('english', coalesce(pattern, '') || ' ' || kind), 'D')"
 )
 
-# `marks` holds the token `keylesson` for a key lesson: key lessons are found by the index.
+# `marks` holds one token per filter, so filters are found by the index (and cost one token,
+# not a phrase): `keylesson` for a key lesson, `p<pattern without dashes>`, and `s<hex of the
+# lower-cased system>`.
 _FTS_COLUMNS = "lesson, failed_assumption, resolution_done, system, pattern, kind, marks"
+
+
+def _marks(row: str) -> str:
+    return (
+        f"trim(CASE WHEN {row}.key_lesson THEN 'keylesson ' ELSE '' END || "
+        f"CASE WHEN {row}.pattern IS NULL THEN '' "
+        f"ELSE 'p' || replace({row}.pattern, '-', '') || ' ' END || "
+        f"CASE WHEN {row}.system IS NULL THEN '' ELSE 's' || hex(lower({row}.system)) END)"
+    )
+
+
 _FTS_VALUES = (
     "new.lesson, new.failed_assumption, new.resolution_done, new.system, new.pattern, new.kind, "
-    "CASE WHEN new.key_lesson THEN 'keylesson' ELSE '' END"
+    + _marks("new")
 )
 _ADD = f"""
     INSERT INTO lesson_search(signal_id) SELECT new.id WHERE new.status = 'resolved';
@@ -73,8 +87,7 @@ _SQLITE_UP = (
     f"""INSERT INTO lessons_fts(rowid, {_FTS_COLUMNS}, signal_id, key_lesson, resolved_at,
         system_key)
         SELECT m.id, s.lesson, s.failed_assumption, s.resolution_done, s.system, s.pattern,
-               s.kind, CASE WHEN s.key_lesson THEN 'keylesson' ELSE '' END, s.id, s.key_lesson,
-               s.resolved_at, lower(s.system)
+               s.kind, {_marks("s")}, s.id, s.key_lesson, s.resolved_at, lower(s.system)
         FROM lesson_search m JOIN signals s ON s.id = m.signal_id""",
 )
 _SQLITE_DOWN = (
@@ -89,9 +102,23 @@ _SQLITE_DOWN = (
 def upgrade() -> None:
     with op.batch_alter_table("signals", schema=None) as batch_op:
         batch_op.create_index("ix_signals_duplicate_of", ["duplicate_of"], unique=False)
+        batch_op.create_index(
+            "ix_signals_lessons_newest", ["status", "key_lesson", "resolved_at"], unique=False
+        )
+        batch_op.create_index(
+            "ix_signals_lessons_pattern",
+            ["pattern", "status", "key_lesson", "resolved_at"],
+            unique=False,
+        )
     dialect = op.get_bind().dialect.name
     op.create_index(
         "ix_signals_system_key", "signals", [sa.text("lower(system)"), "posted_at"], unique=False
+    )
+    op.create_index(
+        "ix_signals_lessons_system",
+        "signals",
+        [sa.text("lower(system)"), "status", "key_lesson", "resolved_at"],
+        unique=False,
     )
     if dialect == "sqlite":
         for statement in _SQLITE_UP:
@@ -116,6 +143,9 @@ def downgrade() -> None:
     elif dialect == "postgresql":
         op.execute("DROP INDEX IF EXISTS ix_signals_lesson_document")
         op.execute("ALTER TABLE signals DROP COLUMN IF EXISTS lesson_document")
+    op.drop_index("ix_signals_lessons_system", table_name="signals")
     op.drop_index("ix_signals_system_key", table_name="signals")
     with op.batch_alter_table("signals", schema=None) as batch_op:
+        batch_op.drop_index("ix_signals_lessons_pattern")
+        batch_op.drop_index("ix_signals_lessons_newest")
         batch_op.drop_index("ix_signals_duplicate_of")
