@@ -4,7 +4,8 @@ Runs the real app (HTTP mode, waitress, a free local port, SQLite in a temporary
 the Slack Web API stand-in that ships in bot/standin, and plays a short week: members file
 signals (named, anonymous, by quick command and through the modal), a lead acknowledges, asks the
 anonymous reporter a question, the reporter answers with their code, reminders go out, the lead
-resolves with a lesson, a named reporter answers by reference, and the weekly digest goes out.
+resolves with a lesson, the lessons library is searched, a signal raised again is marked a
+duplicate of the first, a named reporter answers by reference, and the weekly digest goes out.
 Prints what Slack would have shown.
 
 The app runs on the story's clock: each scene moves it on to its day and hour, and the anonymous
@@ -350,6 +351,16 @@ class Demo:
         seen = self.show_new_slack_calls(seen)
         self.command(OMAR, f"status {code}")
         self.command(MAYA, "lessons age")
+        self.command(MAYA, "lessons fairness pattern:data-optimism since:2000-01-01")
+
+        self.step(
+            f"{self.at(4, 14, 30)}: Priya raises the fraud-model fall again; its post shows what "
+            "was seen before"
+        )
+        answer = self.command(PRIYA, "drift fraud-model: precision keeps falling on new cards")
+        again_ref = answer.split("*")[1]
+        self.wait_quiet()
+        seen = self.show_new_slack_calls(seen)
 
         self.step(
             f"{self.at(4, 15, 0)}: {LEAD.name} acknowledges {named_ref}; Maya answers the "
@@ -361,6 +372,14 @@ class Demo:
         self.wait_quiet()
         seen = self.show_new_slack_calls(seen)
         self.command(MAYA, f"reply {named_ref} The fraud-ops weekly dashboard, precision panel")
+        self.wait_quiet()
+        seen = self.show_new_slack_calls(seen)
+
+        self.step(
+            f"{self.at(4, 16, 0)}: {LEAD.name} marks {again_ref} a duplicate of {named_ref}: "
+            "Priya is thanked and follows its outcome"
+        )
+        self.mark_duplicate(again_ref, named_ref)
         self.wait_quiet()
         seen = self.show_new_slack_calls(seen)
 
@@ -404,6 +423,20 @@ class Demo:
             values={
                 ids.QUESTION_BLOCK: {
                     ids.QUESTION_INPUT: {"type": "plain_text_input", "value": question}
+                }
+            },
+        )
+
+    def mark_duplicate(self, ref: str, primary: str) -> None:
+        opened = len(self.standin.calls_to("views.open"))
+        self.press(LEAD, ids.DUPLICATE_ACTION, ref)
+        self.standin.wait_for("views.open", count=opened + 1)
+        self.sender.view_submission(
+            user=LEAD,
+            view=self.last_view(),
+            values={
+                ids.PRIMARY_BLOCK: {
+                    ids.PRIMARY_INPUT: {"type": "plain_text_input", "value": primary}
                 }
             },
         )

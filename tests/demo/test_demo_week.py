@@ -93,7 +93,7 @@ def test_the_promised_anonymous_delay_is_waited_for_and_said(demo):
         rows = dict(
             (anonymous_flag, (created, posted_at))
             for anonymous_flag, created, posted_at in connection.execute(
-                "SELECT anonymous, created_at, posted_at FROM signals WHERE ref != 'SIG-2'"
+                "SELECT anonymous, created_at, posted_at FROM signals WHERE ref NOT IN ('SIG-2', 'SIG-3')"
             )
         )
     first_named = datetime.fromisoformat(rows[0][0])
