@@ -57,7 +57,7 @@ STOPWORDS = frozenset(
 # "Seen before" looks for lessons sharing the signal's telling words: its longest words, of
 # which the ones found in fewer than PROBE_LIMIT lessons (the rarest first) are used; a word
 # most lessons share says nothing about this signal, and would make the look-up rank them all.
-CANDIDATE_WORDS = 8
+CANDIDATE_WORDS = 6
 SIMILAR_WORDS = 4
 PROBE_LIMIT = 200
 
@@ -246,17 +246,14 @@ def _postgres_matches(
     """As on SQLite: the newest SEARCH_WINDOW matches and KEY_WINDOW key lessons, ranked."""
     tsquery = func.plainto_tsquery(_ENGLISH, words)
     matching = [*_filters(query), _DOCUMENT.op("@@")(tsquery)]
-    recent = (
-        select(Signal.id)
-        .where(*matching)
-        .order_by(Signal.resolved_at.desc())
-        .limit(SEARCH_WINDOW)
-        .subquery()
-    )
+    # Ordered by an expression, so the planner takes the GIN index and sorts the matches
+    # instead of walking resolved_at's index and reading each passing row's document.
+    newest = func.coalesce(Signal.resolved_at, Signal.resolved_at).desc()
+    recent = select(Signal.id).where(*matching).order_by(newest).limit(SEARCH_WINDOW).subquery()
     keys = (
         select(Signal.id)
         .where(*matching, Signal.key_lesson.is_(True))
-        .order_by(Signal.resolved_at.desc())
+        .order_by(newest)
         .limit(KEY_WINDOW)
         .subquery()
     )
