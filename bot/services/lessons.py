@@ -455,7 +455,7 @@ class LessonsService:
                 more=len(ids) > per_page,
             )
 
-    def playbook(self, *, system: str, limit: int = PLAYBOOK_LIMIT) -> list[Lesson]:
+    def playbook(self, system: str, *, limit: int = PLAYBOOK_LIMIT) -> list[Lesson]:
         """A system's key lessons, newest first (what its card shows)."""
         with request_read(self._sessions, deadline_ms=self._deadline_ms) as session:
             rows = session.scalars(

@@ -29,7 +29,11 @@ logger = logging.getLogger("ai_signal.retention")
 
 ERASED_TEXT = "(erased: retention period over)"
 CLAIM_NAME = "retention_day"
-CLOSED = (SignalStatus.RESOLVED.value, SignalStatus.DECLINED.value)
+CLOSED = (
+    SignalStatus.RESOLVED.value,
+    SignalStatus.DECLINED.value,
+    SignalStatus.DUPLICATE.value,
+)
 BATCH = 500
 
 
@@ -146,10 +150,15 @@ class RetentionService:
 
     def _flush_files(self) -> None:
         """SQLite: copy the WAL into the database file and empty it, so no old frame keeps the
-        erased text (the pages themselves were zeroed by secure_delete)."""
+        erased text (the pages themselves were zeroed by secure_delete), after merging the lessons
+        index's segments so no old one keeps an erased word."""
         engine = self._sessions.kw["bind"]
         if engine.dialect.name != "sqlite":
             return
+        # The lessons index (migration 0010) drops an erased text from its table at once, but
+        # its older index segments keep the words until they are merged: merge them all now.
+        with engine.begin() as connection:
+            connection.exec_driver_sql("INSERT INTO lessons_fts(lessons_fts) VALUES ('optimize')")
         # Outside any transaction (the pooled DBAPI connection is in autocommit mode): a
         # checkpoint cannot empty the WAL past a read transaction of its own.
         connection = engine.raw_connection()
