@@ -239,6 +239,7 @@ def main() -> int:
     parser.add_argument("--sizes", type=int, nargs="+", default=[100_000])
     parser.add_argument("--queries", type=int, default=40, help="searches and new posts timed")
     parser.add_argument("--sqlite-only", action="store_true", help="skip PostgreSQL")
+    parser.add_argument("--postgres-only", action="store_true", help="skip SQLite")
     args = parser.parse_args()
     ok = True
     with tempfile.TemporaryDirectory() as tmp:
@@ -248,7 +249,8 @@ def main() -> int:
             for suffix in ("", "-wal", "-shm"):
                 Path(f"{path}{suffix}").unlink(missing_ok=True)
 
-        ok &= run("sqlite", f"sqlite:///{path}", args.sizes, reset=reset_sqlite, count=args.queries)
+        sizes = [] if args.postgres_only else args.sizes
+        ok &= run("sqlite", f"sqlite:///{path}", sizes, reset=reset_sqlite, count=args.queries)
     if not args.sqlite_only:
         try:
             _create_pg_database(PG_URL)

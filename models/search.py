@@ -1,5 +1,6 @@
 """The lessons search index lives outside the models: an FTS5 table and its row map on SQLite
-(kept in sync by triggers on `signals`), a GIN expression index on PostgreSQL, and an index on
+(kept in sync by triggers on `signals`), a table of documents with a GIN index on PostgreSQL
+(kept by a trigger too), and an index on
 the lower-cased system name (migration 0010). Alembic's model comparison leaves them alone."""
 
 from __future__ import annotations
@@ -19,7 +20,9 @@ SEARCH_SCHEMA_NAMES = frozenset(
         "ix_signals_lesson_document",
         "ix_signals_system_key",
         "ix_signals_lessons_system",
-        "lesson_document",
+        "lesson_documents",
+        "ix_lesson_documents_document",
+        "ix_lesson_documents_resolved_at",
     }
 )
 

@@ -14,7 +14,7 @@ import re
 from datetime import UTC, date, datetime, time
 from typing import Any
 
-from sqlalchemy import bindparam, func, literal_column, or_, select, text, union
+from sqlalchemy import bindparam, column, func, literal_column, or_, select, table, text, union
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.clock import Clock, utc_now
@@ -33,9 +33,19 @@ MAX_WORDS = 8
 MAX_WORD = 40
 SEEN_BEFORE = 3
 PLAYBOOK_LIMIT = 10
-# PostgreSQL: the stored, weighted document of each signal's lesson (migration 0010; lesson A,
-# failed assumption B, what was done and the system C, pattern and kind D), GIN-indexed.
-_DOCUMENT = literal_column("lesson_document")
+# PostgreSQL: the weighted document of each resolved signal's lesson (lesson A, failed
+# assumption B, what was done and the system C, pattern and kind D), GIN-indexed, in a narrow
+# table a trigger keeps (migration 0010).
+_DOCS = table(
+    "lesson_documents",
+    column("signal_id"),
+    column("key_lesson"),
+    column("resolved_at"),
+    column("system_key"),
+    column("pattern"),
+    column("document"),
+)
+_DOCUMENT = _DOCS.c.document
 _ENGLISH = literal_column("'english'::regconfig")
 # FTS5 columns: lesson, failed_assumption, resolution_done, system, pattern, kind (then the
 # unindexed ones); the lesson weighs most, as in the PostgreSQL document.
@@ -240,31 +250,43 @@ def _filters(query: LessonQuery) -> list[Any]:
     return conditions
 
 
+def _postgres_filters(query: LessonQuery) -> list[Any]:
+    conditions: list[Any] = []
+    if query.system:
+        conditions.append(_DOCS.c.system_key == func.lower(query.system))
+    if query.pattern:
+        conditions.append(_DOCS.c.pattern == query.pattern)
+    if query.since:
+        conditions.append(_DOCS.c.resolved_at >= _since(query.since))
+    return conditions
+
+
 def _postgres_matches(
     session: Session, query: LessonQuery, words: str, *, limit: int, offset: int
 ) -> list[str]:
     """As on SQLite: the newest SEARCH_WINDOW matches and KEY_WINDOW key lessons, ranked."""
     tsquery = func.plainto_tsquery(_ENGLISH, words)
-    matching = [*_filters(query), _DOCUMENT.op("@@")(tsquery)]
+    matching = [*_postgres_filters(query), _DOCUMENT.op("@@")(tsquery)]
     # Ordered by an expression, so the planner takes the GIN index and sorts the matches
     # instead of walking resolved_at's index and reading each passing row's document.
-    newest = func.coalesce(Signal.resolved_at, Signal.resolved_at).desc()
-    recent = select(Signal.id).where(*matching).order_by(newest).limit(SEARCH_WINDOW).subquery()
+    newest = func.coalesce(_DOCS.c.resolved_at, _DOCS.c.resolved_at).desc()
+    ids = _DOCS.c.signal_id
+    recent = select(ids).where(*matching).order_by(newest).limit(SEARCH_WINDOW).subquery()
     keys = (
-        select(Signal.id)
-        .where(*matching, Signal.key_lesson.is_(True))
+        select(ids)
+        .where(*matching, _DOCS.c.key_lesson.is_(True))
         .order_by(newest)
         .limit(KEY_WINDOW)
         .subquery()
     )
-    candidates = union(select(recent.c.id), select(keys.c.id)).subquery()
+    candidates = union(select(recent.c.signal_id), select(keys.c.signal_id)).subquery()
     statement = (
-        select(Signal.id)
-        .join(candidates, candidates.c.id == Signal.id)
+        select(ids)
+        .join(candidates, candidates.c.signal_id == ids)
         .order_by(
-            Signal.key_lesson.desc(),
+            _DOCS.c.key_lesson.desc(),
             func.ts_rank(_DOCUMENT, tsquery).desc(),
-            Signal.resolved_at.desc(),
+            _DOCS.c.resolved_at.desc(),
         )
         .limit(limit)
         .offset(offset)
@@ -308,11 +330,8 @@ def _found_in(session: Session, word: str) -> int:
     """In how many lessons `word` is found, counted up to PROBE_LIMIT (a bounded look)."""
     if session.get_bind().dialect.name == "postgresql":
         found = (
-            select(Signal.id)
-            .where(
-                Signal.status == S.RESOLVED.value,
-                _DOCUMENT.op("@@")(func.plainto_tsquery(_ENGLISH, word)),
-            )
+            select(_DOCS.c.signal_id)
+            .where(_DOCUMENT.op("@@")(func.plainto_tsquery(_ENGLISH, word)))
             .limit(PROBE_LIMIT)
             .subquery()
         )
@@ -338,9 +357,9 @@ def _similar_ids(session: Session, words: list[str], *, limit: int) -> list[str]
     if session.get_bind().dialect.name == "postgresql":
         tsquery = func.websearch_to_tsquery(_ENGLISH, " or ".join(words))
         statement = (
-            select(Signal.id)
-            .where(Signal.status == S.RESOLVED.value, _DOCUMENT.op("@@")(tsquery))
-            .order_by(func.ts_rank(_DOCUMENT, tsquery).desc(), Signal.resolved_at.desc())
+            select(_DOCS.c.signal_id)
+            .where(_DOCUMENT.op("@@")(tsquery))
+            .order_by(func.ts_rank(_DOCUMENT, tsquery).desc(), _DOCS.c.resolved_at.desc())
             .limit(limit)
         )
         return list(session.scalars(statement))

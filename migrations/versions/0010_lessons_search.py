@@ -8,9 +8,8 @@ SQLite: an FTS5 table `lessons_fts` (porter stemming) over the lesson, the faile
 what was done, the system, the pattern and the kind of each resolved signal, with the columns the
 answer filters and orders by (unindexed) and the filters' marks; `lesson_search` maps a signal to its FTS row. Triggers
 on `signals` keep both in step in the same transaction as any change (resolve, reopen, alias
-merge, erasure). PostgreSQL: a partial GIN index over the weighted `to_tsvector` document of
-resolved signals, over a stored generated `lesson_document` column (what
-bot/services/lessons.py queries). Both: an index on the
+merge, erasure). PostgreSQL: a narrow table `lesson_documents` of resolved signals' weighted
+`to_tsvector` documents with a GIN index, kept by a trigger on `signals` the same way. Both: an index on the
 lower-cased system name (seen before), the newest lessons' orders (alone, by system, by
 pattern) and `duplicate_of`.
 """
@@ -99,6 +98,46 @@ _SQLITE_DOWN = (
 )
 
 
+# PostgreSQL: a narrow table of resolved signals' documents (dense pages: ranking reads few),
+# kept by a trigger in the transaction of every change, like the FTS5 table on SQLite.
+_PG_COLUMNS = "signal_id, key_lesson, resolved_at, system_key, pattern, document"
+_POSTGRES_UP = (
+    """CREATE TABLE lesson_documents (
+        signal_id VARCHAR(32) PRIMARY KEY,
+        key_lesson BOOLEAN NOT NULL,
+        resolved_at TIMESTAMP WITH TIME ZONE,
+        system_key TEXT,
+        pattern VARCHAR(32),
+        document TSVECTOR NOT NULL
+    )""",
+    "CREATE INDEX ix_lesson_documents_document ON lesson_documents USING gin (document)",
+    "CREATE INDEX ix_lesson_documents_resolved_at ON lesson_documents (resolved_at)",
+    f"""CREATE FUNCTION signals_lessons_sync() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+        IF TG_OP IN ('UPDATE', 'DELETE') THEN
+            DELETE FROM lesson_documents WHERE signal_id = OLD.id;
+        END IF;
+        IF TG_OP IN ('INSERT', 'UPDATE') AND NEW.status = 'resolved' THEN
+            INSERT INTO lesson_documents ({_PG_COLUMNS})
+            SELECT NEW.id, NEW.key_lesson, NEW.resolved_at, lower(NEW.system), NEW.pattern,
+                   {PG_DOCUMENT} FROM (SELECT NEW.*) AS s;
+        END IF;
+        RETURN NULL;
+    END $$""",
+    f"""CREATE TRIGGER signals_lessons_sync
+        AFTER INSERT OR DELETE OR UPDATE OF {_WATCHED} ON signals
+        FOR EACH ROW EXECUTE FUNCTION signals_lessons_sync()""",
+    f"""INSERT INTO lesson_documents ({_PG_COLUMNS})
+        SELECT id, key_lesson, resolved_at, lower(system), pattern, {PG_DOCUMENT}
+        FROM signals WHERE status = 'resolved'""",
+)
+_POSTGRES_DOWN = (
+    "DROP TRIGGER IF EXISTS signals_lessons_sync ON signals",
+    "DROP FUNCTION IF EXISTS signals_lessons_sync()",
+    "DROP TABLE IF EXISTS lesson_documents",
+)
+
+
 def upgrade() -> None:
     with op.batch_alter_table("signals", schema=None) as batch_op:
         batch_op.create_index("ix_signals_duplicate_of", ["duplicate_of"], unique=False)
@@ -124,15 +163,8 @@ def upgrade() -> None:
         for statement in _SQLITE_UP:
             op.execute(statement)
     elif dialect == "postgresql":
-        # Stored: ranking reads the document instead of parsing four texts per match.
-        op.execute(
-            "ALTER TABLE signals ADD COLUMN lesson_document tsvector "
-            f"GENERATED ALWAYS AS ({PG_DOCUMENT}) STORED"
-        )
-        op.execute(
-            "CREATE INDEX ix_signals_lesson_document ON signals USING gin (lesson_document) "
-            "WHERE status = 'resolved'"
-        )
+        for statement in _POSTGRES_UP:
+            op.execute(statement)
 
 
 def downgrade() -> None:
@@ -141,8 +173,8 @@ def downgrade() -> None:
         for statement in _SQLITE_DOWN:
             op.execute(statement)
     elif dialect == "postgresql":
-        op.execute("DROP INDEX IF EXISTS ix_signals_lesson_document")
-        op.execute("ALTER TABLE signals DROP COLUMN IF EXISTS lesson_document")
+        for statement in _POSTGRES_DOWN:
+            op.execute(statement)
     op.drop_index("ix_signals_lessons_system", table_name="signals")
     op.drop_index("ix_signals_system_key", table_name="signals")
     with op.batch_alter_table("signals", schema=None) as batch_op:
