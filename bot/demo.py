@@ -6,7 +6,8 @@ system on record (with another name a later signal uses), members file
 signals (named, anonymous, by quick command and through the modal), a lead acknowledges, asks the
 anonymous reporter a question, the reporter answers with their code, reminders go out, the lead
 resolves with a lesson and the review's leadership questions (a member opens the system's card),
-a named reporter answers by reference, and the weekly digest goes out.
+the lessons library is searched, a signal raised again is marked a duplicate of the first, a
+named reporter answers by reference, and the weekly digest goes out.
 Prints what Slack would have shown.
 
 The app runs on the story's clock: each scene moves it on to its day and hour, and the anonymous
@@ -359,6 +360,17 @@ class Demo:
         self.command(MAYA, "lessons age")
         self.open_card(MAYA, "loan-scoring")
 
+        self.command(MAYA, "lessons fairness pattern:data-optimism since:2000-01-01")
+
+        self.step(
+            f"{self.at(4, 14, 30)}: Priya raises the fraud-model fall again; its post shows what "
+            "was seen before"
+        )
+        answer = self.command(PRIYA, "drift fraud-model: precision keeps falling on new cards")
+        again_ref = answer.split("*")[1]
+        self.wait_quiet()
+        seen = self.show_new_slack_calls(seen)
+
         self.step(
             f"{self.at(4, 15, 0)}: {LEAD.name} acknowledges {named_ref}; Maya answers the "
             "lead's question"
@@ -372,8 +384,16 @@ class Demo:
         self.wait_quiet()
         seen = self.show_new_slack_calls(seen)
 
-        self.step(f"{self.at(4, 16, 0)}: Maya files one more, then takes it back")
-        answer = self.command(MAYA, "edge-case fraud-model: a duplicate of what I sent earlier")
+        self.step(
+            f"{self.at(4, 16, 0)}: {LEAD.name} marks {again_ref} a duplicate of {named_ref}: "
+            "Priya is thanked and follows its outcome"
+        )
+        self.mark_duplicate(again_ref, named_ref)
+
+        self.step(f"{self.at(4, 16, 30)}: Maya files one more, then takes it back")
+        answer = self.command(
+            MAYA, "edge-case fraud-model: sent too soon, I want to check it first"
+        )
         extra_ref = answer.split("*")[1]
         self.wait_quiet()
         seen = self.show_new_slack_calls(seen)
@@ -487,6 +507,20 @@ class Demo:
             values={
                 ids.QUESTION_BLOCK: {
                     ids.QUESTION_INPUT: {"type": "plain_text_input", "value": question}
+                }
+            },
+        )
+
+    def mark_duplicate(self, ref: str, primary: str) -> None:
+        opened = len(self.standin.calls_to("views.open"))
+        self.press(LEAD, ids.DUPLICATE_ACTION, ref)
+        self.standin.wait_for("views.open", count=opened + 1)
+        self.sender.view_submission(
+            user=LEAD,
+            view=self.last_view(),
+            values={
+                ids.PRIMARY_BLOCK: {
+                    ids.PRIMARY_INPUT: {"type": "plain_text_input", "value": primary}
                 }
             },
         )

@@ -22,6 +22,7 @@ from bot.jobs.delivery import SLACK_PACE, DeliveryWorker, Pace
 from bot.services import Services
 from bot.services.delivery import DeliveryService
 from bot.services.digest import DigestService
+from bot.services.lessons import LessonsService
 from bot.services.replay import ReplayGuard
 from bot.services.retention import RetentionService
 from bot.services.signals import SignalService
@@ -177,6 +178,7 @@ def build_runtime(
             deadline_ms=settings.db_deadline_ms,
             wake=worker.wake,
         ),
+        lessons=LessonsService(sessions=sessions, clock=clock, deadline_ms=settings.db_deadline_ms),
     )
     crowd = CrowdGauge(
         client=client, channel=settings.digest_channel, threshold=settings.small_crowd

@@ -113,3 +113,14 @@ SYSTEM_SAVED_VIEW = "system_saved"
 UNKNOWN_SYSTEM_BLOCK = "unknown_system"
 SYSTEM_REGISTER_ACTION = "system_register"
 SYSTEM_MERGE_ACTION = "system_merge"
+# Duplicates: the lead's button on the triage post and its modal (the primary's reference)
+DUPLICATE_ACTION = "signal_duplicate"
+DUPLICATE_MODAL = "duplicate_modal"
+PRIMARY_BLOCK = "primary"
+PRIMARY_INPUT = "primary_input"
+
+# The lessons library: a lead's key-lesson toggle (on the resolution reply), the answer's paging
+KEY_LESSON_ACTION = "lesson_key_toggle"
+LESSONS_MORE_ACTION = "lessons_more"
+LESSONS_ACTIONS_BLOCK = "lessons_actions"
+SEEN_BEFORE_BLOCK = "seen_before"

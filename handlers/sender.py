@@ -88,6 +88,28 @@ class OutboxSender:
         self._leads = leads
         self._escalation_group = escalation_group
 
+        self._team_url: str | None = None
+
+    def team_url(self) -> str | None:
+        """The workspace's URL (from auth.test, once): "seen before" links are built from it
+        and a message's channel and ts. None while Slack cannot say: the refs go unlinked."""
+        if self._team_url is None:
+            try:
+                url = self._client.auth_test().get("url")
+            except (SlackApiError, OSError) as error:
+                logger.info("auth.test failed (%s): links left out", type(error).__name__)
+                return None
+            self._team_url = url if isinstance(url, str) and url.startswith("https://") else None
+        return self._team_url
+
+    def _triage_message(self, task: DeliveryTask) -> dict[str, Any]:
+        return build_triage_message(
+            task.signal,
+            detail=task.detail,
+            related=task.related,
+            team_url=self.team_url() if task.related or task.detail.primary else None,
+        )
+
     def __call__(self, task: DeliveryTask) -> Sent | None:
         """Send `task`; raises SendRefused / connection errors for the worker to handle."""
         try:
@@ -104,9 +126,8 @@ class OutboxSender:
             raise SendRefused(classify(error, longest=MAX_BACKOFF)) from error
 
     def _send(self, task: DeliveryTask) -> Sent | None:
-        signal = task.signal
         if task.purpose == OutboxPurpose.TRIAGE_POST.value:
-            message = build_triage_message(signal, detail=task.detail)
+            message = self._triage_message(task)
             response = self._client.chat_postMessage(
                 channel=task.channel,
                 unfurl_links=False,
@@ -117,7 +138,7 @@ class OutboxSender:
             return Sent(response["channel"], response["ts"])
         if task.purpose == OutboxPurpose.PARENT_UPDATE.value:
             # No metadata: the parent keeps its own tag; a repeated update is harmless.
-            message = build_triage_message(signal, detail=task.detail)
+            message = self._triage_message(task)
             response = self._client.chat_update(
                 channel=task.detail.triage_channel, ts=task.detail.triage_ts, **message
             )

@@ -29,6 +29,8 @@ class EventAction(StrEnum):
     # The reporter withdrew the signal before a lead acknowledged it; its free text is erased.
     # actor_id: the named reporter, NULL for an anonymous one.
     WITHDRAWN = "withdrawn"
+    # A lead closed the signal as the same concern as another (note: the primary's reference).
+    DUPLICATE = "duplicate"
 
 
 class SignalEvent(Base):

@@ -44,6 +44,12 @@ class Signal(Base):
         # Migration 0008: the digest's escalation count and its overdue signals.
         Index("ix_signals_escalated_at", "escalated_at"),
         Index("ix_signals_respond_by_status", "respond_by", "status"),
+        # The duplicates that follow a primary's outcome (migration 0009).
+        Index("ix_signals_duplicate_of", "duplicate_of"),
+        # The lessons library's newest lessons, key lessons first, alone or by pattern (the
+        # system's index is an expression index, in migration 0009 only).
+        Index("ix_signals_lessons_newest", "status", "key_lesson", "resolved_at"),
+        Index("ix_signals_lessons_pattern", "pattern", "status", "key_lesson", "resolved_at"),
         {"sqlite_with_rowid": False},
     )
 

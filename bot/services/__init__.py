@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from bot.services.delivery import DeliveryService
+from bot.services.lessons import LessonsService
 from bot.services.signals import SignalService
 from bot.services.systems import SystemService
 from bot.services.triage import TriageService
@@ -24,3 +25,4 @@ class Services:
     delivery: DeliveryService
     triage: TriageService
     systems: SystemService
+    lessons: LessonsService

@@ -19,6 +19,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.clock import Clock, utc_now
+from bot.services.lessons import related_signals
 from bot.services.records import DeliveryTask, detail_of, summarize_event
 from models import (
     ChannelBudget,
@@ -37,6 +38,8 @@ LEASE = timedelta(seconds=60)
 MAX_BACKOFF = timedelta(minutes=15)
 _OUTBOX = OutboxItem.__table__
 _SIGNALS = Signal.__table__
+# The posts that show related earlier signals under the new one.
+_WITH_SEEN_BEFORE = frozenset({OutboxPurpose.TRIAGE_POST.value, OutboxPurpose.PARENT_UPDATE.value})
 # More channels than this with pending items: one query over all of them (not one per channel).
 MAX_CHANNEL_QUERIES = 32
 
@@ -149,7 +152,8 @@ class DeliveryService:
     @staticmethod
     def _tasks(session: Session, taken: list[Any], candidates: list[str]) -> list[DeliveryTask]:
         """The taken rows as tasks, with their signals and events (one query each), in the
-        candidates' order."""
+        candidates' order; a triage post (or its update) also with its "seen before", a
+        duplicate with its primary."""
         signals = {
             s.id: s
             for s in session.scalars(
@@ -171,6 +175,12 @@ class DeliveryService:
             if names
             else set()
         )
+        primary_ids = {s.duplicate_of for s in signals.values() if s.duplicate_of}
+        primaries = (
+            {s.id: s for s in session.scalars(select(Signal).where(Signal.id.in_(primary_ids)))}
+            if primary_ids
+            else {}
+        )
         order = {item_id: index for index, item_id in enumerate(candidates)}
         return [
             DeliveryTask(
@@ -179,11 +189,15 @@ class DeliveryService:
                 channel=row.channel,
                 attempts=row.attempts,
                 detail=detail_of(
-                    signals[row.signal_id],
-                    system_on_record=_on_record(signals[row.signal_id], on_record),
+                    (signal := signals[row.signal_id]),
+                    system_on_record=_on_record(signal, on_record),
+                    primary=primaries.get(signal.duplicate_of or ""),
                 ),
                 event=summarize_event(e) if (e := events.get(row.event_id)) else None,
                 unsure_since=row.attempt_started_at,
+                related=tuple(related_signals(session, signal))
+                if row.purpose in _WITH_SEEN_BEFORE
+                else (),
             )
             for row in sorted(taken, key=lambda row: order[row.id])
         ]

@@ -261,7 +261,7 @@ class DigestData:
     period: Period
     now: datetime
     reminder_hours: float
-    new_total: int
+    new_total: int  # raised: duplicates included
     previous_total: int
     new_by_kind: tuple[KindCount, ...]
     open_counts: dict[str, int]  # new, acknowledged, investigating (all signals, now)
@@ -277,6 +277,10 @@ class DigestData:
     anonymous: ResponseHealth
     withdrawn_count: int = 0  # withdrawn by their reporters in the period
     escalated_count: int = 0  # raised to the escalation channel or group in the period
+
+    # Of new_total, those closed as duplicates of an earlier signal: the kinds' trend
+    # (new_by_kind) counts each concern once and leaves them out.
+    new_duplicates: int = 0
 
     @property
     def empty(self) -> bool:
@@ -340,8 +344,14 @@ class DigestService:
         now = now or self._clock()
         period = period or self.current_period(now=now)
         with self._sessions() as session:
-            current = self._kinds(session, period.start, period.end)
-            previous = self._kinds(session, period.previous_start, period.start)
+            # Raised: every posted signal, duplicates included (they are counted and thanked).
+            raised = self._kinds(session, period.start, period.end)
+            raised_before = self._kinds(session, period.previous_start, period.start)
+            # Trends count a concern once: a duplicate is left out of the kinds' trend.
+            current = _minus(raised, self._duplicates(session, period.start, period.end))
+            previous = _minus(
+                raised_before, self._duplicates(session, period.previous_start, period.start)
+            )
             by_kind = tuple(
                 KindCount(kind=kind, count=current.get(kind, 0), previous=previous.get(kind, 0))
                 for kind in sorted(
@@ -394,8 +404,9 @@ class DigestService:
             period=period,
             now=now,
             reminder_hours=self._reminder_hours,
-            new_total=sum(current.values()),
-            previous_total=sum(previous.values()),
+            new_total=sum(raised.values()),
+            previous_total=sum(raised_before.values()),
+            new_duplicates=sum(raised.values()) - sum(current.values()),
             new_by_kind=by_kind,
             open_counts=open_counts,
             resolved_count=closed.get(S.RESOLVED.value, 0),
@@ -410,6 +421,22 @@ class DigestService:
             anonymous=anonymous,
             withdrawn_count=closed.get(S.WITHDRAWN.value, 0),
             escalated_count=escalated or 0,
+        )
+
+    @staticmethod
+    def _duplicates(session: Session, start: datetime, end: datetime) -> dict[str, int]:
+        """Posted duplicates by kind (few: read through the index on status, created_at)."""
+        return dict(
+            session.execute(
+                select(Signal.kind, func.count())
+                .where(
+                    Signal.status == S.DUPLICATE.value,
+                    Signal.created_at >= start,
+                    Signal.created_at < end,
+                    Signal.posted_at.is_not(None),
+                )
+                .group_by(Signal.kind)
+            ).all()
         )
 
     @staticmethod
@@ -768,3 +795,9 @@ class DigestService:
                 )
             )
             return bool(in_use)
+
+
+def _minus(counts: dict[str, int], less: dict[str, int]) -> dict[str, int]:
+    """`counts` less `less`, per key; keys that reach 0 go."""
+    result = {key: count - less.get(key, 0) for key, count in counts.items()}
+    return {key: count for key, count in result.items() if count > 0}

@@ -4,7 +4,7 @@ the delivery worker sends. Nothing here reads the database or knows about Slack.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 from models import Signal, SignalEvent
 
@@ -97,6 +97,9 @@ class SignalDetail:
     # False when the signal names a system that is not on record (leads may register or merge
     # it); True when it is on record or names none.
     system_on_record: bool = True
+    key_lesson: bool = False
+    # A duplicate's primary: what its reporter follows (its outcome, never its text or reporter).
+    primary: SignalDetail | None = None
 
     @property
     def time_to_acknowledge(self) -> timedelta | None:
@@ -122,6 +125,54 @@ class Lesson:
     pattern: str | None
     lesson: str | None
     resolved_at: datetime | None
+    done: str | None = None
+    key: bool = False  # a lead marked it a key lesson: it leads the answers and the playbook
+    triage_channel: str | None = None
+    triage_ts: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class LessonQuery:
+    """What `/ai-signal lessons` asks: words (all must match) and the filters."""
+
+    words: tuple[str, ...] = ()
+    system: str | None = None
+    pattern: str | None = None
+    since: date | None = None
+
+    @property
+    def empty(self) -> bool:
+        return not (self.words or self.system or self.pattern or self.since)
+
+
+@dataclass(frozen=True, kw_only=True)
+class LessonsPage:
+    query: LessonQuery
+    lessons: list[Lesson]
+    page: int  # from 0
+    more: bool  # a further page exists
+
+
+@dataclass(frozen=True, kw_only=True)
+class Related:
+    """An earlier signal shown under a new triage post ("seen before"): what it was about and
+    what was learned, never who raised it or its words."""
+
+    ref: str
+    kind: str
+    system: str | None
+    status: str
+    lesson: str | None  # resolved signals only
+    key: bool
+    triage_channel: str
+    triage_ts: str
+    same_system: bool
+
+
+@dataclass(frozen=True, kw_only=True)
+class KeyLessonResult:
+    ref: str
+    key: bool  # the mark as it is now
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -133,7 +184,11 @@ class QueueOverview:
 
 
 def detail_of(
-    signal: Signal, events: list[SignalEvent] | None = None, *, system_on_record: bool = True
+    signal: Signal,
+    events: list[SignalEvent] | None = None,
+    *,
+    system_on_record: bool = True,
+    primary: Signal | None = None,
 ) -> SignalDetail:
     return SignalDetail(
         signal=summarize(signal),
@@ -160,6 +215,8 @@ def detail_of(
         review_constraint=signal.review_constraint,
         review_missed_signal=signal.review_missed_signal,
         system_on_record=system_on_record,
+        key_lesson=bool(signal.key_lesson),
+        primary=detail_of(primary) if primary is not None else None,
     )
 
 
@@ -179,6 +236,8 @@ class DeliveryTask:
     event: EventSummary | None = None
     # An earlier attempt started then and its outcome is unknown: look before sending again.
     unsure_since: datetime | None = None
+    # The triage post's "seen before": related earlier signals (triage posts and updates only).
+    related: tuple[Related, ...] = ()
 
     @property
     def signal(self) -> SignalSummary:

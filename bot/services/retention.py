@@ -29,7 +29,11 @@ logger = logging.getLogger("ai_signal.retention")
 
 ERASED_TEXT = "(erased: retention period over)"
 CLAIM_NAME = "retention_day"
-CLOSED = (SignalStatus.RESOLVED.value, SignalStatus.DECLINED.value)
+CLOSED = (
+    SignalStatus.RESOLVED.value,
+    SignalStatus.DECLINED.value,
+    SignalStatus.DUPLICATE.value,
+)
 BATCH = 500
 
 
@@ -146,8 +150,17 @@ class RetentionService:
 
     def _flush_files(self) -> None:
         """SQLite: copy the WAL into the database file and empty it, so no old frame keeps the
-        erased text (the pages themselves were zeroed by secure_delete)."""
-        if not empty_sqlite_wal(self._sessions.kw["bind"]):
+        erased text (the pages themselves were zeroed by secure_delete), after merging the lessons
+        index's segments so no old one keeps an erased word."""
+        engine = self._sessions.kw["bind"]
+        if engine.dialect.name == "sqlite":
+            # The lessons index (migration 0009) drops an erased text from its table at once,
+            # but its older index segments keep the words until they are merged: merge them now.
+            with engine.begin() as connection:
+                connection.exec_driver_sql(
+                    "INSERT INTO lessons_fts(lessons_fts) VALUES ('optimize')"
+                )
+        if not empty_sqlite_wal(engine):
             logger.warning(
                 "retention: the WAL could not be emptied (a reader was busy); it is on the next run"
             )

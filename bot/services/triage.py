@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import os
 import random
+import re
 import threading
 import time
 from collections import OrderedDict, deque
@@ -20,7 +21,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from sqlalchemy import and_, func, insert, or_, select, update
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session, object_session, sessionmaker
 
 from bot.clock import Clock, utc_now
 from bot.db import DEFAULT_DEADLINE_MS, empty_sqlite_wal
@@ -244,7 +245,9 @@ class TriageService:
     def detail(self, *, ref: str) -> SignalDetail:
         with request_read(self._sessions, deadline_ms=self._deadline_ms) as session:
             signal = self._by_ref(session, ref)
-            return detail_of(signal, self._events(session, signal.id))
+            return detail_of(
+                signal, self._events(session, signal.id), primary=_primary_of(session, signal)
+            )
 
     def own_signal(self, *, ref: str, user_id: str) -> SignalDetail:
         """A named reporter's own signal with its history (the leads' questions, their answers
@@ -269,7 +272,9 @@ class TriageService:
             if signal is None:
                 self._throttle.failed(requester)
                 raise NotFound(GENERIC_CODE_ANSWER)
-            return detail_of(signal, self._events(session, signal.id))
+            return detail_of(
+                signal, self._events(session, signal.id), primary=_primary_of(session, signal)
+            )
 
     def lessons(self, *, words: list[str], limit: int = 10) -> list[Lesson]:
         query = select(Signal).where(
@@ -517,14 +522,51 @@ class TriageService:
         def apply(signal: Signal, now: datetime) -> str | None:
             signal.status = S.INVESTIGATING.value if signal.acknowledged_at else S.NEW.value
             signal.resolved_at = None
+            signal.duplicate_of = None
             return None
 
         return self._act(
             ref=ref,
             lead_id=lead_id,
             action=EventAction.REOPENED,
-            allowed=CLOSED_STATUSES,
+            allowed=(*CLOSED_STATUSES, S.DUPLICATE.value),
             apply=apply,
+        )
+
+    def mark_duplicate(
+        self, *, ref: str, lead_id: str, primary_ref: str, request_key: str | None = None
+    ) -> ActionResult:
+        """Close `ref` as the same concern as `primary_ref` (an earlier signal, not itself, not
+        one that leads back to it). Its reporter is thanked and follows the primary's outcome:
+        a named one by private notes (now and when the primary closes), an anonymous one with
+        `status <code>`. It still counts as raised."""
+        wanted = (primary_ref or "").strip().upper()
+        if not _REF.match(wanted):
+            raise NotAllowed("Give the earlier signal's reference, e.g. SIG-12.", field="primary")
+
+        def apply(signal: Signal, now: datetime) -> str | None:
+            session = object_session(signal)
+            assert session is not None
+            primary = _primary_for(session, signal, wanted)
+            self._apply_acknowledge(signal, now)
+            signal.status = S.DUPLICATE.value
+            signal.duplicate_of = primary.id
+            signal.resolved_at = now
+            # Its own duplicates follow the new primary too (no chains to walk later).
+            session.execute(
+                update(Signal)
+                .where(Signal.duplicate_of == signal.id)
+                .values(duplicate_of=primary.id)
+            )
+            return primary.ref
+
+        return self._act(
+            ref=ref,
+            lead_id=lead_id,
+            action=EventAction.DUPLICATE,
+            allowed=OPEN_STATUSES,
+            apply=apply,
+            request_key=request_key,
         )
 
     # -- the reporter's side ---------------------------------------------------------------
@@ -988,10 +1030,36 @@ class TriageService:
                         signal, OutboxPurpose.OWNER_NOTICE, event_id=event_id, due=now, channel=told
                     )
                 )
+            if action in (EventAction.RESOLVED, EventAction.DECLINED):
+                rows += self._followers_notices(session, signal, event_id=event_id, due=now)
             queue_posts(session, *rows)
-            result = ActionResult(ref=signal.ref, changed=True, detail=detail_of(signal))
+            result = ActionResult(
+                ref=signal.ref,
+                changed=True,
+                detail=detail_of(signal, primary=_primary_of(session, signal)),
+            )
         self._wake()
         return result
+
+    def _followers_notices(
+        self, session: Session, signal: Signal, *, event_id: str, due: datetime
+    ) -> list[dict[str, Any]]:
+        """A private note with the outcome to each named reporter of a duplicate of `signal`
+        (anonymous ones read it with their code)."""
+        followers = session.scalars(
+            select(Signal).where(
+                Signal.duplicate_of == signal.id,
+                Signal.status == S.DUPLICATE.value,
+                Signal.anonymous.is_(False),
+                Signal.reporter_id.is_not(None),
+            )
+        )
+        return [
+            self._outbox_row(
+                f, OutboxPurpose.REPORTER_NOTICE, event_id=event_id, due=due, channel=f.reporter_id
+            )
+            for f in followers
+        ]
 
     def _thread_and_parent_rows(
         self, session: Session, signal: Signal, *, event_id: str, due: datetime
@@ -1063,5 +1131,47 @@ def _record_event(
 _INSERT_EVENT = insert(SignalEvent.__table__)
 
 _NOTIFY_REPORTER = frozenset(
-    {EventAction.ACKNOWLEDGED, EventAction.ASKED, EventAction.RESOLVED, EventAction.DECLINED}
+    {
+        EventAction.ACKNOWLEDGED,
+        EventAction.ASKED,
+        EventAction.RESOLVED,
+        EventAction.DECLINED,
+        EventAction.DUPLICATE,
+    }
 )
+_REF = re.compile(r"^SIG-[A-Z0-9]{1,10}$")
+MAX_CHAIN = 50
+
+
+def _primary_of(session: Session, signal: Signal) -> Signal | None:
+    """The primary a duplicate follows (None for any other signal)."""
+    if signal.status != S.DUPLICATE.value or not signal.duplicate_of:
+        return None
+    return session.get(Signal, signal.duplicate_of)
+
+
+def _primary_for(session: Session, signal: Signal, primary_ref: str) -> Signal:
+    """The signal `signal` may be marked a duplicate of: `primary_ref` itself, or the primary it
+    duplicates in turn (the chain's end). Refused: unknown, itself, a loop, a withdrawn one."""
+    primary = session.scalar(select(Signal).where(Signal.ref == primary_ref))
+    if primary is None or (primary.anonymous and primary.triage_ts is None):
+        # An anonymous signal still waiting for its release is not known to leads yet.
+        raise NotAllowed(f"There is no signal {primary_ref[:20]}.", field="primary")
+    for _ in range(MAX_CHAIN):
+        if primary.id == signal.id:
+            raise NotAllowed(
+                f"{signal.ref} cannot be a duplicate of itself"
+                + (f" (through {primary_ref})." if primary_ref != signal.ref else "."),
+                field="primary",
+            )
+        if primary.status != S.DUPLICATE.value or not primary.duplicate_of:
+            break
+        following = session.get(Signal, primary.duplicate_of)
+        if following is None:
+            break
+        primary = following
+    else:
+        raise NotAllowed("Those signals form a loop of duplicates.", field="primary")
+    if primary.status == S.WITHDRAWN.value:
+        raise NotAllowed(f"{primary.ref} was withdrawn; choose another.", field="primary")
+    return primary

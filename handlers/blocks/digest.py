@@ -233,6 +233,12 @@ def _opening(data: DigestData, esc: Escape) -> Part:
                 f"*New signals {this}: {data.new_total}* "
                 f"({change(data.new_total, data.previous_total)} on the previous "
                 f"{period.noun}: {data.previous_total})"
+                + (
+                    f" — {data.new_duplicates} of them the same concern as an earlier signal, "
+                    "counted once by kind"
+                    if data.new_duplicates
+                    else ""
+                )
             )
         )
         if kinds:

@@ -10,7 +10,7 @@ from typing import Any
 from bot.services.records import (
     ActionResult,
     EventSummary,
-    Lesson,
+    Related,
     SignalDetail,
     SignalSummary,
     SystemRecord,
@@ -40,6 +40,7 @@ from handlers.blocks.kit import (
     status_label,
     text_input,
 )
+from handlers.blocks.lessons import build_seen_before, thread_link
 from handlers.blocks.systems import unknown_system_block
 from handlers.edge import (
     Unreadable,
@@ -57,9 +58,9 @@ from handlers.formatting import escape, fit, inline, plain
 def lead_buttons(ref: str, status: str) -> list[dict[str, Any]]:
     """Lead actions that fit the status: no Acknowledge once acknowledged; Reopen when closed."""
     tracker = button(ids.TRACKER_ACTION, "Tracker link…", ref)
-    if status in ("withdrawn", "duplicate"):
+    if status == "withdrawn":
         return []
-    if status in ("resolved", "declined"):
+    if status in ("resolved", "declined", "duplicate"):
         return [button(ids.REOPEN_ACTION, "Reopen", ref), tracker]
     buttons = []
     if status == "new":
@@ -69,15 +70,30 @@ def lead_buttons(ref: str, status: str) -> list[dict[str, Any]]:
         button(ids.ASK_ACTION, "Ask reporter…", ref),
         button(ids.RESOLVE_ACTION, "Resolve…", ref),
         tracker,
+        button(ids.DUPLICATE_ACTION, "Duplicate…", ref),
     ]
     return buttons
 
 
+def _status_text(signal: SignalSummary, detail: SignalDetail | None, team_url: str | None) -> str:
+    primary = detail.primary if detail is not None else None
+    if signal.status == "duplicate" and primary is not None:
+        link = thread_link(team_url, primary.triage_channel or "", primary.triage_ts or "")
+        ref = f"<{link}|{primary.signal.ref}>" if link else primary.signal.ref
+        return f"{status_label(signal.status)} of {ref}"
+    return status_label(signal.status)
+
+
 def build_triage_message(
-    signal: SignalSummary, *, detail: SignalDetail | None = None
+    signal: SignalSummary,
+    *,
+    detail: SignalDetail | None = None,
+    related: tuple[Related, ...] = (),
+    team_url: str | None = None,
 ) -> dict[str, Any]:
     """The parent post in the triage channel: what was raised, by whom (or Anonymous), and where
-    it stands now (status, owner, time to acknowledge), with the lead actions that fit."""
+    it stands now (status, owner, time to acknowledge), what was seen before (`related`, linked
+    under `team_url`), with the lead actions that fit."""
     reporter = (
         "Anonymous" if signal.anonymous or not signal.reporter_id else f"<@{signal.reporter_id}>"
     )
@@ -85,7 +101,7 @@ def build_triage_message(
         mrkdwn(f"*Kind*\n{escape(kind_label(signal.kind))}"),
         mrkdwn(f"*System*\n{fit(inline(signal.system or '—'), FIELD_LIMIT - 20)}"),
         mrkdwn(f"*Reporter*\n{reporter}"),
-        mrkdwn(f"*Status*\n{status_label(signal.status)}"),
+        mrkdwn(f"*Status*\n{_status_text(signal, detail, team_url)}"),
     ]
     if detail is not None:
         if detail.owner_id:
@@ -114,6 +130,9 @@ def build_triage_message(
     if signal.impact and not withdrawn:
         # Quoted like the text: a reporter's lines never pass for the post's own fields.
         blocks.append(section(f"*Perceived impact*\n{quote(signal.impact)}"))
+    seen = build_seen_before(related, team_url=team_url)
+    if seen is not None:
+        blocks.append(seen)
     blocks.append(
         context("Raised with `/ai-signal`. Thank the reporter; look at the system, not the person.")
     )
@@ -129,6 +148,8 @@ def build_triage_message(
         )
         blocks.append(unknown_system_block(signal.ref))
     system = f" on {signal.system}" if signal.system else ""
+    if signal.status == "duplicate" and detail is not None and detail.primary is not None:
+        system += f" (duplicate of {detail.primary.signal.ref})"
     text = plain(
         f"{signal.ref}: {kind_label(signal.kind).lower()} signal{system} — {signal.status}",
         NOTIFICATION_TEXT_LIMIT,
@@ -399,6 +420,12 @@ def build_thread_reply(
         text = "\n".join(lines)
     elif event.action == "reopened":
         text = f":arrows_counterclockwise: {_who(event)} reopened {ref}."
+    elif event.action == "duplicate":
+        text = (
+            f":link: {_who(event)} marked {ref} as a duplicate of {escape(event.note or '')}. "
+            f"Thank you to {reporter} — it still counts, and they follow "
+            f"{escape(event.note or '')}'s outcome."
+        )
     elif event.action == "revealed":
         who = f"<@{event.actor_id}>" if event.actor_id else "The reporter"
         text = (
@@ -431,6 +458,9 @@ def build_thread_reply(
         review = fit(review, SECTION_TEXT_LIMIT)
         blocks.append(section(review))
         text = f"{text}\n{review}"
+    if event.action == "resolved" and (detail.lesson or detail.failed_assumption):
+        # A lead marks (or unmarks) the lesson as a key lesson from here.
+        blocks.append(actions(button(ids.KEY_LESSON_ACTION, "Key lesson ⭐ (mark / unmark)", ref)))
     return {"text": text, "blocks": blocks}
 
 
@@ -454,6 +484,8 @@ def review_lines(detail: SignalDetail) -> list[str]:
 
 def build_reporter_notice(detail: SignalDetail, event: EventSummary) -> dict[str, Any] | None:
     """A private note to a named reporter; None for anything they need not hear about."""
+    if detail.signal.status == "duplicate" and event.action in ("resolved", "declined"):
+        return _primary_outcome_notice(detail)
     ref = detail.signal.ref
     note = inline(event.note or "")
     if event.action == "acknowledged":
@@ -471,6 +503,12 @@ def build_reporter_notice(detail: SignalDetail, event: EventSummary) -> dict[str
         text += "\nThank you for raising it."
     elif event.action == "declined":
         text = f"*{ref}* was reviewed and declined as not a problem: {note}\nIt still counts — thank you for raising it."
+    elif event.action == "duplicate":
+        text = (
+            f"Thank you for raising *{ref}* — a lead found it is the same concern as "
+            f"*{escape(event.note or '')}*, raised earlier. It still counts; you will hear here "
+            "when that one is resolved."
+        )
     else:
         return None
     text = fit(text, SECTION_TEXT_LIMIT)
@@ -519,6 +557,32 @@ def build_owner_notice(detail: SignalDetail) -> dict[str, Any]:
     return {"text": text, "blocks": [section(text)]}
 
 
+def _primary_outcome(primary: SignalDetail) -> list[str]:
+    """What a duplicate's reporter reads of its primary: the outcome, never its text or reporter."""
+    lines = [f"*{primary.signal.ref}* is {status_label(primary.signal.status)}."]
+    if primary.signal.status == "declined" and primary.decline_reason:
+        lines.append(f"*Declined:* {fit(inline(primary.decline_reason), 600)}")
+    if primary.signal.status == "resolved":
+        lines.append(f"*What was done:* {fit(inline(primary.resolution_done or ''), 600)}")
+        if primary.lesson:
+            lines.append(f"*Lesson:* {fit(inline(primary.lesson), 600)}")
+    return lines
+
+
+def _primary_outcome_notice(detail: SignalDetail) -> dict[str, Any] | None:
+    primary = detail.primary
+    if primary is None:
+        return None
+    lines = [
+        f"*{detail.signal.ref}*, which you raised, is a duplicate of *{primary.signal.ref}*: "
+        "here is its outcome."
+    ]
+    lines += _primary_outcome(primary)
+    lines.append("Thank you for raising it.")
+    text = fit("\n".join(lines), SECTION_TEXT_LIMIT)
+    return {"text": text, "blocks": [section(text)]}
+
+
 def build_reporter_status(detail: SignalDetail) -> str:
     """`/ai-signal status <code>`: status, the leads' questions and answers, the resolution."""
     s = detail.signal
@@ -542,7 +606,10 @@ def build_reporter_status(detail: SignalDetail) -> str:
             lines.append(f"*Lesson:* {fit(inline(detail.lesson), 600)}")
     if s.status == "withdrawn":
         lines.append("You withdrew it; what you wrote is erased.")
-    elif s.status not in ("resolved", "declined"):
+    elif s.status == "duplicate" and detail.primary is not None:
+        lines.append(f"It is the same concern as *{detail.primary.signal.ref}*, raised earlier:")
+        lines += _primary_outcome(detail.primary)
+    if s.status not in ("resolved", "declined", "duplicate", "withdrawn"):
         lines.append("Add information with `/ai-signal reply <code> <text>`.")
     if s.status == "new":
         lines.append("Until a lead acknowledges it, `/ai-signal withdraw <code>` takes it back.")
@@ -564,22 +631,3 @@ def build_withdrawn_text(result: ActionResult) -> str:
         f"triage post now says it was withdrawn by the reporter.{later} It still counts as "
         "raised — thank you."
     )
-
-
-def build_lessons_text(lessons: list[Lesson], words: list[str]) -> str:
-    if not lessons:
-        scope = f" matching “{inline(' '.join(words))}”" if words else ""
-        return f"No lessons recorded yet{scope}."
-    lines = [
-        f"*Lessons from resolved signals*{' matching “' + inline(' '.join(words)) + '”' if words else ''}:"
-    ]
-    for lesson in lessons:
-        system = f" · {inline(lesson.system)}" if lesson.system else ""
-        lines.append(f"• *{lesson.ref}* ({escape(kind_label(lesson.kind))}{system})")
-        if lesson.failed_assumption:
-            lines.append(f"   Assumption that failed: {fit(inline(lesson.failed_assumption), 300)}")
-        if lesson.pattern:
-            lines.append(f"   Pattern: {escape(pattern_label(lesson.pattern))}")
-        if lesson.lesson:
-            lines.append(f"   Lesson: {fit(inline(lesson.lesson), 300)}")
-    return fit("\n".join(lines), 3000)

@@ -7,7 +7,7 @@ from slack_bolt import App
 from bot.services import Services
 from handlers.crowd import CrowdGauge
 from handlers.leads import LeadDirectory
-from handlers.listeners import actions, commands, errors, events, systems, triage, views
+from handlers.listeners import actions, commands, errors, events, lessons, systems, triage, views
 
 
 def register(app: App, services: Services, *, leads: LeadDirectory, crowd: CrowdGauge) -> None:
@@ -18,3 +18,4 @@ def register(app: App, services: Services, *, leads: LeadDirectory, crowd: Crowd
     views.register(app, services)
     actions.register(app, services, crowd=crowd)
     triage.register(app, services, leads=leads)
+    lessons.register(app, services, leads=leads)

@@ -6,7 +6,7 @@ import logging
 import re
 from typing import Any
 
-from slack_bolt import Ack, App, Respond
+from slack_bolt import Ack, App, BoltContext, Respond
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
@@ -22,14 +22,11 @@ from handlers.blocks.intake import (
     build_signal_modal,
     build_status_text,
 )
-from handlers.blocks.triage import (
-    build_lessons_text,
-    build_reporter_status,
-    build_withdrawn_text,
-)
+from handlers.blocks.triage import build_reporter_status, build_withdrawn_text
 from handlers.crowd import CrowdGauge
 from handlers.edge import required_text, text_field
 from handlers.formatting import command_text_to_plain
+from handlers.listeners.lessons import lessons_answer
 from handlers.listeners.systems import SystemListeners
 
 logger = logging.getLogger(__name__)
@@ -38,7 +35,9 @@ _REF = re.compile(r"^SIG-[A-Z0-9]{1,10}$", re.IGNORECASE)
 
 
 def register(app: App, services: Services, *, crowd: CrowdGauge, systems: SystemListeners) -> None:
-    def handle_signal_command(ack: Ack, body: dict, client: WebClient, respond: Respond) -> None:
+    def handle_signal_command(
+        ack: Ack, body: dict, client: WebClient, respond: Respond, context: BoltContext
+    ) -> None:
         # Slack always sends these (and the parsed form has only strings): without them nothing
         # can be answered or de-duplicated, so Unreadable, answered "couldn't read that; nothing
         # changed" by the error handler before anything is stored. A ServiceError is answered
@@ -71,8 +70,8 @@ def register(app: App, services: Services, *, crowd: CrowdGauge, systems: System
         elif word in ("system", "systems"):
             systems.command(ack, body, client, respond, word=word, rest=rest)
         elif word == "lessons":
-            words = rest.split()
-            private(ack, build_lessons_text(services.triage.lessons(words=words), words))
+            answer = lessons_answer(services, text=rest, context=context)
+            ack(response_type="ephemeral", **answer)
         elif word in ("anon", "anonymous") and not rest:
             ack()  # the choice is made; the form asks for the rest
             open_form(client, respond, body=body, crowd=crowd, anonymous=True)

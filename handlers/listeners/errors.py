@@ -137,8 +137,11 @@ LEAD_FORM_FIELD_BLOCKS = {
     "success": ids.REVIEW_SUCCESS_BLOCK,
     "constraint": ids.REVIEW_CONSTRAINT_BLOCK,
     "missed_signal": ids.REVIEW_MISSED_BLOCK,
+    "primary": ids.PRIMARY_BLOCK,
 }
-LEAD_FORMS = frozenset({ids.TRIAGE_MODAL, ids.ASK_MODAL, ids.RESOLVE_MODAL, ids.TRACKER_MODAL})
+LEAD_FORMS = frozenset(
+    {ids.TRIAGE_MODAL, ids.ASK_MODAL, ids.RESOLVE_MODAL, ids.TRACKER_MODAL, ids.DUPLICATE_MODAL}
+)
 
 
 def first_block(view: Any) -> str:

@@ -18,6 +18,7 @@ from bot.services import Services
 from bot.services.records import ActionResult, SignalDetail
 from handlers import ids
 from handlers.blocks.kit import status_label
+from handlers.blocks.lessons import build_duplicate_modal
 from handlers.blocks.triage import (
     build_ask_modal,
     build_resolve_modal,
@@ -93,6 +94,9 @@ class TriageListeners:
         system = self._services.systems.find(name=name) if name else None
         return build_resolve_modal(detail, system)
 
+    def handle_duplicate_button_action(self, ack: Ack, body: dict, client: WebClient) -> None:
+        self._open_form(ack, body, client, build_duplicate_modal)
+
     def _acked_for_lead(self, ack: Ack, body: dict, client: WebClient) -> bool:
         user_id = user_id_of(body)  # Unreadable without one: answered by the error handler
         # Ack first: finding out who is a lead may mean asking Slack for the lead group.
@@ -146,6 +150,9 @@ class TriageListeners:
 
     def handle_resolve_modal_submission(self, ack: Ack, body: dict, view: dict) -> None:
         self._submit(ack, body, view, self._do_resolve, owner_may=True)
+
+    def handle_duplicate_modal_submission(self, ack: Ack, body: dict, view: dict) -> None:
+        self._submit(ack, body, view, self._do_duplicate)
 
     def _submit(
         self, ack: Ack, body: dict, view: dict, perform: Perform, *, owner_may: bool = False
@@ -220,6 +227,14 @@ class TriageListeners:
             lead=lead,
         )
 
+    def _do_duplicate(
+        self, ref: str, lead_id: str, v: dict[str, Any], key: str, lead: bool
+    ) -> ActionResult:
+        # Leads only (`_submit` refuses anyone else before this runs).
+        return self._triage.mark_duplicate(
+            ref=ref, lead_id=lead_id, primary_ref=v.get(ids.PRIMARY_BLOCK) or "", request_key=key
+        )
+
 
 def register(app: App, services: Services, *, leads: LeadDirectory) -> None:
     listeners = TriageListeners(services, leads)
@@ -233,3 +248,5 @@ def register(app: App, services: Services, *, leads: LeadDirectory) -> None:
     app.view_submission(ids.TRIAGE_MODAL)(listeners.handle_triage_modal_submission)
     app.view_submission(ids.ASK_MODAL)(listeners.handle_ask_modal_submission)
     app.view_submission(ids.RESOLVE_MODAL)(listeners.handle_resolve_modal_submission)
+    app.action(ids.DUPLICATE_ACTION)(listeners.handle_duplicate_button_action)
+    app.view_submission(ids.DUPLICATE_MODAL)(listeners.handle_duplicate_modal_submission)

@@ -14,6 +14,7 @@ from sqlalchemy import Connection, text
 from bot.config import database_url_from_env
 from bot.db import MIGRATION_LOCK_KEY, WRITE_OPTION, create_db_engine
 from models import Base
+from models.search import include_name
 
 config = context.config
 target_metadata = Base.metadata
@@ -41,6 +42,7 @@ def run_migrations_online() -> None:
                 context.configure(
                     connection=connection,
                     target_metadata=target_metadata,
+                    include_name=include_name,
                     render_as_batch=True,
                     # On SQLite too: the whole upgrade is one write transaction (below).
                     transactional_ddl=True,

@@ -71,3 +71,14 @@ def test_crash_delivery_kills_and_checks():
     done = run_script("crash_delivery.py", "--kills", "1", "--filings", "2")
     assert done.returncode == 0, done.stdout + done.stderr
     assert "RESULT: PASS" in done.stdout and "duplicated            0" in done.stdout
+
+
+def test_lessons_search_times_search_and_seen_before():
+    done = run_script("lessons_search.py", "--sizes", "300", "--queries", "4", "--sqlite-only")
+    assert done.returncode in (0, 1), (
+        done.stdout[-2000:] + done.stderr[-2000:]
+    )  # 1: a target missed
+    out = done.stdout
+    assert re.search(r"^sqlite +300 +search page 1 +median +[\d.]+ ms +p95", out, re.MULTILINE), out
+    assert re.search(r"^sqlite +300 +seen before +median +[\d.]+ ms", out, re.MULTILINE), out
+    assert re.search(r"^targets: .*: (PASS|FAIL)$", out, re.MULTILINE), out

@@ -9,6 +9,7 @@ from sqlalchemy import inspect
 
 from bot import db
 from models import Base
+from models.search import include_name
 
 
 def _tables(url: str) -> set[str]:
@@ -23,7 +24,7 @@ def _diffs(url: str) -> list:
     engine = db.create_db_engine(url)
     try:
         with engine.connect() as connection:
-            context = MigrationContext.configure(connection)
+            context = MigrationContext.configure(connection, opts={"include_name": include_name})
             return compare_metadata(context, Base.metadata)
     finally:
         engine.dispose()

@@ -185,3 +185,56 @@ def test_bad_retention_settings_name_the_variable(name: str, value: str) -> None
     with pytest.raises(ConfigError) as error:
         Settings.from_env({**env, name: value}, http=True)
     assert error.value.variable == name
+
+
+def test_erased_text_leaves_the_lessons_index_and_duplicates_are_erased_too(
+    standin, database_url, clock
+) -> None:
+    """An erased resolution is gone from the search index's files too (its words are merged out
+    of the FTS5 segments), and a duplicate, closed like any other, is erased as well."""
+    app = start_app(
+        standin,
+        database_url,
+        clock=clock,
+        AI_SIGNAL_RETENTION_DAYS="30",
+        AI_SIGNAL_RETENTION_KEEP_LESSONS="false",
+    )
+    try:
+        runtime = app.runtime
+        triage = runtime.services.triage
+        primary = runtime.services.signals.file_signal(
+            kind="drift", text="primary text", anonymous=False, reporter_id=REPORTER
+        )
+        triage.resolve(
+            ref=primary.ref,
+            lead_id=LEAD,
+            done="zqxdoneword retrained",
+            assumption="zqxassumptionword held",
+            pattern="none",
+            lesson="zqxlessonword watch",
+        )
+        dup = runtime.services.signals.file_signal(
+            kind="drift", text="zqxduplicatetext again", anonymous=False, reporter_id=REPORTER
+        )
+        with runtime.sessions.begin() as session:  # the duplicate's post is out
+            row = session.scalar(select(Signal).where(Signal.ref == dup.ref))
+            row.triage_ts, row.triage_channel = "1700000000.000100", "CTRIAGE001"
+        triage.mark_duplicate(ref=dup.ref, lead_id=LEAD, primary_ref=primary.ref)
+        assert (
+            runtime.services.lessons.search(query=runtime_query("zqxdoneword")).lessons[0].ref
+            == primary.ref
+        )
+        clock.advance(31 * DAY)
+        run = run_retention(runtime.retention)
+        assert run is not None and run.signals == 2
+        words = ["zqxdoneword", "zqxassumptionword", "zqxlessonword", "zqxduplicatetext"]
+        assert database_leaks(database_url, words) == []
+        assert runtime.services.lessons.search(query=runtime_query("zqxdoneword")).lessons == []
+    finally:
+        app.stop()
+
+
+def runtime_query(text: str):
+    from bot.services.lessons import parse_lessons_query
+
+    return parse_lessons_query(text)

@@ -11,14 +11,22 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from bot.services.digest import DigestData, Period, ResolvedItem, ResponseHealth, SystemCount
-from bot.services.records import EventSummary, Lesson, QueueOverview, SignalDetail
+from bot.services.records import (
+    EventSummary,
+    Lesson,
+    LessonQuery,
+    LessonsPage,
+    QueueOverview,
+    Related,
+    SignalDetail,
+)
 from bot.services.signals import SignalSummary
 from handlers.blocks.digest import build_digest_blocks, build_digest_text
 from handlers.blocks.home import build_lead_home
 from handlers.blocks.intake import build_status_text
+from handlers.blocks.lessons import build_lessons_answer, build_seen_before
 from handlers.blocks.triage import (
     build_ask_modal,
-    build_lessons_text,
     build_reporter_notice,
     build_reporter_status,
     build_resolve_modal,
@@ -170,8 +178,24 @@ def test_lessons_home_and_modals():
         lesson=FORGED,
         resolved_at=NOW,
     )
-    assert_no_forgery(build_lessons_text([lesson], FORGED.split()))
-    assert_no_forgery(build_lessons_text([], [FORGED]))
+    query = LessonQuery(words=tuple(FORGED.split()), system=FORGED)
+    found = LessonsPage(query=query, lessons=[lesson], page=0, more=True)
+    assert_no_forgery(build_lessons_answer(found, team_url="https://x.slack.com/"))
+    assert_no_forgery(
+        build_lessons_answer(LessonsPage(query=query, lessons=[], page=1, more=False))
+    )
+    related = Related(
+        ref="SIG-2",
+        kind="drift",
+        system=FORGED,
+        status="resolved",
+        lesson=FORGED,
+        key=True,
+        triage_channel="C1",
+        triage_ts="1.2",
+        same_system=True,
+    )
+    assert_no_forgery(build_seen_before((related,), team_url=None))
     own = summary(anonymous=False, reporter_id="UALICE0001")
     overview = QueueOverview(
         counts={"new": 1},

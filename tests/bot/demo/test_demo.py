@@ -55,9 +55,13 @@ def test_demo_exits_zero_and_plays_the_week(demo_run):
     assert "over 60 @channel" in slack_side
     # the weekly digest covers the week: new signals, the lesson, response health, no names
     digest = out.split(": the weekly digest", 1)[1].split("What was stored", 1)[0]
-    assert "digest sent" in digest and "New signals this week: 4" in digest
+    assert "digest sent" in digest and "New signals this week: 5" in digest
     assert "is withdrawn" in out and "withdrawn by the reporter" in out
     assert "*Withdrawn by their reporters this week*" in digest
+    assert "1 of them the same concern as an earlier signal" in digest
+    # the lessons library: a search with filters, seen before, a duplicate
+    assert "lessons fairness pattern:data-optimism" in out and "*Seen before*" in out
+    assert "Duplicate of SIG-1" in out and "same concern as *SIG-1*" in out
     assert "Check fairness per age band" in digest and "Response health" in digest
     assert not re.search(r"maya|omar|priya|dana", digest)
     assert re.search(r"Demo finished in \d+\.\d s", out)

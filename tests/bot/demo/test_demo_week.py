@@ -95,8 +95,8 @@ def test_the_promised_anonymous_delay_is_waited_for_and_said(demo):
             (anonymous_flag, (created, posted_at))
             for anonymous_flag, created, posted_at in connection.execute(
                 # Newest first, so the first signal of each kind is the one kept.
-                "SELECT anonymous, created_at, posted_at FROM signals WHERE ref != 'SIG-2' "
-                "ORDER BY created_at DESC"
+                "SELECT anonymous, created_at, posted_at FROM signals "
+                "WHERE ref NOT IN ('SIG-2', 'SIG-3') ORDER BY created_at DESC"
             )
         )
     first_named = datetime.fromisoformat(rows[0][0])

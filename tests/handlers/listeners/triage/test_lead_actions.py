@@ -35,7 +35,13 @@ from tests.handlers.listeners.triage.helpers import (
     wait_until,
 )
 
-LEAD_BUTTONS = [ids.TRIAGE_ACTION, ids.ASK_ACTION, ids.RESOLVE_ACTION, ids.TRACKER_ACTION]
+LEAD_BUTTONS = [
+    ids.TRIAGE_ACTION,
+    ids.ASK_ACTION,
+    ids.RESOLVE_ACTION,
+    ids.TRACKER_ACTION,
+    ids.DUPLICATE_ACTION,
+]
 CLOSED_BUTTONS = [ids.REOPEN_ACTION, ids.TRACKER_ACTION]
 
 
@@ -106,16 +112,19 @@ def test_a_non_lead_pressing_any_button_changes_nothing(app):
     ref = file_named(app)
     posted(app, ref)
     before = (len(app.standin.calls), len(outbox(app)))
-    for action_id in (*[ids.ACKNOWLEDGE_ACTION], *LEAD_BUTTONS, ids.REOPEN_ACTION):
+    pressed = (ids.ACKNOWLEDGE_ACTION, *LEAD_BUTTONS, ids.REOPEN_ACTION)
+    for action_id in pressed:
         press(app, NOT_A_LEAD, action_id, ref)
     told = wait_until(
-        lambda: len(ephemerals_to(app, NOT_A_LEAD)) == 6 and ephemerals_to(app, NOT_A_LEAD),
-        "six private answers",
+        lambda: (
+            len(ephemerals_to(app, NOT_A_LEAD)) == len(pressed) and ephemerals_to(app, NOT_A_LEAD)
+        ),
+        "a private answer to each press",
     )
     assert all(ONLY_LEADS in text for text in told)
     assert all(e["channel"] == TRIAGE for e in app.standin.ephemerals())
     new_calls = app.standin.calls[before[0] :]
-    assert [c.method for c in new_calls] == ["chat.postEphemeral"] * 6
+    assert [c.method for c in new_calls] == ["chat.postEphemeral"] * len(pressed)
     assert events(app, ref) == []
     assert len(outbox(app)) == before[1]
     assert signal(app, ref).status == "new"
@@ -125,7 +134,9 @@ def test_a_non_lead_pressing_any_button_changes_nothing(app):
     resolve(app, ref)
     count = len(events(app, ref))
     press(app, NOT_A_LEAD, ids.REOPEN_ACTION, ref)
-    wait_until(lambda: len(ephemerals_to(app, NOT_A_LEAD)) == 7, "a seventh private answer")
+    wait_until(
+        lambda: len(ephemerals_to(app, NOT_A_LEAD)) == len(pressed) + 1, "one more private answer"
+    )
     assert len(events(app, ref)) == count
     assert signal(app, ref).status == "resolved"
     assert_slack_happy(app)
