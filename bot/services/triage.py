@@ -17,7 +17,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, func, insert, or_, select, update
+from sqlalchemy import and_, bindparam, func, insert, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.clock import Clock, utc_now
@@ -662,7 +662,7 @@ class TriageService:
         with request_transaction(
             self._sessions, deadline_ms=self._deadline_ms, busy=NOTHING_CHANGED_BUSY
         ) as session:
-            signal = self._by_ref(session, ref, lock=True)
+            signal, stored = _locked_signal(session, ref)
             if request_key is not None and not self._guard.record_request(
                 session, request_key, now
             ):
@@ -673,6 +673,7 @@ class TriageService:
                 return ActionResult(ref=signal.ref, changed=False, detail=detail_of(signal))
             note = apply(signal, now)
             signal.updated_at = now
+            _write_changes(session, signal, stored)
             event_id = _record_event(
                 session,
                 signal_id=signal.id,
@@ -735,7 +736,7 @@ class TriageService:
         change would get no update of its own. The lock waits for that claim and then sees
         the row as claimed; a worker that comes later skips the row until this change is
         committed. SQLite ignores FOR UPDATE; its writers take turns anyway."""
-        return session.scalar(pending_parent_update(signal_id).with_for_update()) is not None
+        return session.execute(_PENDING_PARENT_UPDATE, {"signal_id": signal_id}).first() is not None
 
 
 def _record_event(
@@ -763,8 +764,34 @@ def _record_event(
     return event_id
 
 
+def _locked_signal(session: Session, ref: str) -> tuple[Signal, dict[str, Any]]:
+    """The signal `ref`, row-locked, read with one Core statement: a `Signal` the session does not
+    track (lead actions are on the ack's heels: no ORM loading), and its columns as stored, for
+    `_write_changes`. The lock is as in `_by_ref(lock=True)`."""
+    row = session.execute(_SELECT_FOR_UPDATE, {"ref": ref.strip().upper()}).first()
+    if row is None:
+        raise NotFound(f"There is no signal {ref.strip()[:20]}.")
+    stored = dict(row._mapping)
+    return Signal(**stored), stored
+
+
+def _write_changes(session: Session, signal: Signal, stored: dict[str, Any]) -> None:
+    """One Core UPDATE of the columns an action changed on a signal read by `_locked_signal`."""
+    changed = {
+        name: value
+        for name, value in ((name, getattr(signal, name)) for name in stored)
+        if value != stored[name]
+    }
+    if changed:
+        session.execute(_UPDATE_SIGNAL, {"signal_id": signal.id, **changed})
+
+
 # Built once: lead actions run right after their ack.
 _INSERT_EVENT = insert(SignalEvent.__table__)
+_SIGNALS = Signal.__table__
+_SELECT_FOR_UPDATE = select(_SIGNALS).where(_SIGNALS.c.ref == bindparam("ref")).with_for_update()
+_UPDATE_SIGNAL = update(_SIGNALS).where(_SIGNALS.c.id == bindparam("signal_id"))
+_PENDING_PARENT_UPDATE = pending_parent_update(bindparam("signal_id")).with_for_update()
 
 _NOTIFY_REPORTER = frozenset(
     {EventAction.ACKNOWLEDGED, EventAction.ASKED, EventAction.RESOLVED, EventAction.DECLINED}
