@@ -15,6 +15,7 @@ import time
 from collections import OrderedDict, deque
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from types import SimpleNamespace
 from typing import Any
 
 from sqlalchemy import and_, bindparam, func, insert, or_, select, update
@@ -764,18 +765,23 @@ def _record_event(
     return event_id
 
 
-def _locked_signal(session: Session, ref: str) -> tuple[Signal, dict[str, Any]]:
-    """The signal `ref`, row-locked, read with one Core statement: a `Signal` the session does not
-    track (lead actions are on the ack's heels: no ORM loading), and its columns as stored, for
-    `_write_changes`. The lock is as in `_by_ref(lock=True)`."""
+class SignalRow(SimpleNamespace):
+    """A signal's columns as plain attributes, named as on `Signal`: what a lead action reads,
+    changes and has written back (`_write_changes`), without an ORM object (building one costs
+    more than the statement that reads the row)."""
+
+
+def _locked_signal(session: Session, ref: str) -> tuple[SignalRow, dict[str, Any]]:
+    """The signal `ref`, row-locked as in `_by_ref(lock=True)`, read with one Core statement; and
+    its columns as stored, for `_write_changes`."""
     row = session.execute(_SELECT_FOR_UPDATE, {"ref": ref.strip().upper()}).first()
     if row is None:
         raise NotFound(f"There is no signal {ref.strip()[:20]}.")
     stored = dict(row._mapping)
-    return Signal(**stored), stored
+    return SignalRow(**stored), stored
 
 
-def _write_changes(session: Session, signal: Signal, stored: dict[str, Any]) -> None:
+def _write_changes(session: Session, signal: SignalRow, stored: dict[str, Any]) -> None:
     """One Core UPDATE of the columns an action changed on a signal read by `_locked_signal`."""
     changed = {
         name: value
