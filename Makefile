@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: install lock image-check run demo test lint format bench clean
+.PHONY: install lock image-check run demo test lint format bench bench-wrk clean
 
 # Installs come from the lock files, pinned with hashes: requirements.lock (what the app needs,
 # used by the container image) and requirements-dev.lock (that plus the dev tools, used here).
@@ -47,6 +47,11 @@ TEST_WORKERS ?= 4
 
 test: lint  ## lint, then the full test suite (SQLite; PostgreSQL too when one is reachable)
 	$(BIN)/pytest -q -n $(TEST_WORKERS)
+
+# wrk (a Debian package) is the load generator of bench/wrk_load.py; installed here if absent.
+bench-wrk: install  ## throughput, latency and CPU per request under wrk: ai-signal, bare Bolt, bare HTTP
+	@command -v wrk >/dev/null || apt-get install -y wrk
+	$(BIN)/python bench/wrk_load.py
 
 format: install
 	$(BIN)/ruff format .

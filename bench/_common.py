@@ -207,11 +207,13 @@ def start_app_process(*, api_url: str, workdir: str, log_level: str = "WARNING")
     )
 
 
-def start_bare_process(*, api_url: str, workdir: str) -> ServerProcess:
-    """bench/bare_bolt_app.py: a Bolt app that only acks, behind the same HttpServer."""
+def start_bare_process(*, api_url: str, workdir: str, plain: bool = False) -> ServerProcess:
+    """bench/bare_bolt_app.py: a Bolt app that only acks, behind the same HttpServer (`plain`:
+    no Bolt, the server answering 200)."""
     port = free_port()
     return ServerProcess(
-        [sys.executable, str(REPO / "bench" / "bare_bolt_app.py"), "--port", str(port)],
+        [sys.executable, str(REPO / "bench" / "bare_bolt_app.py"), "--port", str(port)]
+        + (["--plain"] if plain else []),
         env={
             "SLACK_BOT_TOKEN": BOT_TOKEN,
             "SLACK_SIGNING_SECRET": SIGNING_SECRET,
@@ -220,7 +222,7 @@ def start_bare_process(*, api_url: str, workdir: str) -> ServerProcess:
         },
         cwd=workdir,
         port=port,
-        name="bare-bolt",
+        name="bare-http" if plain else "bare-bolt",
     )
 
 

@@ -1,5 +1,5 @@
 """A bare Bolt app that only acks, served by the app's own HTTP server (the baseline for
-bench/ack_latency.py).
+bench/ack_latency.py and bench/wrk_load.py).
 
     SLACK_SIGNING_SECRET=... SLACK_BOT_TOKEN=xoxb-... SLACK_API_URL=http://127.0.0.1:PORT/api/ \
         .venv/bin/python bench/bare_bolt_app.py --port 3100
@@ -7,6 +7,9 @@ bench/ack_latency.py).
 Same server (bot.http.HttpServer: waitress, 16 threads) wrapping slack_bolt's WSGI
 SlackRequestHandler, same Bolt defaults as the app (process_before_response=False), no database.
 GET /healthz answers 200 so the benchmark knows when it is up.
+
+With `--plain` there is no Bolt at all: the same HttpServer answers every request 200 with an
+empty body (the floor: what waitress and the WSGI call cost).
 """
 
 from __future__ import annotations
@@ -65,14 +68,25 @@ def build_wsgi(app: App) -> Callable[..., Iterable[bytes]]:
     return wsgi
 
 
+def plain_wsgi(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+    """Read the body (as any server must) and answer 200, nothing else."""
+    length = int(environ.get("CONTENT_LENGTH") or 0)
+    if length:
+        environ["wsgi.input"].read(length)
+    start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", "0")])
+    return [b""]
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--plain", action="store_true", help="no Bolt: answer everything 200")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
 
-    server = HttpServer(build_wsgi(build_app()), host=args.host, port=args.port).start()
+    wsgi = plain_wsgi if args.plain else build_wsgi(build_app())
+    server = HttpServer(wsgi, host=args.host, port=args.port).start()
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())

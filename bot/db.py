@@ -105,7 +105,9 @@ def _configure_sqlite(engine: Engine) -> None:
         # Set at every begin, readers included: a request's short timeout must not stay on the
         # pooled connection for the next user (a background job expects the full 10 s).
         if connection.info.get("busy_timeout_ms", SQLITE_BUSY_TIMEOUT_MS) != busy_ms:
-            connection.exec_driver_sql(f"PRAGMA busy_timeout={int(busy_ms)}")
+            # Straight to the driver: requests set it at almost every begin (their deadlines
+            # differ), and a PRAGMA that sets a number needs none of SQLAlchemy's execution.
+            connection.connection.dbapi_connection.execute(f"PRAGMA busy_timeout={int(busy_ms)}")
             connection.info["busy_timeout_ms"] = busy_ms
 
     @event.listens_for(engine, "begin")

@@ -17,11 +17,12 @@ import time
 from collections import OrderedDict, deque
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
+from types import SimpleNamespace
 from typing import Any
 from urllib.parse import urlsplit
 
-from sqlalchemy import and_, func, insert, or_, select, update
-from sqlalchemy.orm import Session, object_session, sessionmaker
+from sqlalchemy import and_, bindparam, func, insert, or_, select, update
+from sqlalchemy.orm import Session, sessionmaker
 
 from bot.clock import Clock, utc_now
 from bot.db import DEFAULT_DEADLINE_MS, empty_sqlite_wal
@@ -345,7 +346,7 @@ class TriageService:
             lead_id=lead_id,
             action=EventAction.ACKNOWLEDGED,
             allowed=(S.NEW.value,),
-            apply=self._apply_acknowledge,
+            apply=lambda signal, now, _: self._apply_acknowledge(signal, now),
         )
 
     def triage(
@@ -375,7 +376,7 @@ class TriageService:
         )
         action = EventAction.DECLINED if status == S.DECLINED.value else EventAction.TRIAGED
 
-        def apply(signal: Signal, now: datetime) -> str | None:
+        def apply(signal: Signal, now: datetime, session: Session) -> str | None:
             self._apply_acknowledge(signal, now)
             signal.status = status
             signal.confirmed_impact = impact or signal.confirmed_impact
@@ -433,7 +434,7 @@ class TriageService:
         """`lead_id` asks: a lead, or (`lead=False`) the signal's owner; NotOwner else."""
         question = _text(question, field="question", label="The question", required=True)
 
-        def apply(signal: Signal, now: datetime) -> str | None:
+        def apply(signal: Signal, now: datetime, session: Session) -> str | None:
             return question
 
         return self._act(
@@ -474,7 +475,7 @@ class TriageService:
         if pattern not in PATTERNS:
             raise NotAllowed("Choose the systemic pattern (or none / one-off).", field="pattern")
 
-        def apply(signal: Signal, now: datetime) -> str | None:
+        def apply(signal: Signal, now: datetime, session: Session) -> str | None:
             self._apply_acknowledge(signal, now)
             signal.status = S.RESOLVED.value
             signal.resolved_at = now
@@ -505,7 +506,7 @@ class TriageService:
         URL, shown on the post and exported; no tracker is called. Empty removes the link."""
         link = tracker_url(url)
 
-        def apply(signal: Signal, now: datetime) -> str | None:
+        def apply(signal: Signal, now: datetime, session: Session) -> str | None:
             signal.tracker_url = link
             return link
 
@@ -519,7 +520,7 @@ class TriageService:
         )
 
     def reopen(self, *, ref: str, lead_id: str) -> ActionResult:
-        def apply(signal: Signal, now: datetime) -> str | None:
+        def apply(signal: Signal, now: datetime, session: Session) -> str | None:
             signal.status = S.INVESTIGATING.value if signal.acknowledged_at else S.NEW.value
             signal.resolved_at = None
             signal.duplicate_of = None
@@ -544,9 +545,7 @@ class TriageService:
         if not _REF.match(wanted):
             raise NotAllowed("Give the earlier signal's reference, e.g. SIG-12.", field="primary")
 
-        def apply(signal: Signal, now: datetime) -> str | None:
-            session = object_session(signal)
-            assert session is not None
+        def apply(signal: Signal, now: datetime, session: Session) -> str | None:
             primary = _primary_for(session, signal, wanted)
             self._apply_acknowledge(signal, now)
             signal.status = S.DUPLICATE.value
@@ -981,18 +980,20 @@ class TriageService:
         lead_id: str,
         action: EventAction,
         allowed: tuple[str, ...],
-        apply: Callable[[Signal, datetime], str | None],
+        apply: Callable[[Signal, datetime, Session], str | None],
         request_key: str | None = None,
         lead: bool = True,
         notify: Callable[[Signal], str | None] | None = None,
     ) -> ActionResult:
-        """`lead=False`: the actor is no lead, so they must own the signal. `notify` names, before
+        """`apply(signal, now, session)` changes the signal's columns (a plain row, written back
+        with one UPDATE) and may read or write other rows in the same transaction.
+        `lead=False`: the actor is no lead, so they must own the signal. `notify` names, before
         `apply`, a member to tell privately about the action (a new owner)."""
         now = self._clock()
         with request_transaction(
             self._sessions, deadline_ms=self._deadline_ms, busy=NOTHING_CHANGED_BUSY
         ) as session:
-            signal = self._by_ref(session, ref, lock=True)
+            signal, stored = _locked_signal(session, ref)
             _check_lead_or_owner(signal, lead_id, lead=lead)
             if request_key is not None and not self._guard.record_request(
                 session, request_key, now
@@ -1003,8 +1004,9 @@ class TriageService:
             if signal.status not in allowed:
                 return ActionResult(ref=signal.ref, changed=False, detail=detail_of(signal))
             told = notify(signal) if notify is not None else None
-            note = apply(signal, now)
+            note = apply(signal, now, session)
             signal.updated_at = now
+            _write_changes(session, signal, stored)
             event_id = _record_event(
                 session,
                 signal_id=signal.id,
@@ -1099,7 +1101,7 @@ class TriageService:
         change would get no update of its own. The lock waits for that claim and then sees
         the row as claimed; a worker that comes later skips the row until this change is
         committed. SQLite ignores FOR UPDATE; its writers take turns anyway."""
-        return session.scalar(pending_parent_update(signal_id).with_for_update()) is not None
+        return session.execute(_PENDING_PARENT_UPDATE, {"signal_id": signal_id}).first() is not None
 
 
 def _record_event(
@@ -1127,8 +1129,39 @@ def _record_event(
     return event_id
 
 
+class SignalRow(SimpleNamespace):
+    """A signal's columns as plain attributes, named as on `Signal`: what a lead action reads,
+    changes and has written back (`_write_changes`), without an ORM object (building one costs
+    more than the statement that reads the row)."""
+
+
+def _locked_signal(session: Session, ref: str) -> tuple[SignalRow, dict[str, Any]]:
+    """The signal `ref`, row-locked as in `_by_ref(lock=True)`, read with one Core statement; and
+    its columns as stored, for `_write_changes`."""
+    row = session.execute(_SELECT_FOR_UPDATE, {"ref": ref.strip().upper()}).first()
+    if row is None:
+        raise NotFound(f"There is no signal {ref.strip()[:20]}.")
+    stored = dict(row._mapping)
+    return SignalRow(**stored), stored
+
+
+def _write_changes(session: Session, signal: SignalRow, stored: dict[str, Any]) -> None:
+    """One Core UPDATE of the columns an action changed on a signal read by `_locked_signal`."""
+    changed = {
+        name: value
+        for name, value in ((name, getattr(signal, name)) for name in stored)
+        if value != stored[name]
+    }
+    if changed:
+        session.execute(_UPDATE_SIGNAL, {"signal_id": signal.id, **changed})
+
+
 # Built once: lead actions run right after their ack.
 _INSERT_EVENT = insert(SignalEvent.__table__)
+_SIGNALS = Signal.__table__
+_SELECT_FOR_UPDATE = select(_SIGNALS).where(_SIGNALS.c.ref == bindparam("ref")).with_for_update()
+_UPDATE_SIGNAL = update(_SIGNALS).where(_SIGNALS.c.id == bindparam("signal_id"))
+_PENDING_PARENT_UPDATE = pending_parent_update(bindparam("signal_id")).with_for_update()
 
 _NOTIFY_REPORTER = frozenset(
     {

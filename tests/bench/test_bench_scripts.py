@@ -7,8 +7,11 @@ checked is that every request was answered, nothing was lost, and the report is 
 from __future__ import annotations
 
 import re
+import shutil
 import subprocess
 import sys
+
+import pytest
 
 from tests.conftest import REPO_ROOT
 
@@ -82,3 +85,25 @@ def test_lessons_search_times_search_and_seen_before():
     assert re.search(r"^sqlite +300 +search page 1 +median +[\d.]+ ms +p95", out, re.MULTILINE), out
     assert re.search(r"^sqlite +300 +seen before +median +[\d.]+ ms", out, re.MULTILINE), out
     assert re.search(r"^targets: .*: (PASS|FAIL)$", out, re.MULTILINE), out
+
+
+@pytest.mark.skipif(
+    shutil.which("wrk") is None, reason="wrk is not installed (apt-get install -y wrk)"
+)
+def test_wrk_load_measures_three_servers_under_wrk():
+    done = run_script(
+        "wrk_load.py",
+        *("--duration", "1", "--connections", "1,20", "--warmup", "10"),
+        *("--pool-ours", "150", "--pool-bare", "100"),
+    )
+    out = done.stdout
+    assert done.returncode in (0, 1), out[-2000:] + done.stderr[-2000:]  # 1: a target missed
+    rows = re.findall(
+        r"^(ai-signal|bare Bolt|bare HTTP) +(filings|clicks) +(\d+) +(\d+) .* (\d+) +(\d+)",
+        out,
+        re.MULTILINE,
+    )
+    assert len(rows) == 12, out  # three servers x two kinds x two connection levels
+    assert all(int(requests) > 0 and int(errors) == 0 for *_, requests, errors in rows), out
+    assert out.count("CPU per request at 20 connections") == 2, out
+    assert "non-2xx answers and socket errors: 0" in out
