@@ -22,6 +22,7 @@ from bot.jobs.delivery import SLACK_PACE, DeliveryWorker, Pace
 from bot.services import Services
 from bot.services.delivery import DeliveryService
 from bot.services.digest import DigestService
+from bot.services.queue import QueueService
 from bot.services.replay import ReplayGuard
 from bot.services.retention import RetentionService
 from bot.services.signals import SignalService
@@ -163,10 +164,14 @@ def build_runtime(
         "guard": guard,
         "wake": worker.wake,
     }
+    triage = TriageService(**common)
     services = Services(
         signals=SignalService(**common),
         delivery=delivery,
-        triage=TriageService(**common),
+        triage=triage,
+        queue=QueueService(
+            sessions=sessions, triage=triage, clock=clock, deadline_ms=settings.db_deadline_ms
+        ),
     )
     crowd = CrowdGauge(
         client=client, channel=settings.digest_channel, threshold=settings.small_crowd

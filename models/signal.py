@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import Boolean, Index, Integer, String, Text
+from sqlalchemy import Boolean, Index, Integer, String, Text, text
 from sqlalchemy import false as sa_false
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -24,6 +24,41 @@ class SignalStatus(StrEnum):
     DUPLICATE = "duplicate"
 
 
+# The rows the lead queue reads: open and posted (an unposted anonymous signal is not counted or
+# listed before its delayed release). Written as literals, so that both databases see that a
+# query carrying the same condition may use the partial indexes below.
+OPEN_POSTED = "status IN ('new', 'acknowledged', 'investigating') AND posted_at IS NOT NULL"
+
+
+def _open_index(name: str, *columns: str) -> Index:
+    """A partial index over the open, posted signals only: it holds the queue, not the history."""
+    where = text(OPEN_POSTED)
+    return Index(name, *columns, sqlite_where=where, postgresql_where=where)
+
+
+QUEUE_INDEXES = (
+    # Every filter column, in page order: a page with any filter reads this index only.
+    _open_index(
+        "ix_signals_queue_page",
+        "posted_at",
+        "id",
+        "status",
+        "kind",
+        "system",
+        "owner_id",
+        "anonymous",
+        "respond_by",
+    ),
+    _open_index("ix_signals_queue_status", "status", "posted_at", "id"),
+    _open_index("ix_signals_queue_kind", "kind", "posted_at", "id"),
+    _open_index("ix_signals_queue_system", "system", "posted_at", "id"),
+    _open_index("ix_signals_queue_owner", "owner_id", "posted_at", "id"),
+    _open_index("ix_signals_queue_due", "respond_by", "posted_at", "id"),
+    # The counts per status, kind and system: one covering scan of the open signals.
+    _open_index("ix_signals_queue_counts", "status", "kind", "system"),
+)
+
+
 class Signal(Base):
     __tablename__ = "signals"
     # WITHOUT ROWID: SQLite stores rows in (random) primary-key order, not filing order.
@@ -39,6 +74,9 @@ class Signal(Base):
         Index("ix_signals_resolved_at_status_pattern", "resolved_at", "status", "pattern"),
         Index("ix_signals_status_queue", "status", "created_at", "updated_at", "posted_at"),
         Index("ix_signals_posted_at_response", "posted_at", "anonymous", "acknowledged_at"),
+        # The lead queue (migration 0007): pages oldest first, each filter answered from an
+        # index in page order, and the counts from one covering index; all over open signals.
+        *QUEUE_INDEXES,
         {"sqlite_with_rowid": False},
     )
 

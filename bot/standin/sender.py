@@ -255,16 +255,26 @@ class SlackSender:
         message: dict[str, Any] | None = None,
         container: dict[str, Any] | None = None,
         view: dict[str, Any] | None = None,
+        state: dict[str, Any] | None = None,
+        action_type: str = "button",
+        selected_option: dict[str, Any] | None = None,
+        response_url: bool | None = None,
         **kw: Any,
     ) -> Reply:
+        """A click. `state` is the state.values of the message's inputs (Slack sends them with
+        every click on a message: e.g. ticked checkboxes); a select sends `selected_option`
+        (`action_type="static_select"`). A click on a message carries a response_url (also an
+        ephemeral one without `channel_id`: `response_url=True`)."""
         action: dict[str, Any] = {
-            "type": "button",
+            "type": action_type,
             "action_id": action_id,
             "block_id": block_id,
             "action_ts": f"{time.time():.6f}",
         }
         if value is not None:
             action["value"] = value
+        if selected_option is not None:
+            action["selected_option"] = selected_option
         payload: dict[str, Any] = {
             "type": "block_actions",
             "team": {"id": user.team_id, "domain": user.team_domain},
@@ -276,11 +286,17 @@ class SlackSender:
         }
         if channel_id is not None:
             payload["channel"] = {"id": channel_id, "name": "triage"}
+        if response_url or (response_url is None and channel_id is not None):
             payload["response_url"] = self._response_urls()
         if message is not None:
             payload["message"] = message
         if view is not None:
             payload["view"] = view
+        if state is not None:
+            if view is not None:
+                payload["view"] = {**view, "state": {"values": state}}
+            else:
+                payload["state"] = {"values": state}
         return self.post_payload(payload, **kw)
 
     def event(

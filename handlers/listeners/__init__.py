@@ -7,13 +7,14 @@ from slack_bolt import App
 from bot.services import Services
 from handlers.crowd import CrowdGauge
 from handlers.leads import LeadDirectory
-from handlers.listeners import actions, commands, errors, events, triage, views
+from handlers.listeners import actions, commands, errors, events, queue, triage, views
 
 
 def register(app: App, services: Services, *, leads: LeadDirectory, crowd: CrowdGauge) -> None:
     errors.register(app)
-    events.register(app, services, leads=leads)
-    commands.register(app, services, crowd=crowd)
+    queue_listeners = queue.register(app, services, leads=leads)
+    events.register(app, services, leads=leads, queue=queue_listeners)
+    commands.register(app, services, crowd=crowd, queue=queue_listeners)
     views.register(app, services)
     actions.register(app, services, crowd=crowd)
     triage.register(app, services, leads=leads)

@@ -6,7 +6,7 @@ import logging
 import re
 from typing import Any
 
-from slack_bolt import Ack, App, Respond
+from slack_bolt import Ack, App, BoltContext, Respond
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
@@ -26,14 +26,17 @@ from handlers.blocks.triage import build_lessons_text, build_reporter_status
 from handlers.crowd import CrowdGauge
 from handlers.edge import required_text, text_field
 from handlers.formatting import command_text_to_plain
+from handlers.listeners.queue import QueueListeners
 
 logger = logging.getLogger(__name__)
 
 _REF = re.compile(r"^SIG-[A-Z0-9]{1,10}$", re.IGNORECASE)
 
 
-def register(app: App, services: Services, *, crowd: CrowdGauge) -> None:
-    def handle_signal_command(ack: Ack, body: dict, client: WebClient, respond: Respond) -> None:
+def register(app: App, services: Services, *, crowd: CrowdGauge, queue: QueueListeners) -> None:
+    def handle_signal_command(
+        ack: Ack, body: dict, client: WebClient, respond: Respond, context: BoltContext
+    ) -> None:
         # Slack always sends these (and the parsed form has only strings): without them nothing
         # can be answered or de-duplicated, so Unreadable, answered "couldn't read that; nothing
         # changed" by the error handler before anything is stored. A ServiceError is answered
@@ -61,6 +64,8 @@ def register(app: App, services: Services, *, crowd: CrowdGauge) -> None:
             private(ack, answer)
         elif word == "reveal":
             offer_reveal(ack, client, respond, services, code=rest, body=body)
+        elif word == "queue":
+            queue.answer_command(ack, body, context)
         elif word == "lessons":
             words = rest.split()
             private(ack, build_lessons_text(services.triage.lessons(words=words), words))
