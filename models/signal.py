@@ -50,12 +50,12 @@ QUEUE_INDEXES = (
         "respond_by",
     ),
     _open_index("ix_signals_queue_status", "status", "posted_at", "id"),
-    _open_index("ix_signals_queue_kind", "kind", "posted_at", "id"),
-    _open_index("ix_signals_queue_system", "system", "posted_at", "id"),
-    _open_index("ix_signals_queue_owner", "owner_id", "posted_at", "id"),
-    _open_index("ix_signals_queue_due", "respond_by", "posted_at", "id"),
+    _open_index("ix_signals_queue_kind", "kind", "posted_at", "id", "status"),
+    _open_index("ix_signals_queue_system", "system", "posted_at", "id", "status"),
+    _open_index("ix_signals_queue_owner", "owner_id", "posted_at", "id", "status"),
+    _open_index("ix_signals_queue_due", "respond_by", "posted_at", "id", "status"),
     # The counts per status, kind and system: one covering scan of the open signals.
-    _open_index("ix_signals_queue_counts", "status", "kind", "system"),
+    _open_index("ix_signals_queue_counts", "status", "kind", "system", "posted_at"),
 )
 
 

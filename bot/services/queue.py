@@ -16,7 +16,7 @@ from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Select, and_, exists, func, literal_column, select, tuple_
+from sqlalchemy import Select, and_, func, literal_column, select, tuple_
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.clock import Clock, utc_now
@@ -264,9 +264,12 @@ class QueueService:
         after: QueueCursor | None = None,
         before: QueueCursor | None = None,
     ) -> QueuePage:
+        """One index walk from the keyset position, one page plus one row (is there more that
+        way?), then the page's rows by primary key. The other way there is more whenever the
+        page was reached by paging; a Previous page that came back empty (everything before it
+        was closed meanwhile) is the first page instead."""
         key = tuple_(Signal.posted_at, Signal.id)
-        matching = _filtered(filters, now)
-        query = select(Signal.id).where(*matching)
+        query = select(Signal.id).where(*_filtered(filters, now))
         if before is not None:
             query = query.where(key < tuple_(before.posted_at, before.id))
             query = query.order_by(Signal.posted_at.desc(), Signal.id.desc())
@@ -275,30 +278,24 @@ class QueueService:
                 query = query.where(key > tuple_(after.posted_at, after.id))
             query = query.order_by(Signal.posted_at, Signal.id)
         ids = list(session.scalars(query.limit(self._page_size + 1)))
+        if before is not None and not ids:
+            return self._page(session, filters=filters, now=now)
         more = len(ids) > self._page_size
         ids = ids[: self._page_size]
-        rows = (
-            {row.id: row for row in session.execute(_LINE.where(Signal.id.in_(ids)))} if ids else {}
-        )
+        rows = {}
+        if ids:
+            rows = {row.id: row for row in session.execute(_LINE.where(Signal.id.in_(ids)))}
         lines = [_line(rows[i], now) for i in ids if i in rows]
         if before is not None:
             lines.reverse()
-        has_previous = more if before is not None else False
-        has_next = more if before is None else False
-        if lines:
-            first, last = lines[0].cursor, lines[-1].cursor
-            if before is None:
-                has_previous = _any(session, matching, key < tuple_(first.posted_at, first.id))
-            else:
-                has_next = _any(session, matching, key > tuple_(last.posted_at, last.id))
         return QueuePage(
             filters=filters,
             lines=tuple(lines),
             as_of=now,
             after=after,
             before=before,
-            has_previous=has_previous,
-            has_next=has_next,
+            has_previous=more if before is not None else after is not None,
+            has_next=more if before is None else True,
         )
 
     @staticmethod
@@ -349,10 +346,6 @@ def _filtered(filters: QueueFilter, now: datetime) -> list:
         where.append(Signal.respond_by.is_not(None))
         where.append(Signal.respond_by < now)
     return where
-
-
-def _any(session: Session, where: list, extra) -> bool:
-    return bool(session.scalar(select(exists().where(*where, extra))))
 
 
 _LINE: Select = select(

@@ -35,11 +35,11 @@ _INDEXES = {
         "respond_by",
     ],
     "ix_signals_queue_status": ["status", "posted_at", "id"],
-    "ix_signals_queue_kind": ["kind", "posted_at", "id"],
-    "ix_signals_queue_system": ["system", "posted_at", "id"],
-    "ix_signals_queue_owner": ["owner_id", "posted_at", "id"],
-    "ix_signals_queue_due": ["respond_by", "posted_at", "id"],
-    "ix_signals_queue_counts": ["status", "kind", "system"],
+    "ix_signals_queue_kind": ["kind", "posted_at", "id", "status"],
+    "ix_signals_queue_system": ["system", "posted_at", "id", "status"],
+    "ix_signals_queue_owner": ["owner_id", "posted_at", "id", "status"],
+    "ix_signals_queue_due": ["respond_by", "posted_at", "id", "status"],
+    "ix_signals_queue_counts": ["status", "kind", "system", "posted_at"],
 }
 
 
