@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.clock import Clock, utc_now
 from bot.db import DEFAULT_DEADLINE_MS
-from bot.services.errors import ServiceError
+from bot.services.errors import DatabaseBusy, NotFound, ServiceError
 from bot.services.records import (
     BulkAcknowledgement,
     QueueCounts,
@@ -236,21 +236,28 @@ class QueueService:
         done: list[str] = []
         skipped: list[tuple[str, str]] = []
         unknown: list[str] = []
+        busy: list[str] = []
         wanted = list(dict.fromkeys(ref.strip().upper() for ref in refs if ref.strip()))
         if len(wanted) > MAX_BULK:
             raise BadFilter(f"Select at most {MAX_BULK} signals at once; nothing changed.")
         for ref in wanted:
             try:
                 result = self._triage.acknowledge(ref=ref, lead_id=lead_id)
-            except ServiceError:
+            except NotFound:
                 unknown.append(ref)
+                continue
+            except DatabaseBusy:
+                busy.append(ref)
                 continue
             if result.changed:
                 done.append(result.ref)
             else:
                 skipped.append((result.ref, result.detail.signal.status))
         return BulkAcknowledgement(
-            acknowledged=tuple(done), skipped=tuple(skipped), unknown=tuple(unknown)
+            acknowledged=tuple(done),
+            skipped=tuple(skipped),
+            unknown=tuple(unknown),
+            busy=tuple(busy),
         )
 
     # -- internals -------------------------------------------------------------------------

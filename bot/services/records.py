@@ -211,6 +211,7 @@ class BulkAcknowledgement:
     acknowledged: tuple[str, ...]  # refs acknowledged now (a thread reply and update each)
     skipped: tuple[tuple[str, str], ...]  # (ref, its status): acknowledged or closed already
     unknown: tuple[str, ...]  # refs that match no signal
+    busy: tuple[str, ...] = ()  # the database was busy: not acknowledged, may be tried again
 
 
 def detail_of(signal: Signal, events: list[SignalEvent] | None = None) -> SignalDetail:

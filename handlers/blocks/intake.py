@@ -141,6 +141,8 @@ def build_help_text() -> str:
         "`/ai-signal reply <code> <answer>` — on an anonymous one\n"
         "• `/ai-signal reveal <code>` — put your name to your anonymous signal "
         "(you confirm first; it cannot be undone)\n"
+        "• `/ai-signal queue [status:new kind:drift system:… owner:me older:7d anonymous|named "
+        "overdue]` — leads: the open signals, oldest first, to page through and acknowledge\n"
         "• `/ai-signal help` — this text\n\n"
         f"*Kinds*\n{kinds}\n\n{ANONYMITY_PROMISE}"
     )

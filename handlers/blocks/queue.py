@@ -181,6 +181,8 @@ def build_bulk_notice(result: BulkAcknowledgement) -> str:
         parts.append(f"Skipped, already acknowledged or closed: {skipped}.")
     if result.unknown:
         parts.append(f"Not found: {', '.join(result.unknown)}.")
+    if result.busy:
+        parts.append(f"Not acknowledged, the database was busy: {', '.join(result.busy)}.")
     return " ".join(parts) or "Nothing was selected, so nothing changed."
 
 
@@ -220,8 +222,10 @@ def _select(
 def build_filter_menus(filters: QueueFilter, counts: QueueCounts, *, lead_id: str) -> Block:
     """Static selects that re-render Home with the filter applied (one per filter)."""
     systems = [(f"system:{s}", s) for s in counts.by_system if s and len(s) <= 140]
-    if filters.system and (f"system:{filters.system}", filters.system) not in systems:
-        systems.append((f"system:{filters.system}", filters.system))
+    # A name too long for an option's value (150) is not offered; the filter line shows it.
+    current = (f"system:{filters.system}", filters.system)
+    if filters.system and len(filters.system) <= 140 and current not in systems:
+        systems.append(current)
     owner = (
         "owner:me"
         if filters.owner == lead_id

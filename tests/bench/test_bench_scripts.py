@@ -70,3 +70,17 @@ def test_crash_delivery_kills_and_checks():
     done = run_script("crash_delivery.py", "--kills", "1", "--filings", "2")
     assert done.returncode == 0, done.stdout + done.stderr
     assert "RESULT: PASS" in done.stdout and "duplicated            0" in done.stdout
+
+
+def test_queue_reads_times_every_lead_read_on_a_small_database():
+    done = run_script("queue_reads.py", "--sizes", "3000", "--runs", "2", "--sqlite-only")
+    assert done.returncode in (0, 1), done.stdout[-2000:] + done.stderr[-2000:]  # 1: a miss
+    out = done.stdout
+    assert re.search(r"^sqlite · 3,000 signals \(1% open\) · seeded in", out, re.MULTILINE), out
+    rows = re.findall(
+        r"^(home overview|queue: |status |signal detail).* +[\d.]+ +[\d.]+ +(yes|NO)$",
+        out,
+        re.MULTILINE,
+    )
+    assert len(rows) == 21, out
+    assert re.search(r"^OVERALL: (PASS|FAIL)", out, re.MULTILINE), out
