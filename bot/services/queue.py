@@ -58,6 +58,7 @@ _STATUS_WORDS = {
     "investigating": S.INVESTIGATING.value,
 }
 _AGE = re.compile(r"^(\d{1,4})([dw])$")
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _USER_ID = re.compile(r"^@?([UW][A-Z0-9]{2,20})$")
 
 
@@ -159,7 +160,7 @@ def filter_from_fields(fields: Any) -> QueueFilter | None:
 
 def encode_cursor(cursor: QueueCursor) -> str:
     """A cursor as text for a button's value: microseconds since the epoch, then the id."""
-    micros = int(cursor.posted_at.timestamp() * 1_000_000)
+    micros = (cursor.posted_at - _EPOCH) // timedelta(microseconds=1)  # exact, not a float
     return f"{micros}.{cursor.id}"
 
 
@@ -167,9 +168,9 @@ def decode_cursor(text: str) -> QueueCursor | None:
     micros, _, signal_id = text.partition(".")
     if not micros.isdigit() or not re.fullmatch(r"[0-9a-f]{1,32}", signal_id):
         return None
-    moment = datetime.fromtimestamp(int(micros) // 1_000_000, tz=UTC)
-    moment += timedelta(microseconds=int(micros) % 1_000_000)
-    return QueueCursor(posted_at=moment, id=signal_id)
+    if len(micros) > 18:
+        return None
+    return QueueCursor(posted_at=_EPOCH + timedelta(microseconds=int(micros)), id=signal_id)
 
 
 class QueueService:

@@ -70,8 +70,9 @@ def test_state_round_trips_and_refuses_what_the_queue_does_not_accept():
     assert filter_from_fields(json.loads(json.dumps(filter_fields(filters)))) == filters
     for bad in ({"status": "resolved"}, {"older_than_days": "7"}, {"owner": "bob"}, {"x": 1}, []):
         assert filter_from_fields(bad) is None
-    cursor = QueueCursor(posted_at=NOW + timedelta(microseconds=123), id="ab12" * 8)
-    assert decode_cursor(encode_cursor(cursor)) == cursor
+    for micros in range(0, 1_000_000, 7919):  # exact to the microsecond, never off by one
+        cursor = QueueCursor(posted_at=NOW + timedelta(microseconds=micros), id="ab12" * 8)
+        assert decode_cursor(encode_cursor(cursor)) == cursor
     assert decode_cursor("12.not-hex") is None and decode_cursor("x.ab") is None
 
 
