@@ -23,6 +23,7 @@ from bot.services import Services
 from bot.services.delivery import DeliveryService
 from bot.services.digest import DigestService
 from bot.services.lessons import LessonsService
+from bot.services.queue import QueueService
 from bot.services.replay import ReplayGuard
 from bot.services.retention import RetentionService
 from bot.services.signals import SignalService
@@ -167,10 +168,11 @@ def build_runtime(
         "guard": guard,
         "wake": worker.wake,
     }
+    triage = TriageService(**common)
     services = Services(
         signals=SignalService(**common),
         delivery=delivery,
-        triage=TriageService(**common),
+        triage=triage,
         systems=SystemService(
             sessions=sessions,
             triage_channel=settings.triage_channel,
@@ -179,6 +181,9 @@ def build_runtime(
             wake=worker.wake,
         ),
         lessons=LessonsService(sessions=sessions, clock=clock, deadline_ms=settings.db_deadline_ms),
+        queue=QueueService(
+            sessions=sessions, triage=triage, clock=clock, deadline_ms=settings.db_deadline_ms
+        ),
     )
     crowd = CrowdGauge(
         client=client, channel=settings.digest_channel, threshold=settings.small_crowd

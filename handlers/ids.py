@@ -124,3 +124,31 @@ KEY_LESSON_ACTION = "lesson_key_toggle"
 LESSONS_MORE_ACTION = "lessons_more"
 LESSONS_ACTIONS_BLOCK = "lessons_actions"
 SEEN_BEFORE_BLOCK = "seen_before"
+# The leads' queue (`/ai-signal queue …` and the leads' Home): paging, quick and bulk
+# acknowledgement, and Home's filter menus. Button values carry the page's state (its filter
+# words and keyset position); Home keeps it in the view's private_metadata as well.
+QUEUE_LINE_BLOCK_PREFIX = "queue_line_"
+QUEUE_ACK_ACTION = "queue_acknowledge"
+QUEUE_SELECT_BLOCK = "queue_select"
+QUEUE_SELECT_ACTION = "queue_select_signals"
+QUEUE_BULK_ACK_ACTION = "queue_acknowledge_selected"
+QUEUE_NAV_BLOCK = "queue_nav"
+QUEUE_NEXT_ACTION = "queue_next"
+QUEUE_PREVIOUS_ACTION = "queue_previous"
+QUEUE_FILTER_BLOCK = "queue_filters"
+QUEUE_FILTER_STATUS = "queue_filter_status"
+QUEUE_FILTER_KIND = "queue_filter_kind"
+QUEUE_FILTER_SYSTEM = "queue_filter_system"
+QUEUE_FILTER_OWNER = "queue_filter_owner"
+QUEUE_FILTER_AGE = "queue_filter_age"
+QUEUE_FILTER_IDENTITY = "queue_filter_identity"
+QUEUE_FILTER_DUE = "queue_filter_due"
+QUEUE_FILTERS = (
+    QUEUE_FILTER_STATUS,
+    QUEUE_FILTER_KIND,
+    QUEUE_FILTER_SYSTEM,
+    QUEUE_FILTER_OWNER,
+    QUEUE_FILTER_AGE,
+    QUEUE_FILTER_IDENTITY,
+    QUEUE_FILTER_DUE,
+)

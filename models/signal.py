@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import Boolean, Index, Integer, String, Text
+from sqlalchemy import Boolean, Index, Integer, String, Text, text
 from sqlalchemy import false as sa_false
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -22,6 +22,41 @@ class SignalStatus(StrEnum):
     WITHDRAWN = "withdrawn"
     # Closed as the same concern as `duplicate_of`; the reporter follows that signal.
     DUPLICATE = "duplicate"
+
+
+# The rows the lead queue reads: open and posted (an unposted anonymous signal is not counted or
+# listed before its delayed release). Written as literals, so that both databases see that a
+# query carrying the same condition may use the partial indexes below.
+OPEN_POSTED = "status IN ('new', 'acknowledged', 'investigating') AND posted_at IS NOT NULL"
+
+
+def _open_index(name: str, *columns: str) -> Index:
+    """A partial index over the open, posted signals only: it holds the queue, not the history."""
+    where = text(OPEN_POSTED)
+    return Index(name, *columns, sqlite_where=where, postgresql_where=where)
+
+
+QUEUE_INDEXES = (
+    # Every filter column, in page order: a page with any filter reads this index only.
+    _open_index(
+        "ix_signals_queue_page",
+        "posted_at",
+        "id",
+        "status",
+        "kind",
+        "system",
+        "owner_id",
+        "anonymous",
+        "respond_by",
+    ),
+    _open_index("ix_signals_queue_status", "status", "posted_at", "id"),
+    _open_index("ix_signals_queue_kind", "kind", "posted_at", "id", "status"),
+    _open_index("ix_signals_queue_system", "system", "posted_at", "id", "status"),
+    _open_index("ix_signals_queue_owner", "owner_id", "posted_at", "id", "status"),
+    _open_index("ix_signals_queue_due", "respond_by", "posted_at", "id", "status"),
+    # The counts per status, kind and system: one covering scan of the open signals.
+    _open_index("ix_signals_queue_counts", "status", "kind", "system", "posted_at"),
+)
 
 
 class Signal(Base):
@@ -50,6 +85,9 @@ class Signal(Base):
         # system's index is an expression index, in migration 0009 only).
         Index("ix_signals_lessons_newest", "status", "key_lesson", "resolved_at"),
         Index("ix_signals_lessons_pattern", "pattern", "status", "key_lesson", "resolved_at"),
+        # The lead queue (migration 0010): pages oldest first, each filter answered from an
+        # index in page order, and the counts from one covering index; all over open signals.
+        *QUEUE_INDEXES,
         {"sqlite_with_rowid": False},
     )
 

@@ -5,7 +5,8 @@ patterns, statuses, coarse times), `outbox` (queueing posts), `replay` (handling
 once), `keyed` (the one HMAC), `codes` (follow-up codes), `transactions` (deadline-bound
 requests), `release` (the delay of anonymous posts), `redaction` (no user ids in digests and
 exports), `errors`; and the services that use them: `signals`, `triage`, `systems`
-(AI systems on record), `delivery`, `digest`, `export`. A service that queues a post wakes the delivery worker itself, after its commit.
+(AI systems on record), `lessons` (the lessons library), `queue` (the leads' queue), `delivery`,
+`digest`, `export`. A service that queues a post wakes the delivery worker itself, after its commit.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from dataclasses import dataclass
 
 from bot.services.delivery import DeliveryService
 from bot.services.lessons import LessonsService
+from bot.services.queue import QueueService
 from bot.services.signals import SignalService
 from bot.services.systems import SystemService
 from bot.services.triage import TriageService
@@ -26,3 +28,4 @@ class Services:
     triage: TriageService
     systems: SystemService
     lessons: LessonsService
+    queue: QueueService

@@ -176,11 +176,105 @@ class KeyLessonResult:
 
 
 @dataclass(frozen=True, kw_only=True)
+class QueueFilter:
+    """Which open signals a lead's queue shows; None / False: no condition."""
+
+    status: str | None = None
+    kind: str | None = None
+    system: str | None = None
+    owner: str | None = None  # a Slack user id, or "none" for signals nobody owns
+    older_than_days: int | None = None  # posted at least this many days ago
+    identity: str | None = None  # "anonymous" or "named"
+    overdue: bool = False  # its respond-by date has passed
+
+    def words(self) -> str:
+        """The filter as the command's words (`status:new kind:drift …`): how it travels in a
+        button's value or a view's private_metadata, and how it is shown."""
+        parts = [
+            f"status:{self.status}" if self.status else "",
+            f"kind:{self.kind}" if self.kind else "",
+            f"system:{self.system}" if self.system else "",
+            "owner:none" if self.owner == "none" else f"owner:@{self.owner}" if self.owner else "",
+            f"older:{self.older_than_days}d" if self.older_than_days is not None else "",
+            self.identity or "",
+            "overdue" if self.overdue else "",
+        ]
+        return " ".join(part for part in parts if part)
+
+
+@dataclass(frozen=True, kw_only=True)
+class QueueCursor:
+    """A position in the queue (its order: posted_at, then id): keyset paging."""
+
+    posted_at: datetime
+    id: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class QueueLine:
+    """One open signal as the queue lists it: what a lead needs to pick it up, and nothing of
+    who reported it."""
+
+    ref: str
+    kind: str
+    system: str | None
+    text: str
+    status: str
+    anonymous: bool
+    posted_at: datetime
+    owner_id: str | None
+    respond_by: datetime | None
+    tracker_url: str | None
+    triage_channel: str | None
+    triage_ts: str | None
+    overdue: bool
+    cursor: QueueCursor
+
+
+@dataclass(frozen=True, kw_only=True)
+class QueuePage:
+    filters: QueueFilter
+    lines: tuple[QueueLine, ...]
+    as_of: datetime  # ages and "overdue" are counted to this moment
+    # Where this page started (re-read after an acknowledgement): after `after`, or before
+    # `before` (a Previous page), or from the start when both are None.
+    after: QueueCursor | None = None
+    before: QueueCursor | None = None
+    has_previous: bool = False
+    has_next: bool = False
+
+
+@dataclass(frozen=True, kw_only=True)
+class QueueCounts:
+    """Open, posted signals by status, kind and system (systems most frequent first), and how
+    many of them the viewing lead owns."""
+
+    by_status: dict[str, int]
+    by_kind: dict[str, int]
+    by_system: dict[str, int]
+    assigned_to_you: int
+
+    @property
+    def total(self) -> int:
+        return sum(self.by_status.values())
+
+
+@dataclass(frozen=True, kw_only=True)
 class QueueOverview:
-    counts: dict[str, int]
-    oldest_unacknowledged: list[SignalDetail]
-    owned: list[SignalDetail]
-    as_of: datetime  # the moment the overview was taken (ages are counted to it)
+    """The leads' Home: the counts, one page of the queue, and the first signals the viewing
+    lead owns."""
+
+    counts: QueueCounts
+    page: QueuePage
+    assigned: QueuePage
+
+
+@dataclass(frozen=True, kw_only=True)
+class BulkAcknowledgement:
+    acknowledged: tuple[str, ...]  # refs acknowledged now (a thread reply and update each)
+    skipped: tuple[tuple[str, str], ...]  # (ref, its status): acknowledged or closed already
+    unknown: tuple[str, ...]  # refs that match no signal
+    busy: tuple[str, ...] = ()  # the database was busy: not acknowledged, may be tried again
 
 
 def detail_of(

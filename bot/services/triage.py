@@ -33,7 +33,6 @@ from bot.services.outbox import no_worker, outbox_item, pending_parent_update, q
 from bot.services.records import (
     ActionResult,
     Lesson,
-    QueueOverview,
     RevealOffer,
     SignalDetail,
     detail_of,
@@ -307,36 +306,6 @@ class TriageService:
                 )
                 for s in rows
             ]
-
-    def overview(self, *, lead_id: str, limit: int = 5) -> QueueOverview:
-        with self._sessions() as session:
-            counts = dict(
-                session.execute(
-                    # Only posted signals: a count that rose the moment an anonymous signal was
-                    # filed would undo its delayed release.
-                    select(Signal.status, func.count())
-                    .where(Signal.posted_at.is_not(None))
-                    .group_by(Signal.status)
-                ).all()
-            )
-            oldest = session.scalars(
-                select(Signal)
-                .where(Signal.status == S.NEW.value, Signal.posted_at.is_not(None))
-                .order_by(Signal.posted_at)
-                .limit(limit)
-            ).all()
-            owned = session.scalars(
-                select(Signal)
-                .where(Signal.owner_id == lead_id, Signal.status.in_(OPEN_STATUSES))
-                .order_by(Signal.updated_at.desc())
-                .limit(20)
-            ).all()
-            return QueueOverview(
-                counts={status.value: counts.get(status.value, 0) for status in S},
-                oldest_unacknowledged=[detail_of(s) for s in oldest],
-                owned=[detail_of(s) for s in owned],
-                as_of=self._clock(),
-            )
 
     # -- lead actions ----------------------------------------------------------------------
 

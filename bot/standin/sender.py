@@ -255,12 +255,21 @@ class SlackSender:
         message: dict[str, Any] | None = None,
         container: dict[str, Any] | None = None,
         view: dict[str, Any] | None = None,
+        state: dict[str, Any] | None = None,
+        action_type: str = "button",
         selected_option: dict[str, Any] | None = None,
+        response_url: bool | None = None,
         **kw: Any,
     ) -> Reply:
-        """A button press; with `selected_option`, a choice in an external_select."""
+        """A click. `state` is the state.values of the message's inputs (Slack sends them with
+        every click on a message: e.g. ticked checkboxes); a select sends `selected_option`
+        (`action_type="static_select"`). A click on a message carries a response_url (also an
+        ephemeral one without `channel_id`: `response_url=True`)."""
         action: dict[str, Any] = {
-            "type": "button" if selected_option is None else "external_select",
+            # A choice in an external_select unless the caller names the element.
+            "type": "external_select"
+            if selected_option is not None and action_type == "button"
+            else action_type,
             "action_id": action_id,
             "block_id": block_id,
             "action_ts": f"{time.time():.6f}",
@@ -280,11 +289,17 @@ class SlackSender:
         }
         if channel_id is not None:
             payload["channel"] = {"id": channel_id, "name": "triage"}
+        if response_url or (response_url is None and channel_id is not None):
             payload["response_url"] = self._response_urls()
         if message is not None:
             payload["message"] = message
         if view is not None:
             payload["view"] = view
+        if state is not None:
+            if view is not None:
+                payload["view"] = {**view, "state": {"values": state}}
+            else:
+                payload["state"] = {"values": state}
         return self.post_payload(payload, **kw)
 
     def block_suggestion(

@@ -1,11 +1,11 @@
 """Builders for the App Home tab: a member's (raise a signal, their named signals) and a lead's
-(the same, with the queue first). Pure."""
+(the same, with the queue first: handlers/blocks/queue.py). Pure."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from bot.services.records import QueueOverview, SignalDetail, SignalSummary
+from bot.services.records import QueueOverview, QueuePage, SignalSummary
 from handlers import ids
 from handlers.blocks.kit import (
     Block,
@@ -13,16 +13,17 @@ from handlers.blocks.kit import (
     button,
     context,
     divider,
-    format_duration,
     header,
     kind_label,
     section,
     status_label,
 )
+from handlers.blocks.queue import build_queue_home_blocks, current_state, line_text
 from handlers.formatting import escape, fit, inline
 
 MAX_BLOCKS = 100  # Slack's limit for a Home view
 MAX_OWN_SIGNALS = 40
+MAX_ASSIGNED = 5
 
 
 def build_home_view(*, own_signals: list[SignalSummary]) -> dict[str, Any]:
@@ -30,11 +31,36 @@ def build_home_view(*, own_signals: list[SignalSummary]) -> dict[str, Any]:
     return {"type": "home", "blocks": blocks[:MAX_BLOCKS]}
 
 
-def build_lead_home(overview: QueueOverview, *, own_signals: list) -> dict[str, Any]:
-    """The leads' Home: the queue by status, the oldest unacknowledged, what they own; then
-    their own named signals."""
-    blocks = _welcome() + _queue(overview) + _own_signals(own_signals)
-    return {"type": "home", "blocks": blocks[:MAX_BLOCKS]}
+def build_lead_home(
+    overview: QueueOverview,
+    *,
+    own_signals: list[SignalSummary],
+    lead_id: str,
+    workspace_url: str | None,
+    notice: str | None = None,
+) -> dict[str, Any]:
+    """The leads' Home: the queue (counts, filter menus, a page with Next / Previous, quick and
+    bulk Acknowledge), the signals they own; then their own named signals. The page's state
+    (filter words, keyset position) is kept in private_metadata."""
+    page = overview.page
+    blocks = (
+        _welcome()
+        + [divider()]
+        + build_queue_home_blocks(
+            counts=overview.counts,
+            page=page,
+            lead_id=lead_id,
+            workspace_url=workspace_url,
+            notice=notice,
+        )
+        + _assigned(overview.assigned, workspace_url)
+        + _own_signals(own_signals)
+    )
+    return {
+        "type": "home",
+        "private_metadata": current_state(page),
+        "blocks": blocks[:MAX_BLOCKS],
+    }
 
 
 def _welcome() -> list[Block]:
@@ -63,23 +89,12 @@ def _own_signals(own_signals: list[SignalSummary]) -> list[Block]:
     return blocks
 
 
-def _signal_line(detail: SignalDetail, tail: str) -> Block:
-    signal = detail.signal
-    system = f" · {inline(signal.system)}" if signal.system else ""
-    return section(f"*{signal.ref}* · {escape(kind_label(signal.kind))}{system} — {tail}")
-
-
-def _queue(overview: QueueOverview) -> list[Block]:
-    counts = " · ".join(f"{status_label(k)}: *{v}*" for k, v in overview.counts.items())
-    blocks = [divider(), header("The queue"), section(counts), header("Oldest unacknowledged")]
-    if not overview.oldest_unacknowledged:
-        blocks.append(context("Nothing waiting. :tada:"))
-    for d in overview.oldest_unacknowledged:
-        age = format_duration(overview.as_of - d.posted_at) if d.posted_at else "not posted yet"
-        blocks.append(_signal_line(d, f"waiting {age}"))
-    blocks.append(header("Signals you own"))
-    if not overview.owned:
-        blocks.append(context("None open."))
-    for d in overview.owned:
-        blocks.append(_signal_line(d, status_label(d.signal.status)))
+def _assigned(page: QueuePage, workspace_url: str | None) -> list[Block]:
+    blocks = [header("Signals you own")]
+    if not page.lines:
+        return blocks + [context("None open.")]
+    lines = [line_text(line, as_of=page.as_of, workspace_url=workspace_url) for line in page.lines]
+    blocks += [section(text) for text in lines[:MAX_ASSIGNED]]
+    if page.has_next or len(lines) > MAX_ASSIGNED:
+        blocks.append(context("More: choose “Assigned to me” in the Owner menu above."))
     return blocks

@@ -162,6 +162,8 @@ def build_help_text() -> str:
         "(you confirm first; it cannot be undone)\n"
         "• `/ai-signal system <name>` — the card of an AI system on record: what it is for, "
         "its open signals, patterns, lessons and last review; `/ai-signal systems` lists them\n"
+        "• `/ai-signal queue [status:new kind:drift system:… owner:me older:7d anonymous|named "
+        "overdue]` — leads: the open signals, oldest first, to page through and acknowledge\n"
         "• `/ai-signal help` — this text\n\n"
         f"*Kinds*\n{kinds}\n\n{ANONYMITY_PROMISE}"
     )

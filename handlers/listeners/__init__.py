@@ -7,14 +7,25 @@ from slack_bolt import App
 from bot.services import Services
 from handlers.crowd import CrowdGauge
 from handlers.leads import LeadDirectory
-from handlers.listeners import actions, commands, errors, events, lessons, systems, triage, views
+from handlers.listeners import (
+    actions,
+    commands,
+    errors,
+    events,
+    lessons,
+    queue,
+    systems,
+    triage,
+    views,
+)
 
 
 def register(app: App, services: Services, *, leads: LeadDirectory, crowd: CrowdGauge) -> None:
     errors.register(app)
-    events.register(app, services, leads=leads)
+    queue_listeners = queue.register(app, services, leads=leads)
+    events.register(app, services, leads=leads, queue=queue_listeners)
     on_record = systems.register(app, services, leads=leads)
-    commands.register(app, services, crowd=crowd, systems=on_record)
+    commands.register(app, services, crowd=crowd, systems=on_record, queue=queue_listeners)
     views.register(app, services)
     actions.register(app, services, crowd=crowd)
     triage.register(app, services, leads=leads)

@@ -27,6 +27,7 @@ from handlers.crowd import CrowdGauge
 from handlers.edge import required_text, text_field
 from handlers.formatting import command_text_to_plain
 from handlers.listeners.lessons import lessons_answer
+from handlers.listeners.queue import QueueListeners
 from handlers.listeners.systems import SystemListeners
 
 logger = logging.getLogger(__name__)
@@ -34,7 +35,14 @@ logger = logging.getLogger(__name__)
 _REF = re.compile(r"^SIG-[A-Z0-9]{1,10}$", re.IGNORECASE)
 
 
-def register(app: App, services: Services, *, crowd: CrowdGauge, systems: SystemListeners) -> None:
+def register(
+    app: App,
+    services: Services,
+    *,
+    crowd: CrowdGauge,
+    systems: SystemListeners,
+    queue: QueueListeners,
+) -> None:
     def handle_signal_command(
         ack: Ack, body: dict, client: WebClient, respond: Respond, context: BoltContext
     ) -> None:
@@ -69,6 +77,8 @@ def register(app: App, services: Services, *, crowd: CrowdGauge, systems: System
             offer_reveal(ack, client, respond, services, code=rest, body=body)
         elif word in ("system", "systems"):
             systems.command(ack, body, client, respond, word=word, rest=rest)
+        elif word == "queue":
+            queue.answer_command(ack, body, context)
         elif word == "lessons":
             answer = lessons_answer(services, text=rest, context=context)
             ack(response_type="ephemeral", **answer)

@@ -4,15 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from slack_bolt import App, BoltResponse
+from slack_bolt import App, BoltContext, BoltResponse
 from slack_sdk import WebClient
 
 from bot.services import Services
-from handlers.blocks.home import build_home_view, build_lead_home
+from handlers.blocks.home import build_home_view
 from handlers.leads import LeadDirectory
+from handlers.listeners.queue import QueueListeners
 
 
-def register(app: App, services: Services, *, leads: LeadDirectory) -> None:
+def register(app: App, services: Services, *, leads: LeadDirectory, queue: QueueListeners) -> None:
     def skip_repeated_events(
         body: dict, next: Callable[[], BoltResponse | None]
     ) -> BoltResponse | None:
@@ -22,17 +23,15 @@ def register(app: App, services: Services, *, leads: LeadDirectory) -> None:
             return BoltResponse(status=200, body="")
         return next()
 
-    def handle_app_home_opened_event(event: dict, client: WebClient) -> None:
+    def handle_app_home_opened_event(event: dict, client: WebClient, context: BoltContext) -> None:
         user_id = event.get("user")
         if event.get("tab") != "home" or not isinstance(user_id, str) or not user_id:
             return
-        own = services.signals.recent_own_signals(user_id=user_id, limit=20)
         if leads.is_lead(user_id):
-            overview = services.triage.overview(lead_id=user_id)
-            view = build_lead_home(overview, own_signals=own)
-        else:
-            view = build_home_view(own_signals=own)
-        client.views_publish(user_id=user_id, view=view)
+            queue.publish_home(client, user_id=user_id, context=context)
+            return
+        own = services.signals.recent_own_signals(user_id=user_id, limit=20)
+        client.views_publish(user_id=user_id, view=build_home_view(own_signals=own))
 
     app.middleware(skip_repeated_events)
     app.event("app_home_opened")(handle_app_home_opened_event)

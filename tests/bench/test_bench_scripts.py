@@ -107,3 +107,17 @@ def test_wrk_load_measures_three_servers_under_wrk():
     assert all(int(requests) > 0 and int(errors) == 0 for *_, requests, errors in rows), out
     assert out.count("CPU per request at 20 connections") == 2, out
     assert "non-2xx answers and socket errors: 0" in out
+
+
+def test_queue_reads_times_every_lead_read_on_a_small_database():
+    done = run_script("queue_reads.py", "--sizes", "3000", "--runs", "2", "--sqlite-only")
+    assert done.returncode in (0, 1), done.stdout[-2000:] + done.stderr[-2000:]  # 1: a miss
+    out = done.stdout
+    assert re.search(r"^sqlite · 3,000 signals \(1% open\) · seeded in", out, re.MULTILINE), out
+    rows = re.findall(
+        r"^(home overview|queue: |status |signal detail).* +[\d.]+ +[\d.]+ +(yes|NO)$",
+        out,
+        re.MULTILINE,
+    )
+    assert len(rows) == 21, out
+    assert re.search(r"^OVERALL: (PASS|FAIL)", out, re.MULTILINE), out

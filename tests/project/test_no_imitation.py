@@ -16,7 +16,12 @@ from bot.services.records import (
     Lesson,
     LessonQuery,
     LessonsPage,
+    QueueCounts,
+    QueueCursor,
+    QueueFilter,
+    QueueLine,
     QueueOverview,
+    QueuePage,
     Related,
     SignalDetail,
 )
@@ -197,13 +202,31 @@ def test_lessons_home_and_modals():
     )
     assert_no_forgery(build_seen_before((related,), team_url=None))
     own = summary(anonymous=False, reporter_id="UALICE0001")
-    overview = QueueOverview(
-        counts={"new": 1},
-        oldest_unacknowledged=[detail(signal=summary(status="new"))],
-        owned=[detail()],
-        as_of=NOW,
+    line = QueueLine(
+        ref="SIG-4",
+        kind="drift",
+        system=FORGED,
+        text=FORGED,
+        status="new",
+        anonymous=False,
+        posted_at=NOW - timedelta(hours=3),
+        owner_id="ULEAD00001",
+        respond_by=None,
+        tracker_url=None,
+        triage_channel="CTRIAGE001",
+        triage_ts="1700000000.000100",
+        overdue=False,
+        cursor=QueueCursor(posted_at=NOW, id="ab"),
     )
-    assert_no_forgery(build_lead_home(overview, own_signals=[own]))
+    page = QueuePage(filters=QueueFilter(system=FORGED), lines=(line,), as_of=NOW)
+    counts = QueueCounts(
+        by_status={"new": 1}, by_kind={"drift": 1}, by_system={FORGED: 1}, assigned_to_you=1
+    )
+    overview = QueueOverview(counts=counts, page=page, assigned=page)
+    home = build_lead_home(
+        overview, own_signals=[own], lead_id="ULEAD00001", workspace_url="https://x.test/"
+    )
+    assert_no_forgery(home)
     for build in (
         build_triage_modal,
         build_ask_modal,

@@ -34,8 +34,8 @@ def test_health_and_lead_counts_do_not_show_an_anonymous_filing(standin, databas
                 "scheduler": {"last_run": None, "jobs": {}},
             }
         )
-        overview = app.runtime.services.triage.overview(lead_id="ULEAD00001")
-        assert sum(overview.counts.values()) == 0
+        overview = app.runtime.services.queue.overview(lead_id="ULEAD00001")
+        assert overview.counts.total == 0 and not overview.page.lines
     finally:
         app.stop()
 
