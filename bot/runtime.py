@@ -24,6 +24,7 @@ from bot.services.delivery import DeliveryService
 from bot.services.digest import DigestService
 from bot.services.replay import ReplayGuard
 from bot.services.retention import RetentionService
+from bot.services.review import ReviewService
 from bot.services.signals import SignalService
 from bot.services.triage import TriageService
 from handlers.client import count_calls, create_web_client
@@ -167,6 +168,12 @@ def build_runtime(
         signals=SignalService(**common),
         delivery=delivery,
         triage=TriageService(**common),
+        review=ReviewService(
+            sessions=sessions,
+            min_bucket=settings.min_bucket,
+            clock=clock,
+            channel=settings.triage_channel,
+        ),
     )
     crowd = CrowdGauge(
         client=client, channel=settings.digest_channel, threshold=settings.small_crowd

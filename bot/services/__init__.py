@@ -5,7 +5,7 @@ patterns, statuses, coarse times), `outbox` (queueing posts), `replay` (handling
 once), `keyed` (the one HMAC), `codes` (follow-up codes), `transactions` (deadline-bound
 requests), `release` (the delay of anonymous posts), `redaction` (no user ids in digests and
 exports), `errors`; and the services that use them: `signals`, `triage`, `delivery`, `digest`,
-`export`. A service that queues a post wakes the delivery worker itself, after its commit.
+`export`, `review` (the review-board report; `report_render` and `charts` draw it). A service that queues a post wakes the delivery worker itself, after its commit.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from bot.services.delivery import DeliveryService
+from bot.services.review import ReviewService
 from bot.services.signals import SignalService
 from bot.services.triage import TriageService
 
@@ -22,3 +23,4 @@ class Services:
     signals: SignalService
     delivery: DeliveryService
     triage: TriageService
+    review: ReviewService

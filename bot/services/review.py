@@ -275,10 +275,16 @@ class ReviewService:
         sessions: sessionmaker[Session],
         min_bucket: int = DEFAULT_MIN_BUCKET,
         clock: Clock = utc_now,
+        channel: str | None = None,
     ) -> None:
         self._sessions = sessions
         self._min_bucket = min_bucket
         self._clock = clock
+        self.channel = channel  # where a report asked for from Slack is shared (triage)
+
+    def quarter(self, text: str = "") -> ReviewPeriod:
+        """`2026-Q4`, or the quarter in progress when `text` is empty (BadPeriod otherwise)."""
+        return parse_quarter(text) if text.strip() else current_quarter(self._clock())
 
     def report(self, *, period: ReviewPeriod, system: str | None = None) -> ReviewReport:
         """The period's report (for one system when `system` is given). Read-only."""

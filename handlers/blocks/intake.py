@@ -141,6 +141,8 @@ def build_help_text() -> str:
         "`/ai-signal reply <code> <answer>` — on an anonymous one\n"
         "• `/ai-signal reveal <code>` — put your name to your anonymous signal "
         "(you confirm first; it cannot be undone)\n"
+        "• `/ai-signal review [2026-Q4]` — leads: the quarter's review-board report, shared in "
+        "the triage channel as a file\n"
         "• `/ai-signal help` — this text\n\n"
         f"*Kinds*\n{kinds}\n\n{ANONYMITY_PROMISE}"
     )

@@ -13,7 +13,7 @@ from handlers.listeners import actions, commands, errors, events, triage, views
 def register(app: App, services: Services, *, leads: LeadDirectory, crowd: CrowdGauge) -> None:
     errors.register(app)
     events.register(app, services, leads=leads)
-    commands.register(app, services, crowd=crowd)
+    commands.register(app, services, crowd=crowd, leads=leads)
     views.register(app, services)
     actions.register(app, services, crowd=crowd)
     triage.register(app, services, leads=leads)
