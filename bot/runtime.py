@@ -108,6 +108,8 @@ def digest_sender(
         client=client,
         channel=settings.digest_channel,
         triage_channel=settings.triage_channel,
+        chart=settings.digest_chart,
+        min_bucket=settings.min_bucket,
     )
 
 

@@ -27,6 +27,7 @@ def upload_file(
     title: str,
     comment: str | None = None,
     thread_ts: str | None = None,
+    alt_txt: str | None = None,
 ) -> str:
     """Share `content` in `channel` (with `comment` as its message); the file's id."""
     try:
@@ -37,6 +38,7 @@ def upload_file(
             title=title,
             initial_comment=comment,
             thread_ts=thread_ts,
+            alt_txt=alt_txt,
         )
     except SlackApiError as error:
         code = error.response.get("error") if error.response is not None else None
