@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Date, Integer, and_, cast, func, select
+from sqlalchemy import Integer, and_, case, cast, func, literal, select
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -38,6 +38,8 @@ DEFAULT_MIN_BUCKET = 3
 RECURRING_MIN = 2
 LIST_LIMIT = 10
 ANSWERS_PER_QUESTION = 5
+SYSTEMS_LIMIT = 30  # systems whose review answers a report lists (the most resolved first)
+BREAKDOWN_SYSTEMS = 20  # systems named in the system x kind breakdown; the rest are "other"
 WEEKLY_UP_TO_DAYS = 16 * 7  # longer periods are shown per month
 _QUARTER = re.compile(r"^(\d{4})-?Q([1-4])$", re.IGNORECASE)
 
@@ -102,6 +104,10 @@ class ReviewPeriod:
         if self.grain == "week":
             return day - timedelta(days=day.weekday())
         return day.replace(day=1)
+
+    def bounds(self) -> list[datetime]:
+        """Where each bucket after the first starts (UTC midnight): len(buckets()) - 1 bounds."""
+        return [datetime.combine(day, datetime.min.time(), UTC) for day in self.buckets()[1:]]
 
     def buckets(self) -> list[date]:
         found: list[date] = []
@@ -200,20 +206,19 @@ class ReviewReport:
 # -- helpers the queries share ---------------------------------------------------------------
 
 
-def _day(column: Any, dialect: str) -> ColumnElement[Any]:
-    if dialect == "postgresql":
-        return cast(func.timezone("UTC", column), Date)
-    return func.date(column)
+def _bucket(column: Any, period: ReviewPeriod) -> ColumnElement[Any]:
+    """The index of the week or month `column` falls in: a few comparisons per row, cheaper
+    than a date function on every backend."""
+    bounds = period.bounds()
+    if not bounds:
+        return literal(0)
+    return case(*((column < bound, index) for index, bound in enumerate(bounds)), else_=len(bounds))
 
 
 def _minutes(later: Any, earlier: Any, dialect: str) -> ColumnElement[Any]:
     if dialect == "postgresql":
         return cast(func.floor(func.extract("epoch", later - earlier) / 60), Integer)
     return cast((func.julianday(later) - func.julianday(earlier)) * 1440, Integer)
-
-
-def _as_date(value: Any) -> date:
-    return value if isinstance(value, date) else date.fromisoformat(str(value)[:10])
 
 
 def system_key(column: Any = Signal.system) -> ColumnElement[Any]:
@@ -265,6 +270,19 @@ def merge_small_cells(
     return dict(merged), moved
 
 
+def fold_rest(cells: dict[tuple[str, str], int], keep: int) -> dict[tuple[str, str], int]:
+    """Only the `keep` systems with the most signals keep rows of their own; the rest add up
+    under "other" (a chart of 500 systems says nothing)."""
+    totals: dict[str, int] = defaultdict(int)
+    for (row, _), count in cells.items():
+        totals[row] += count
+    kept = set(sorted(totals, key=lambda r: (-totals[r], r))[:keep])
+    folded: dict[tuple[str, str], int] = defaultdict(int)
+    for (row, column), count in cells.items():
+        folded[(row if row in kept else OTHER, column)] += count
+    return dict(folded)
+
+
 # -- the service -------------------------------------------------------------------------------
 
 
@@ -292,26 +310,19 @@ class ReviewService:
             dialect = session.get_bind().dialect.name
             filed = _Scope(period, system, Signal.created_at)
             resolved = _Scope(period, system, Signal.resolved_at)
-            kinds_by_day = self._by_day(session, dialect, filed, Signal.kind)
-            patterns_by_day = self._by_day(
-                session, dialect, resolved, Signal.pattern, resolved_only=True
+            kinds_over_time, cells, statuses = self._filed(session, filed)
+            patterns_over_time = self._over_time(
+                session, resolved, Signal.pattern, resolved_only=True
             )
-            cells = self._system_kinds(session, filed)
             recurring = self._recurring_patterns(session, resolved)
             assumptions = self._recurring_assumptions(session, resolved)
             named, anonymous = self._ack_times(session, dialect, filed)
-            statuses = dict(
-                session.execute(
-                    select(Signal.status, func.count()).where(filed.where).group_by(Signal.status)
-                ).all()
-            )
             lessons = self._key_lessons(session, resolved)
             systems = self._system_reviews(session, resolved)
-        kinds_over_time = _roll_up(period, kinds_by_day)
         if system is not None:
             # One system's kinds are that system's system × kind cells: small ones merge too.
             kinds_over_time = self._merge_small_rows(kinds_over_time)
-        merged, moved = merge_small_cells(cells, self._min_bucket)
+        merged, moved = merge_small_cells(fold_rest(cells, BREAKDOWN_SYSTEMS), self._min_bucket)
         system_kinds: dict[str, dict[str, int]] = defaultdict(dict)
         for (name, kind), count in sorted(merged.items()):
             system_kinds[name][kind] = count
@@ -324,7 +335,7 @@ class ReviewService:
             total=sum(statuses.values()),
             buckets=tuple(period.buckets()),
             kinds_over_time=kinds_over_time,
-            patterns_over_time=_roll_up(period, patterns_by_day),
+            patterns_over_time=patterns_over_time,
             system_kinds=dict(system_kinds),
             recurring_patterns=tuple(r for r in recurring if r[2] >= self._min_bucket),
             recurring_assumptions=assumptions,
@@ -352,30 +363,65 @@ class ReviewService:
     # -- the queries ---------------------------------------------------------------------
 
     @staticmethod
-    def _by_day(
-        session: Session, dialect: str, scope: _Scope, column: Any, *, resolved_only: bool = False
-    ) -> dict[str, dict[date, int]]:
-        day = _day(scope.moment, dialect).label("day")
+    def _filed(
+        session: Session, scope: _Scope
+    ) -> tuple[dict[str, tuple[int, ...]], dict[tuple[str, str], int], dict[str, int]]:
+        """One pass over the period's filed signals, grouped by kind, system, status and week
+        (or month): the kinds over time and the system x kind cells (trends: no duplicates),
+        and the statuses (all)."""
+        bucket = _bucket(scope.moment, scope.period).label("bucket")
+        key = system_key()
+        rows = session.execute(
+            select(
+                Signal.kind,
+                key,
+                func.min(func.trim(Signal.system)),
+                Signal.status,
+                bucket,
+                func.count(),
+            )
+            .where(scope.where)
+            .group_by(Signal.kind, key, Signal.status, bucket)
+        ).all()
+        width = len(scope.period.buckets())
+        over_time: dict[str, list[int]] = defaultdict(lambda: [0] * width)
+        cells: dict[tuple[str, str], int] = defaultdict(int)
+        names: dict[str, str] = {}
+        statuses: dict[str, int] = defaultdict(int)
+        for kind, system, name, status, index, count in rows:
+            statuses[str(status)] += int(count)
+            if status == S.DUPLICATE.value:
+                continue
+            over_time[str(kind)][int(index)] += int(count)
+            if system:  # None, or blank once trimmed: no system named
+                shown = names.setdefault(str(system), str(name))
+                names[str(system)] = min(shown, str(name))
+                cells[(str(system), str(kind))] += int(count)
+        order = sorted(over_time, key=lambda k: (-sum(over_time[k]), k))
+        return (
+            {kind: tuple(over_time[kind]) for kind in order},
+            {(names[system], kind): count for (system, kind), count in cells.items()},
+            dict(statuses),
+        )
+
+    @staticmethod
+    def _over_time(
+        session: Session, scope: _Scope, column: Any, *, resolved_only: bool = False
+    ) -> dict[str, tuple[int, ...]]:
+        """`column`'s value -> signals per week or month, the biggest first."""
+        bucket = _bucket(scope.moment, scope.period).label("bucket")
         where = scope.trend
         if resolved_only:
             where = and_(where, Signal.status == S.RESOLVED.value, column.is_not(None))
         rows = session.execute(
-            select(column, day, func.count()).where(where).group_by(column, day)
+            select(column, bucket, func.count()).where(where).group_by(column, bucket)
         ).all()
-        found: dict[str, dict[date, int]] = defaultdict(dict)
-        for name, when, count in rows:
-            found[str(name)][_as_date(when)] = int(count)
-        return found
-
-    @staticmethod
-    def _system_kinds(session: Session, scope: _Scope) -> dict[tuple[str, str], int]:
-        key = system_key()
-        rows = session.execute(
-            select(func.min(func.trim(Signal.system)), Signal.kind, func.count())
-            .where(scope.trend, Signal.system.is_not(None), func.trim(Signal.system) != "")
-            .group_by(key, Signal.kind)
-        ).all()
-        return {(str(name), str(kind)): int(count) for name, kind, count in rows}
+        width = len(scope.period.buckets())
+        found: dict[str, list[int]] = defaultdict(lambda: [0] * width)
+        for name, index, count in rows:
+            found[str(name)][int(index)] += int(count)
+        order = sorted(found, key=lambda n: (-sum(found[n]), n))
+        return {name: tuple(found[name]) for name in order}
 
     @staticmethod
     def _recurring_patterns(session: Session, scope: _Scope) -> list[tuple[str, str, int]]:
@@ -465,32 +511,41 @@ class ReviewService:
         key = system_key()
         base = and_(scope.where, Signal.status == S.RESOLVED.value, Signal.system.is_not(None))
         counts = session.execute(
-            select(func.min(func.trim(Signal.system)), func.count())
+            select(key, func.min(func.trim(Signal.system)), func.count())
             .where(base, func.trim(Signal.system) != "")
             .group_by(key)
             .order_by(func.count().desc(), key)
-            .limit(LIST_LIMIT * 3)
+            .limit(SYSTEMS_LIMIT)
         ).all()
-        names = [str(name) for name, _ in counts]
-        stages = system_stages(session, names)
-        reviews = []
-        for name, resolved in counts:
-            answers: dict[str, tuple[str, ...]] = {}
-            for question, column in _QUESTION_COLUMNS.items():
-                rows = session.execute(
-                    select(func.trim(column), func.max(Signal.resolved_at).label("latest"))
-                    .where(base, key == name.lower(), column.is_not(None), func.trim(column) != "")
-                    .group_by(func.trim(column))
-                    .order_by(func.max(Signal.resolved_at).desc())
-                    .limit(ANSWERS_PER_QUESTION)
-                ).all()
-                answers[question] = tuple(redact_user_ids(str(r[0])) for r in rows)
-            reviews.append(
-                SystemReview(
-                    system=str(name), stage=stages[name], resolved=int(resolved), answers=answers
-                )
+        names = {str(k): str(name) for k, name, _ in counts}
+        answers: dict[str, dict[str, list[str]]] = {k: {} for k in names}
+        for question, column in _QUESTION_COLUMNS.items():
+            answer = func.trim(column)
+            rows = session.execute(
+                select(key, answer, func.max(Signal.resolved_at))
+                .where(base, column.is_not(None), answer != "")
+                .group_by(key, answer)
+            ).all()
+            by_system: dict[str, list[tuple[Any, str]]] = defaultdict(list)
+            for name, text, latest in rows:
+                if str(name) in names:
+                    by_system[str(name)].append((latest, str(text)))
+            for name, found in by_system.items():
+                found.sort(key=lambda item: item[0], reverse=True)
+                answers[name][question] = [t for _, t in found[:ANSWERS_PER_QUESTION]]
+        stages = system_stages(session, list(names.values()))
+        return tuple(
+            SystemReview(
+                system=names[k],
+                stage=stages[names[k]],
+                resolved=int(resolved),
+                answers={
+                    q: tuple(redact_user_ids(a) for a in answers[k].get(q, ()))
+                    for q in _QUESTION_COLUMNS
+                },
             )
-        return tuple(reviews)
+            for k, _, resolved in counts
+        )
 
 
 @dataclass(frozen=True)
@@ -501,12 +556,11 @@ class _Scope:
 
     @property
     def where(self) -> ColumnElement[bool]:
-        # Posted signals only: an anonymous one inside its release delay stays out of sight.
-        condition = and_(
-            self.moment >= self.period.start,
-            self.moment < self.period.end,
-            Signal.posted_at.is_not(None),
-        )
+        condition = and_(self.moment >= self.period.start, self.moment < self.period.end)
+        if self.moment is Signal.created_at:
+            # Posted signals only: an anonymous one inside its release delay stays out of sight
+            # (a resolved or declined one was posted: leads acted on its triage post).
+            condition = and_(condition, Signal.posted_at.is_not(None))
         if self.system is not None:
             condition = and_(condition, system_key() == self.system.strip().lower())
         return condition
@@ -515,22 +569,6 @@ class _Scope:
     def trend(self) -> ColumnElement[bool]:
         """What trends count: a duplicate counts once, through the signal it duplicates."""
         return and_(self.where, Signal.status != S.DUPLICATE.value)
-
-
-def _roll_up(
-    period: ReviewPeriod, by_day: dict[str, dict[date, int]]
-) -> dict[str, tuple[int, ...]]:
-    buckets = period.buckets()
-    index = {start: i for i, start in enumerate(buckets)}
-    rolled: dict[str, tuple[int, ...]] = {}
-    for name in sorted(by_day, key=lambda n: (-sum(by_day[n].values()), n)):
-        counts = [0] * len(buckets)
-        for day, count in by_day[name].items():
-            slot = index.get(period.bucket(day))
-            if slot is not None:
-                counts[slot] += count
-        rolled[name] = tuple(counts)
-    return rolled
 
 
 def kind_label(kind: str) -> str:
