@@ -45,6 +45,10 @@ def _label(day: date, grain: str) -> str:
     return day.strftime("%d %b") if grain == "week" else day.strftime("%b %Y")
 
 
+def _short(name: str, limit: int = 28) -> str:
+    return name if len(name) <= limit else name[: limit - 1] + "…"
+
+
 def stacked_bars(
     *,
     columns: Sequence[str],
@@ -66,18 +70,24 @@ def stacked_bars(
             axes.bar(positions, counts, bottom=bottom, label=name, color=colour)
         bottom = [a + b for a, b in zip(bottom, counts, strict=True)]
     if horizontal:
-        axes.set_yticks(positions, list(columns))
+        axes.set_yticks(positions, [_short(name) for name in columns], fontsize=8)
         axes.invert_yaxis()
         axes.xaxis.get_major_locator().set_params(integer=True)
     else:
-        axes.set_xticks(positions, list(columns), rotation=45 if len(columns) > 6 else 0)
+        axes.set_xticks(
+            positions, list(columns), rotation=45 if len(columns) > 6 else 0, fontsize=8
+        )
         axes.yaxis.get_major_locator().set_params(integer=True)
     axes.set_title(title, fontsize=11)
     for side in ("top", "right"):
         axes.spines[side].set_visible(False)
     if series:
         axes.legend(fontsize=8, frameon=False, loc="upper left", bbox_to_anchor=(1.0, 1.0))
-    figure.tight_layout()
+    # Fixed margins, room for the legend on the right: tight_layout would draw every chart an
+    # extra time to measure it.
+    figure.subplots_adjust(
+        left=0.3 if horizontal else 0.07, right=0.72, top=0.88, bottom=0.12 if horizontal else 0.22
+    )
     return figure
 
 
@@ -112,5 +122,4 @@ def digest_chart_png(
     """The digest's small chart: signals by kind per week (PNG, Agg)."""
     figure = over_time(buckets=weeks, grain="week", series=series, title=title)
     figure.set_size_inches(6.4, 2.8)
-    figure.tight_layout()
     return to_png(figure)

@@ -70,3 +70,14 @@ def test_crash_delivery_kills_and_checks():
     done = run_script("crash_delivery.py", "--kills", "1", "--filings", "2")
     assert done.returncode == 0, done.stdout + done.stderr
     assert "RESULT: PASS" in done.stdout and "duplicated            0" in done.stdout
+
+
+def test_review_report_times_a_small_quarter():
+    done = run_script("review_report.py", "--sizes", "2000", "--sqlite-only", "--runs", "1")
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    assert re.search(
+        r"^sqlite +2,000 signals .* report +[\d.]+ ms +with HTML +[\d.]+ ms +\(2,000 in the "
+        r"quarter",
+        done.stdout,
+        re.MULTILINE,
+    ), done.stdout
