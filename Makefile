@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: install lock image-check run demo test lint format bench bench-wrk clean
+.PHONY: install lock image-check run demo test lint format bench bench-wrk clean browser
 
 # Installs come from the lock files, pinned with hashes: requirements.lock (what the app needs,
 # used by the container image) and requirements-dev.lock (that plus the dev tools, used here).
@@ -45,7 +45,15 @@ lint: install
 # The suite mostly waits (Slack's pace, deadlines, processes starting): a few workers overlap it.
 TEST_WORKERS ?= 4
 
-test: lint  ## lint, then the full test suite (SQLite; PostgreSQL too when one is reachable)
+# The report's browser tests open it in Debian's headless Chromium (skipped if it is absent).
+CHROMIUM ?= /usr/bin/chromium
+browser:  ## install Debian's chromium for the browser tests, unless it is there already
+	@if [ -x $(CHROMIUM) ]; then echo "chromium: $(CHROMIUM)"; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; \
+	else echo "chromium is not installed and cannot be (needs root and apt-get): browser tests skip"; fi
+
+test: lint browser  ## lint, then the full test suite (SQLite; PostgreSQL too when one is reachable)
 	$(BIN)/pytest -q -n $(TEST_WORKERS)
 
 # wrk (a Debian package) is the load generator of bench/wrk_load.py; installed here if absent.

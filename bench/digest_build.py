@@ -42,18 +42,18 @@ PG_URL = os.environ.get(
 CHUNK = 20_000
 
 
-def _rows(count: int, rng: random.Random):
+def _rows(count: int, rng: random.Random, *, now: datetime = NOW, span_days: int = 365):
     kinds = list(KINDS)
     patterns = list(PATTERNS)
     systems = [f"system-{n:03d}" for n in range(500)]
-    year = timedelta(days=365).total_seconds()
+    year = timedelta(days=span_days).total_seconds()
     for n in range(count):
-        created = NOW - timedelta(seconds=rng.random() * year)
+        created = now - timedelta(seconds=rng.random() * year)
         anonymous = rng.random() < 0.3
         if anonymous:
             created = created.replace(minute=0, second=0, microsecond=0)
         posted = created + timedelta(minutes=rng.randint(1, 40))
-        age = NOW - created
+        age = now - created
         roll = rng.random()
         row = {
             "id": f"{n:032x}",
@@ -103,12 +103,15 @@ def _rows(count: int, rng: random.Random):
         yield row
 
 
-def seed(url: str, count: int, *, seed_value: int = 7) -> float:
-    """Bulk insert in one transaction, through the driver's executemany (no ORM, no types)."""
+def seed(
+    url: str, count: int, *, seed_value: int = 7, now: datetime = NOW, span_days: int = 365
+) -> float:
+    """Bulk insert in one transaction, through the driver's executemany (no ORM, no types).
+    Signals are filed over the `span_days` before `now`."""
     started = time.perf_counter()
     engine = db.create_db_engine(url)
     sqlite = engine.dialect.name == "sqlite"
-    rows = _rows(count, random.Random(seed_value))
+    rows = _rows(count, random.Random(seed_value), now=now, span_days=span_days)
     first = next(rows)
     columns = list(first)
     marker = "?" if sqlite else "%s"

@@ -12,12 +12,18 @@ import signal
 import sys
 import threading
 from collections.abc import Sequence
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.error import URLError
 
-from bot.config import ConfigError, Settings, database_url_from_env, log_format_from_env
+from bot.config import (
+    ConfigError,
+    Settings,
+    database_url_from_env,
+    log_format_from_env,
+    min_bucket_from_env,
+)
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
@@ -86,7 +92,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             from bot.demo import run_demo
 
             return run_demo(keep=args.keep)
-        if args.command in ("digest", "export"):
+        if args.command in ("digest", "export", "review"):
             return _run_offline(args)
         if args.command == "db":
             return _db_upgrade()
@@ -252,7 +258,31 @@ def _add_digest_and_export(commands: Any) -> None:
         metavar="YYYY-MM-DD",
         help="only signals filed on or after this day (UTC)",
     )
+    export.add_argument(
+        "--until",
+        type=_date,
+        metavar="YYYY-MM-DD",
+        help="only signals filed on or before this day (UTC)",
+    )
     export.add_argument("--output", metavar="FILE", help="write to FILE (default: stdout)")
+    _add_review(commands)
+
+
+def _add_review(commands: Any) -> None:
+    from bot.services.report_render import FORMATS
+
+    review = commands.add_parser(
+        "review",
+        help="the review-board report of a period: kinds, patterns, systems, lessons (no names)",
+    )
+    # Dates are checked by the command itself: one line and exit 2 for a bad one.
+    review.add_argument("--from", dest="first", metavar="YYYY-MM-DD", help="first day (UTC)")
+    review.add_argument("--to", dest="last", metavar="YYYY-MM-DD", help="last day, included")
+    review.add_argument("--system", metavar="NAME", help="only the signals of this system")
+    review.add_argument(
+        "--format", choices=FORMATS, default="html", help="html (default), md, json"
+    )
+    review.add_argument("--output", metavar="FILE", help="write to FILE (default: stdout)")
 
 
 def _run_offline(args: argparse.Namespace) -> int:
@@ -261,6 +291,8 @@ def _run_offline(args: argparse.Namespace) -> int:
     try:
         if args.command == "export":
             return _export(args)
+        if args.command == "review":
+            return _review(args)
         if args.digest_command == "preview":
             return _preview()
         return _send(force=args.force)
@@ -349,6 +381,14 @@ def _export(args: argparse.Namespace) -> int:
 
     configure_logging("WARNING")
     since = datetime.combine(args.since, datetime.min.time(), UTC) if args.since else None
+    until = (
+        datetime.combine(args.until + timedelta(days=1), datetime.min.time(), UTC)
+        if args.until
+        else None
+    )
+    if since is not None and until is not None and since >= until:
+        print("ai-signal: --since is after --until", file=sys.stderr)
+        return EXIT_CONFIG
     engine, sessions = _sessions(database_url_from_env())
     try:
         service = ExportService(sessions=sessions)
@@ -356,11 +396,51 @@ def _export(args: argparse.Namespace) -> int:
             path = Path(args.output)
             newline = "" if args.format == "csv" else None
             with path.open("w", encoding="utf-8", newline=newline) as out:
-                count = service.write(out, fmt=args.format, since=since)
+                count = service.write(out, fmt=args.format, since=since, until=until)
             print(f"exported {count} signal(s) to {path}", file=sys.stderr)
         else:
-            count = service.write(sys.stdout, fmt=args.format, since=since)
+            count = service.write(sys.stdout, fmt=args.format, since=since, until=until)
             sys.stdout.flush()
     finally:
         engine.dispose()
+    return EXIT_OK
+
+
+def _review(args: argparse.Namespace) -> int:
+    from bot.clock import utc_now
+    from bot.logging_setup import configure_logging
+    from bot.services.report_render import render
+    from bot.services.review import (
+        BadPeriod,
+        ReviewPeriod,
+        ReviewService,
+        current_quarter,
+        parse_day,
+    )
+
+    try:
+        default = current_quarter(utc_now())
+        first = parse_day(args.first, what="from") if args.first else default.first
+        last = parse_day(args.last, what="to") if args.last else default.last
+        period = ReviewPeriod(first=first, last=last)
+    except BadPeriod as error:
+        print(f"ai-signal: {error}", file=sys.stderr)
+        return EXIT_CONFIG
+    min_bucket = min_bucket_from_env()
+    configure_logging("WARNING")
+    engine, sessions = _sessions(database_url_from_env())
+    try:
+        report = ReviewService(sessions=sessions, min_bucket=min_bucket).report(
+            period=period, system=args.system
+        )
+    finally:
+        engine.dispose()
+    text = render(report, args.format)
+    if args.output:
+        path = Path(args.output)
+        path.write_text(text, encoding="utf-8")
+        print(f"review of {period.label} ({report.total} signal(s)) written to {path}")
+    else:
+        sys.stdout.write(text)
+        sys.stdout.flush()
     return EXIT_OK

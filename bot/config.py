@@ -61,6 +61,9 @@ class Settings:
     log_format: str = "text"  # or "json": one JSON object per line
     health_port: int | None = None  # /healthz and /metrics on a port of their own
     health_host: str = "127.0.0.1"
+    # Privacy: a report or chart cell (system x kind) of fewer signals is merged into "other".
+    min_bucket: int = 3
+    digest_chart: bool = True  # the weekly digest's chart of signals by kind (PNG upload)
 
     @property
     def socket_mode(self) -> bool:
@@ -172,7 +175,8 @@ def _escalation_channel(text: str | None, _: dict[str, Any]) -> str | None:
 def _timezone(text: str, _: dict[str, Any]) -> str:
     try:
         ZoneInfo(text)
-    except (ZoneInfoNotFoundError, ValueError):
+    # A folder of the zone database ("Europe") is an OSError when tzdata is installed.
+    except (ZoneInfoNotFoundError, ValueError, OSError):
         raise _Invalid(f"unknown timezone {text!r} (use e.g. Europe/Berlin)") from None
     return text
 
@@ -254,6 +258,19 @@ def _health_port(text: str | None, _: dict[str, Any]) -> int | None:
     return int(text) if text is not None else None
 
 
+def _min_bucket(text: str) -> int:
+    if not text.isdigit() or not 1 <= int(text) <= 1000:
+        raise _Invalid(f"must be a whole number of signals from 1 to 1000, got {text!r}")
+    return int(text)
+
+
+def _on_or_off(text: str, _: dict[str, Any]) -> bool:
+    word = text.lower()
+    if word not in ("on", "off", "true", "false"):
+        raise _Invalid(f"must be on or off, got {word!r}")
+    return word in ("on", "true")
+
+
 @dataclass(frozen=True)
 class Setting:
     """One environment variable: the `Settings` field it fills, the text used when it is unset
@@ -297,6 +314,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("log_format", "LOG_FORMAT", "text", _log_format),
     Setting("health_port", "AI_SIGNAL_HEALTH_PORT", None, _health_port),
     Setting("health_host", "AI_SIGNAL_HEALTH_HOST", "127.0.0.1", _as_is),
+    Setting("min_bucket", "AI_SIGNAL_MIN_BUCKET", "3", lambda text, _: _min_bucket(text)),
+    Setting("digest_chart", "AI_SIGNAL_DIGEST_CHART", "on", _on_or_off),
 )
 
 LOG_FORMATS = ("text", "json")
@@ -333,6 +352,15 @@ def parse_delay(text: str | None) -> tuple[int, int]:
     if high < low:
         raise ConfigError("AI_SIGNAL_ANON_DELAY", f"range {text!r} ends before it starts")
     return low, high
+
+
+def min_bucket_from_env(env: Mapping[str, str] | None = None) -> int:
+    """AI_SIGNAL_MIN_BUCKET alone (default 3), for commands that need no Slack settings."""
+    env = os.environ if env is None else env
+    try:
+        return _min_bucket((env.get("AI_SIGNAL_MIN_BUCKET") or "").strip() or "3")
+    except _Invalid as problem:
+        raise ConfigError("AI_SIGNAL_MIN_BUCKET", str(problem)) from None
 
 
 def database_url_from_env(env: Mapping[str, str] | None = None) -> str:

@@ -17,7 +17,9 @@ delay is the real one, waited for by moving the clock past it (and said in the t
 from __future__ import annotations
 
 import logging
+import os
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
@@ -157,6 +159,15 @@ class Demo:
     def show_new_slack_calls(self, since: int) -> int:
         calls = self.standin.calls
         for call in calls[since:]:
+            if call.ok and call.method == "files.completeUploadExternal":
+                where = {TRIAGE: "#ai-triage", DIGEST: "#ai-signals"}.get(
+                    call.params.get("channel_id"), "a channel"
+                )
+                titles = ", ".join(
+                    str(f.get("title")) for f in call.response.get("files") or [] if f
+                )
+                self.say(self._indent(f"[{where} · file shared: {titles}]"))
+                continue
             if not call.ok or call.method not in (
                 "chat.postMessage",
                 "chat.update",
@@ -408,6 +419,9 @@ class Demo:
         self.wait_quiet()
         seen = self.show_new_slack_calls(seen)
 
+        self.step("The review board's report of the week: `ai-signal review`")
+        self.review_report()
+
         self.step("What was stored")
         self.summary()
 
@@ -476,6 +490,27 @@ class Demo:
         self.standin.wait_for("views.open", count=opened + 1)
         card = self.standin.calls_to("views.open")[opened].params["view"]
         self.say(self._indent(f"[the card opens for {who.name}]\n" + render_view(card)))
+
+    def review_report(self) -> None:
+        """Run `ai-signal review` as an operator would (its own process, the demo's database)
+        and say where the HTML report is: outside the demo's working folder, so it stays."""
+        first = self.week_start.date().isoformat()
+        last = self.clock().date().isoformat()
+        folder = Path(tempfile.mkdtemp(prefix="ai-signal-review-"))
+        path = folder / f"ai-signal-review-{first}.html"
+        command = ["review", "--from", first, "--to", last, "--format", "html"]
+        self.say(f"  $ ai-signal {' '.join(command)} --output {path}")
+        done = subprocess.run(
+            [sys.executable, "-m", "bot", *command, "--output", str(path)],
+            env={**os.environ, "DATABASE_URL": self.runtime.settings.database_url},
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        if done.returncode != 0:
+            raise RuntimeError(f"ai-signal review failed: {done.stderr.strip()[-500:]}")
+        self.say(f"  {done.stdout.strip()}")
+        self.say(f"  Review report (open it in a browser, no network needed): {path}")
 
     # -- the story's clock -------------------------------------------------------------------
 

@@ -26,6 +26,7 @@ from bot.services.lessons import LessonsService
 from bot.services.queue import QueueService
 from bot.services.replay import ReplayGuard
 from bot.services.retention import RetentionService
+from bot.services.review import ReviewService
 from bot.services.signals import SignalService
 from bot.services.systems import SystemService
 from bot.services.triage import TriageService
@@ -110,6 +111,8 @@ def digest_sender(
         client=client,
         channel=settings.digest_channel,
         triage_channel=settings.triage_channel,
+        chart=settings.digest_chart,
+        min_bucket=settings.min_bucket,
     )
 
 
@@ -183,6 +186,12 @@ def build_runtime(
         lessons=LessonsService(sessions=sessions, clock=clock, deadline_ms=settings.db_deadline_ms),
         queue=QueueService(
             sessions=sessions, triage=triage, clock=clock, deadline_ms=settings.db_deadline_ms
+        ),
+        review=ReviewService(
+            sessions=sessions,
+            min_bucket=settings.min_bucket,
+            clock=clock,
+            channel=settings.triage_channel,
         ),
     )
     crowd = CrowdGauge(

@@ -33,9 +33,15 @@ from bot.services.digest import (
     SendResult,
     SendStatus,
 )
-from handlers.blocks.digest import build_digest_message
+from handlers.blocks.digest import (
+    CHART_TITLE,
+    build_digest_chart,
+    build_digest_chart_alt,
+    build_digest_message,
+)
 from handlers.sender import find_tagged
 from handlers.slack_errors import classify
+from handlers.uploads import UploadFailed, upload_file
 
 logger = logging.getLogger("ai_signal.digest")
 
@@ -53,11 +59,17 @@ class DigestSender:
         client: WebClient,
         channel: str,
         triage_channel: str,
+        chart: bool = False,
+        min_bucket: int = 1,
     ) -> None:
+        """`chart`: after each digest, upload its chart (AI_SIGNAL_DIGEST_CHART, on unless
+        switched off; the runtime passes the setting)."""
         self._digest = digest
         self._client = client
         self._channel = channel
         self._triage_channel = triage_channel
+        self._chart = chart
+        self._min_bucket = min_bucket
 
     def send(self, *, force: bool = False, manual: bool = False) -> SendResult:
         """Post the current period's digest unless it was already posted (or `force`).
@@ -135,9 +147,31 @@ class DigestSender:
             attempt,
             ts,
         )
+        if self._chart:
+            self._send_chart(period)
         return SendResult(
             status=SendStatus.SENT, period=period, channel=self._channel, ts=ts, attempt=attempt
         )
+
+    def _send_chart(self, period: Period) -> None:
+        """The chart of signals by kind over eight weeks, after the digest (which is recorded
+        as sent already): whatever goes wrong here, the text digest stands on its own."""
+        try:
+            weekly = self._digest.weekly_kinds(period=period, min_bucket=self._min_bucket)
+            upload_file(
+                self._client,
+                channel=self._channel,
+                content=build_digest_chart(weekly),
+                filename="ai-signal-digest-chart.png",
+                title=CHART_TITLE,
+                alt_txt=build_digest_chart_alt(weekly),
+            )
+        except UploadFailed as error:
+            logger.warning("the digest's chart was not posted (%s); the digest stands", error)
+        except Exception as error:
+            logger.warning(
+                "the digest's chart was not drawn (%s); the digest stands", type(error).__name__
+            )
 
     def _already_posted(self, run_id: str) -> str | None:
         """The ts of this run's digest if an earlier attempt posted it (its tag is in the

@@ -6,7 +6,8 @@ once), `keyed` (the one HMAC), `codes` (follow-up codes), `transactions` (deadli
 requests), `release` (the delay of anonymous posts), `redaction` (no user ids in digests and
 exports), `errors`; and the services that use them: `signals`, `triage`, `systems`
 (AI systems on record), `lessons` (the lessons library), `queue` (the leads' queue), `delivery`,
-`digest`, `export`. A service that queues a post wakes the delivery worker itself, after its commit.
+`digest`, `export`, `review` (the review-board report; `report_render` and `charts` draw it). A
+service that queues a post wakes the delivery worker itself, after its commit.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from dataclasses import dataclass
 from bot.services.delivery import DeliveryService
 from bot.services.lessons import LessonsService
 from bot.services.queue import QueueService
+from bot.services.review import ReviewService
 from bot.services.signals import SignalService
 from bot.services.systems import SystemService
 from bot.services.triage import TriageService
@@ -29,3 +31,4 @@ class Services:
     systems: SystemService
     lessons: LessonsService
     queue: QueueService
+    review: ReviewService

@@ -291,6 +291,21 @@ class DigestData:
         return anonymous_waited_longer(self.named, self.anonymous)
 
 
+CHART_WEEKS = 8
+
+
+@dataclass(frozen=True, kw_only=True)
+class WeeklyKinds:
+    """The digest chart's data: period starts (oldest first), kind -> count per period."""
+
+    starts: tuple[datetime, ...]
+    series: dict[str, tuple[int, ...]]
+
+    @property
+    def total(self) -> int:
+        return sum(sum(counts) for counts in self.series.values())
+
+
 # -- the claim ---------------------------------------------------------------------------------
 
 
@@ -438,6 +453,28 @@ class DigestService:
                 .group_by(Signal.kind)
             ).all()
         )
+
+    def weekly_kinds(
+        self, *, period: Period, weeks: int = CHART_WEEKS, min_bucket: int = 1
+    ) -> WeeklyKinds:
+        """Signals by kind in `period` and the `weeks - 1` periods before it (oldest first),
+        for the digest's chart. A kind with fewer than `min_bucket` signals over all of them is
+        merged into "other"."""
+        starts = [period.start - period.length * back for back in range(weeks - 1, -1, -1)]
+        with self._sessions() as session:
+            counts = [self._kinds(session, start, start + period.length) for start in starts]
+        totals: dict[str, int] = {}
+        for week in counts:
+            for kind, count in week.items():
+                totals[kind] = totals.get(kind, 0) + count
+        small = {k for k, n in totals.items() if n < min_bucket and k != "other"}
+        series: dict[str, list[int]] = {}
+        for kind in sorted(totals, key=lambda k: (-totals[k], k)):
+            name = "other" if kind in small else kind
+            row = series.setdefault(name, [0] * weeks)
+            for index, week in enumerate(counts):
+                row[index] += week.get(kind, 0)
+        return WeeklyKinds(starts=tuple(starts), series={k: tuple(v) for k, v in series.items()})
 
     @staticmethod
     def _kinds(session: Session, start: datetime, end: datetime) -> dict[str, int]:

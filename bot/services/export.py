@@ -49,7 +49,10 @@ SIGNAL_FIELDS = (
     "escalated_at",
     "tracker_url",
 )
-CSV_FIELDS = (*SIGNAL_FIELDS, "history")
+# The system's record, beside the signal's own `system` (the canonical name).
+SYSTEM_FIELDS = ("system_name", "system_stage")
+EMPTY_SYSTEM_FIELDS: dict[str, Any] = dict.fromkeys(SYSTEM_FIELDS)
+CSV_FIELDS = (*SIGNAL_FIELDS, *SYSTEM_FIELDS, "history")
 EVENT_FIELDS = ("at", "action", "by", "note")
 # Free text people typed: a user id typed into it is replaced too.
 TEXT_FIELDS = frozenset(
@@ -95,15 +98,21 @@ class ExportService:
         self._sessions = sessions
         self._clock = clock
 
-    def signals(self, *, since: datetime | None = None) -> Iterator[dict[str, Any]]:
-        """Signals filed at or after `since` (all when None), oldest first, with `history`."""
+    def signals(
+        self, *, since: datetime | None = None, until: datetime | None = None
+    ) -> Iterator[dict[str, Any]]:
+        """Signals filed at or after `since` and before `until` (no bound when None), oldest
+        first, with `history` and the system's fields (`system_fields`)."""
         query = select(Signal.id, *_COLUMNS.values()).order_by(Signal.created_at, Signal.ref)
         if since is not None:
             query = query.where(Signal.created_at >= since)
+        if until is not None:
+            query = query.where(Signal.created_at < until)
         with self._sessions() as session:
             result = session.execute(query.execution_options(yield_per=BATCH))
             for batch in result.partitions():
                 history = self._history(session, [row.id for row in batch])
+                systems = system_fields(session, {row.system for row in batch if row.system})
                 for row in batch:
                     record: dict[str, Any] = {}
                     for name in SIGNAL_FIELDS:
@@ -114,6 +123,7 @@ class ExportService:
                             value = redact_user_ids(value)
                         record[name] = value
                     record["anonymous"] = bool(record["anonymous"])
+                    record.update(systems.get(row.system or "", EMPTY_SYSTEM_FIELDS))
                     record["history"] = history.get(row.id, [])
                     yield record
 
@@ -140,15 +150,30 @@ class ExportService:
             )
         return history
 
-    def write(self, out: TextIO, *, fmt: str, since: datetime | None = None) -> int:
+    def write(
+        self,
+        out: TextIO,
+        *,
+        fmt: str,
+        since: datetime | None = None,
+        until: datetime | None = None,
+    ) -> int:
         """Write the export to `out`; return how many signals it holds."""
+        records = self.signals(since=since, until=until)
         if fmt == "csv":
-            return write_csv(self.signals(since=since), out)
+            return write_csv(records, out)
         if fmt == "json":
-            return write_json(
-                self.signals(since=since), out, exported_at=self._clock(), since=since
-            )
+            return write_json(records, out, exported_at=self._clock(), since=since, until=until)
         raise ValueError(f"format must be one of {', '.join(FORMATS)}, not {fmt!r}")
+
+
+def system_fields(session: Session, names: set[str]) -> dict[str, dict[str, Any]]:
+    """Each system's fields from its record, by the signals' system name.
+
+    Systems are not on record yet: the name is the signal's canonical system and the stage is
+    None. Read the record (stage, and more) here once the systems table exists.
+    """
+    return {name: {"system_name": name.strip(), "system_stage": None} for name in names}
 
 
 def _cell(value: Any) -> Any:
@@ -175,7 +200,7 @@ def write_csv(records: Iterator[dict[str, Any]], out: TextIO) -> int:
     writer.writerow(CSV_FIELDS)
     count = 0
     for record in records:
-        row = [_cell(record[name]) for name in SIGNAL_FIELDS]
+        row = [_cell(record[name]) for name in (*SIGNAL_FIELDS, *SYSTEM_FIELDS)]
         row.append(_cell(history_text(record["history"])))
         writer.writerow(row)
         count += 1
@@ -188,9 +213,16 @@ def write_json(
     *,
     exported_at: datetime,
     since: datetime | None,
+    until: datetime | None = None,
 ) -> int:
-    """{"exported_at", "since", "note", "signals": [...]}, streamed one signal at a time."""
-    head = {"exported_at": _iso(exported_at), "since": _iso(since), "note": PRIVACY_NOTE}
+    """{"exported_at", "since", "until", "note", "signals": [...]}, streamed one at a time.
+    `until` is exclusive (midnight after the last day asked for)."""
+    head = {
+        "exported_at": _iso(exported_at),
+        "since": _iso(since),
+        "until": _iso(until),
+        "note": PRIVACY_NOTE,
+    }
     out.write(json.dumps(head, ensure_ascii=False)[:-1] + ', "signals": [')
     count = 0
     for record in records:

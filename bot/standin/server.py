@@ -152,9 +152,14 @@ class _Handler(BaseHTTPRequestHandler):
             if reply.fault.drop:
                 self.close_connection = True
                 return
-        payload = json.dumps(reply.body).encode("utf-8")
+        if reply.text is not None:
+            payload = reply.text.encode("utf-8")
+            content_type = "text/plain; charset=utf-8"
+        else:
+            payload = json.dumps(reply.body).encode("utf-8")
+            content_type = "application/json; charset=utf-8"
         self.send_response(reply.status)
-        self.send_header("Content-Type", "application/json; charset=utf-8")
+        self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(payload)))
         for name, value in reply.headers.items():
             self.send_header(name, value)
@@ -198,6 +203,7 @@ class SlackStandIn(Workspace):
         server = _Server((self._host, self._port), _Handler)
         server.stand_in = self
         self._server = server
+        self.upload_url_base = f"http://{self._host}:{server.server_address[1]}/upload/v1"
         self._thread = threading.Thread(
             target=server.serve_forever,
             kwargs={"poll_interval": 0.05},
@@ -260,6 +266,8 @@ class SlackStandIn(Workspace):
             method = route[len("/api/") :]
         elif route.startswith("/response/"):
             method = "response_url"
+        elif route.startswith("/upload/v1/"):
+            return self._upload(route, headers, raw_body)
         else:
             return _err("not_found", status=404)
         with self._lock:
@@ -290,6 +298,27 @@ class SlackStandIn(Workspace):
                     raw_body=raw_body,
                     status=reply.status,
                     response=reply.body,
+                    at=time.time(),
+                    path=route,
+                )
+            )
+            self._recorded += 1
+            self._changed.notify_all()
+        return reply
+
+    def _upload(self, route: str, headers: _Headers, raw_body: bytes) -> _Reply:
+        """A file's bytes POSTed to the URL files.getUploadURLExternal gave: recorded as
+        Call(method="upload") with the raw body."""
+        with self._lock:
+            reply = self.upload_bytes(route[len("/upload/v1/") :], raw_body)
+            self._calls.append(
+                Call(
+                    method="upload",
+                    params={},
+                    headers=headers,
+                    raw_body=raw_body,
+                    status=reply.status,
+                    response={"ok": reply.status == 200},
                     at=time.time(),
                     path=route,
                 )

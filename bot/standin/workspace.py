@@ -27,6 +27,13 @@ from bot.standin.blocks import (
     validate_blocks,
     validate_view,
 )
+from bot.standin.files import (
+    FILES_SCOPE,
+    StoredFile,
+    new_upload_token,
+    parse_files,
+    parse_length,
+)
 
 __all__ = ["APP_ID", "BOT_ID", "BOT_USER_ID", "TEAM_ID", "Call", "Workspace"]
 
@@ -80,6 +87,7 @@ class _Reply:
     headers: dict[str, str] = field(default_factory=dict)
     # set on an accepted call whose answer comes late or never (see SlackStandIn.drop_answer_next)
     fault: _AnswerFault | None = None
+    text: str | None = None  # a plain-text answer instead of JSON (the file upload URL's)
 
 
 @dataclass(frozen=True)
@@ -164,6 +172,9 @@ class Workspace:
         self._response_urls: set[str] = set()
         self._ts_micros = 0
         self._ids = itertools.count(1)
+        # files.getUploadURLExternal -> upload URL -> files.completeUploadExternal
+        self.upload_url_base: str | None = None  # set by the HTTP server when it starts
+        self._files: dict[str, StoredFile] = {}
         self._methods: dict[str, Callable[[dict[str, Any]], _Reply]] = {
             "auth.test": self._auth_test,
             "apps.connections.open": self._apps_connections_open,
@@ -181,6 +192,8 @@ class Workspace:
             "views.push": self._views_push,
             "views.update": self._views_update,
             "views.publish": self._views_publish,
+            "files.getUploadURLExternal": self._files_get_upload_url_external,
+            "files.completeUploadExternal": self._files_complete_upload_external,
         }
 
     # ---- directory ---------------------------------------------------------------------------
@@ -238,6 +251,7 @@ class Workspace:
             self._slow.clear()
             self._answer_faults.clear()
             self._answer_delay.clear()
+            self._files.clear()
             self._changed.notify_all()
 
     def issue_trigger_id(self) -> str:
@@ -260,7 +274,8 @@ class Workspace:
 
         status 429 answers HTTP 429 with a Retry-After header; another non-200 status answers
         that status; 200 answers {"ok": false, "error": error}. `error` defaults to "ratelimited"
-        for 429 and "internal_error" otherwise. `method` may also be "response_url".
+        for 429 and "internal_error" otherwise. `method` may also be "response_url", or "upload"
+        (a POST of a file's bytes to its upload URL).
         """
         if error is None:
             error = "ratelimited" if status == 429 else "internal_error"
@@ -417,6 +432,11 @@ class Workspace:
             found = [e for e in self._ephemerals if channel is None or e["channel"] == channel_id]
             return copy.deepcopy(found)
 
+    def files(self) -> list[StoredFile]:
+        """Every file an upload was started for, in the order the upload URLs were issued."""
+        with self._lock:
+            return list(self._files.values())
+
     def view(self, view_id: str) -> dict[str, Any] | None:
         """The current state of a view opened, pushed, updated or published here."""
         with self._lock:
@@ -542,6 +562,8 @@ class Workspace:
             payload["thread_ts"] = message["thread_ts"]
         if message["metadata"] is not None:
             payload["metadata"] = message["metadata"]
+        if message.get("files"):
+            payload["files"] = message["files"]
         if message["updated"]:
             payload["edited"] = {"user": BOT_USER_ID, "ts": message["ts"]}
         return payload
@@ -945,6 +967,104 @@ class Workspace:
         stored = self._store_view(view, view_id=current_id)
         self._home_view_ids[user_id] = stored["id"]
         return _ok(view=stored)
+
+    # ---- files (the external upload flow; see bot.standin.files) -------------------------------
+
+    def _files_scope(self) -> _Reply | None:
+        if self.scopes is None or FILES_SCOPE in self.scopes:
+            return None
+        return _err("missing_scope", needed=FILES_SCOPE, provided=",".join(sorted(self.scopes)))
+
+    def _files_get_upload_url_external(self, params: dict[str, Any]) -> _Reply:
+        refused = self._files_scope()
+        if refused is not None:
+            return refused
+        filename = params.get("filename")
+        if not isinstance(filename, str) or not filename.strip():
+            return _missing("filename")
+        if params.get("length") in (None, ""):
+            return _missing("length")
+        length = parse_length(params.get("length"))
+        if length is None:
+            return _err("invalid_arguments", messages=["length must be a positive integer"])
+        if self.upload_url_base is None:
+            return _err("standin_not_serving", status=500)
+        alt_txt = params.get("alt_txt")
+        stored = StoredFile(
+            id=self._new_id("F"),
+            filename=filename,
+            length=length,
+            alt_txt=alt_txt if isinstance(alt_txt, str) else None,
+            token=new_upload_token(),
+        )
+        self._files[stored.id] = stored
+        return _ok(upload_url=f"{self.upload_url_base}/{stored.token}", file_id=stored.id)
+
+    def upload_bytes(self, token: str, data: bytes) -> _Reply:
+        """A POST to an upload URL (called by the HTTP server under the lock)."""
+        failure = self._queued_failure("upload")
+        if failure is not None:
+            return failure
+        stored = next((f for f in self._files.values() if f.token == token), None)
+        if stored is None or stored.completed:
+            return _Reply({}, status=404, text="Not Found")
+        if len(data) != stored.length:
+            return _Reply({}, status=400, text=f"size mismatch: expected {stored.length} bytes")
+        stored.data = data
+        return _Reply({}, text=f"OK - {len(data)}")
+
+    def _files_complete_upload_external(self, params: dict[str, Any]) -> _Reply:
+        refused = self._files_scope()
+        if refused is not None:
+            return refused
+        if params.get("files") in (None, ""):
+            return _missing("files")
+        items = parse_files(params.get("files"))
+        if items is None:
+            return _err("invalid_arguments", messages=["files must be a JSON list of {id, title}"])
+        stored = [self._files.get(item["id"]) for item in items]
+        if any(f is None or f.completed or f.data is None for f in stored):
+            return _err("file_not_found")
+        channel = None
+        if params.get("channel_id") not in (None, ""):
+            channel = self._resolve_channel(params.get("channel_id"))
+            if channel is None:
+                return _err("channel_not_found")
+            if not channel["is_member"]:
+                return _err("not_in_channel")
+        thread_ts = params.get("thread_ts")
+        thread_ts = str(thread_ts) if thread_ts not in (None, "") else None
+        if thread_ts is not None and (
+            channel is None or self._find_message(channel["id"], thread_ts) is None
+        ):
+            return _err("thread_not_found")
+        files = []
+        for item, found in zip(items, stored, strict=True):
+            assert found is not None
+            found.completed = True
+            found.title = item.get("title") or found.filename
+            files.append({"id": found.id, "name": found.filename, "title": found.title})
+        if channel is not None:
+            self._share_files(channel["id"], files, params.get("initial_comment"), thread_ts)
+        return _ok(files=files)
+
+    def _share_files(
+        self, channel_id: str, files: list[dict[str, Any]], comment: Any, thread_ts: str | None
+    ) -> None:
+        message = {
+            "ts": self._next_ts(),
+            "channel": channel_id,
+            "text": str(comment or "")[:MESSAGE_TEXT_TRUNCATE_AT],
+            "blocks": None,
+            "thread_ts": thread_ts,
+            "metadata": None,
+            "updated": 0,
+            "files": files,
+        }
+        self._messages.setdefault(channel_id, []).append(message)
+        for item in files:
+            self._files[item["id"]].channel = channel_id
+            self._files[item["id"]].shares.append(message["ts"])
 
     # ---- response_url --------------------------------------------------------------------------
 

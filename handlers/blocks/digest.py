@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from bot.services import charts
 from bot.services.digest import (
     AttentionItem,
     DigestData,
@@ -20,6 +21,7 @@ from bot.services.digest import (
     Period,
     ResolvedItem,
     ResponseHealth,
+    WeeklyKinds,
 )
 from bot.services.redaction import redact_user_ids
 from handlers.blocks.kit import (
@@ -460,3 +462,27 @@ def build_digest_message(
         "text": build_digest_text(data, for_slack=True),
         "blocks": build_digest_blocks(data, links=links),
     }
+
+
+# -- the chart after the digest -----------------------------------------------------------------
+
+CHART_TITLE = "Signals by kind, last eight weeks"
+
+
+def build_digest_chart(weekly: WeeklyKinds) -> bytes:
+    """The PNG: one stacked bar per week (the period's start date), a segment per kind."""
+    series = {kind_label(kind): counts for kind, counts in weekly.series.items()}
+    return charts.digest_chart_png(
+        weeks=[start.date() for start in weekly.starts], series=series, title=CHART_TITLE
+    )
+
+
+def build_digest_chart_alt(weekly: WeeklyKinds) -> str:
+    """The chart in words (the file's alt text): each kind's counts, oldest week first."""
+    if not weekly.series:
+        return f"{CHART_TITLE}: no signals."
+    parts = [
+        f"{kind_label(kind)} " + ", ".join(str(n) for n in counts)
+        for kind, counts in weekly.series.items()
+    ]
+    return fit(f"{CHART_TITLE}, oldest week first: " + "; ".join(parts), 1000)

@@ -164,6 +164,8 @@ def build_help_text() -> str:
         "its open signals, patterns, lessons and last review; `/ai-signal systems` lists them\n"
         "• `/ai-signal queue [status:new kind:drift system:… owner:me older:7d anonymous|named "
         "overdue]` — leads: the open signals, oldest first, to page through and acknowledge\n"
+        "• `/ai-signal review [2026-Q4]` — leads: the quarter's review-board report, shared in "
+        "the triage channel as a file\n"
         "• `/ai-signal help` — this text\n\n"
         f"*Kinds*\n{kinds}\n\n{ANONYMITY_PROMISE}"
     )

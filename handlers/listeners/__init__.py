@@ -25,7 +25,9 @@ def register(app: App, services: Services, *, leads: LeadDirectory, crowd: Crowd
     queue_listeners = queue.register(app, services, leads=leads)
     events.register(app, services, leads=leads, queue=queue_listeners)
     on_record = systems.register(app, services, leads=leads)
-    commands.register(app, services, crowd=crowd, systems=on_record, queue=queue_listeners)
+    commands.register(
+        app, services, crowd=crowd, leads=leads, systems=on_record, queue=queue_listeners
+    )
     views.register(app, services)
     actions.register(app, services, crowd=crowd)
     triage.register(app, services, leads=leads)

@@ -12,6 +12,7 @@ from slack_sdk.errors import SlackApiError
 
 from bot.services import Services
 from bot.services.errors import EmptyText
+from bot.services.report_render import render
 from bot.services.signals import split_system
 from bot.services.vocabulary import parse_kind
 from handlers import ids
@@ -22,13 +23,21 @@ from handlers.blocks.intake import (
     build_signal_modal,
     build_status_text,
 )
+from handlers.blocks.review import (
+    build_review_failed_text,
+    build_review_started_text,
+    build_review_summary,
+)
 from handlers.blocks.triage import build_reporter_status, build_withdrawn_text
 from handlers.crowd import CrowdGauge
 from handlers.edge import required_text, text_field
 from handlers.formatting import command_text_to_plain
+from handlers.leads import LeadDirectory
 from handlers.listeners.lessons import lessons_answer
 from handlers.listeners.queue import QueueListeners
 from handlers.listeners.systems import SystemListeners
+from handlers.listeners.triage import LEADS_NOT_KNOWN_YET, NOT_A_LEAD
+from handlers.uploads import UploadFailed, upload_file
 
 logger = logging.getLogger(__name__)
 
@@ -40,6 +49,7 @@ def register(
     services: Services,
     *,
     crowd: CrowdGauge,
+    leads: LeadDirectory,
     systems: SystemListeners,
     queue: QueueListeners,
 ) -> None:
@@ -79,6 +89,8 @@ def register(
             systems.command(ack, body, client, respond, word=word, rest=rest)
         elif word == "queue":
             queue.answer_command(ack, body, context)
+        elif word == "review":
+            review_command(ack, client, respond, services, leads, quarter=rest, body=body)
         elif word == "lessons":
             answer = lessons_answer(services, text=rest, context=context)
             ack(response_type="ephemeral", **answer)
@@ -196,6 +208,41 @@ def offer_reveal(
     ack()
     view = build_reveal_modal(offer)
     open_modal(client, respond, trigger_id=body["trigger_id"], view=view)
+
+
+def review_command(
+    ack: Ack,
+    client: WebClient,
+    respond: Respond,
+    services: Services,
+    leads: LeadDirectory,
+    *,
+    quarter: str,
+    body: dict,
+) -> None:
+    """`/ai-signal review [2026-Q4]`, leads only: the report is built after the ack and shared
+    in the triage channel as an HTML file with a short summary (the leads' channel: the report
+    names no person, and the board reads it there or downloads it)."""
+    period = services.review.quarter(quarter)  # BadPeriod: answered by the error handler
+    if not leads.is_lead(body["user_id"], cached=True):
+        private(ack, NOT_A_LEAD if leads.group_known else LEADS_NOT_KNOWN_YET)
+        leads.refresh()
+        return
+    channel = services.review.channel or ""
+    private(ack, build_review_started_text(period.label, channel))
+    report = services.review.report(period=period)
+    try:
+        upload_file(
+            client,
+            channel=channel,
+            content=render(report, "html").encode("utf-8"),
+            filename=f"ai-signal-review-{period.label}.html",
+            title=f"AI signals review, {period.label}",
+            comment=build_review_summary(report),
+        )
+    except UploadFailed as error:
+        logger.warning("the review of %s was not posted (%s)", period.label, error)
+        respond(text=build_review_failed_text(period.label, str(error)), response_type="ephemeral")
 
 
 def open_modal(client: WebClient, respond: Respond | None, *, trigger_id: str, view: dict) -> None:

@@ -121,3 +121,14 @@ def test_queue_reads_times_every_lead_read_on_a_small_database():
     )
     assert len(rows) == 21, out
     assert re.search(r"^OVERALL: (PASS|FAIL)", out, re.MULTILINE), out
+
+
+def test_review_report_times_a_small_quarter():
+    done = run_script("review_report.py", "--sizes", "2000", "--sqlite-only", "--runs", "1")
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    assert re.search(
+        r"^sqlite +2,000 signals .* report +[\d.]+ ms +with HTML +[\d.]+ ms +\(2,000 in the "
+        r"quarter",
+        done.stdout,
+        re.MULTILINE,
+    ), done.stdout

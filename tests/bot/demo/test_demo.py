@@ -78,3 +78,17 @@ def test_demo_keep_leaves_the_database(demo_run):
     result, keep = demo_run
     assert result.returncode == 0
     assert (keep / "ai_signal.db").exists()
+
+
+def test_the_week_ends_with_the_review_report_written_to_a_path_it_prints(demo_run):
+    result, _ = demo_run
+    out = result.stdout
+    assert "[#ai-signals · file shared: Signals by kind, last eight weeks]" in out
+    review = out.split("`ai-signal review`", 1)[1]
+    assert "$ ai-signal review --from " in review and "--format html" in review
+    match = re.search(r"Review report \(open it in a browser, no network needed\): (\S+)", review)
+    assert match is not None, review[-2000:]
+    page = Path(match.group(1)).read_text(encoding="utf-8")
+    assert page.startswith("<!DOCTYPE html>") and "<svg" in page
+    assert "AI signals review, " in page and "Time to acknowledge" in page
+    assert not re.search(r"maya|omar|priya|dana", page, re.IGNORECASE)

@@ -154,4 +154,10 @@ def make_sender(service: DigestService, standin: SlackStandIn) -> DigestSender:
 
 
 def digest_posts(standin: SlackStandIn) -> list[dict[str, Any]]:
-    return standin.messages(DIGEST)
+    """The digest messages in the digest channel (not the chart shared after each one)."""
+    return [m for m in standin.messages(DIGEST) if not m.get("files")]
+
+
+def chart_shares(standin: SlackStandIn) -> list[dict[str, Any]]:
+    """The digest charts shared in the digest channel (file-share messages)."""
+    return [m for m in standin.messages(DIGEST) if m.get("files")]

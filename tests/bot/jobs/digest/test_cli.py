@@ -22,6 +22,7 @@ from tests.bot.jobs.digest.conftest import (
     REPORTER,
     add_event,
     add_signal,
+    digest_posts,
     open_database,
 )
 from tests.conftest import DIGEST, make_env
@@ -69,18 +70,18 @@ def test_send_posts_once_then_says_already_sent_and_force_sends_again(cli, stand
     first = cli("digest", "send")
     assert first.returncode == 0, first.stderr
     assert f"sent to {DIGEST}" in first.stdout
-    assert len(standin.messages(DIGEST)) == 1
+    assert len(digest_posts(standin)) == 1
 
     second = cli("digest", "send")
     assert second.returncode == 0, second.stderr
     assert "was already sent" in second.stdout and "nothing posted" in second.stdout
-    assert len(standin.messages(DIGEST)) == 1
+    assert len(digest_posts(standin)) == 1
     assert len(standin.calls_to("chat.postMessage", include_errors=True)) == 1
 
     forced = cli("digest", "send", "--force")
     assert forced.returncode == 0, forced.stderr
     assert "(attempt 1)" in forced.stdout
-    assert len(standin.messages(DIGEST)) == 2
+    assert len(digest_posts(standin)) == 2
 
 
 def test_send_that_slack_refuses_exits_1_and_the_next_send_posts_once(cli, standin):
@@ -88,11 +89,11 @@ def test_send_that_slack_refuses_exits_1_and_the_next_send_posts_once(cli, stand
     failed = cli("digest", "send")
     assert failed.returncode == 1
     assert "500 internal_error" in failed.stderr and "retried" in failed.stderr
-    assert standin.messages(DIGEST) == []
+    assert digest_posts(standin) == []
 
     retried = cli("digest", "send")
     assert retried.returncode == 0, retried.stderr
-    assert len(standin.messages(DIGEST)) == 1
+    assert len(digest_posts(standin)) == 1
 
 
 def _seed_for_export(url: str) -> None:
@@ -231,11 +232,11 @@ def test_run_starts_the_scheduler_and_catches_up_a_missed_digest(cli, standin):
     )
     try:
         standin.wait_for("chat.postMessage", timeout=30)
-        [post] = standin.messages(DIGEST)
+        [post] = digest_posts(standin)
         assert "New signals this week: 1" in post["text"]
     finally:
         process.send_signal(signal.SIGTERM)
         _, stderr = process.communicate(timeout=30)
     assert process.returncode == 0, stderr
     assert "ai-signal stopped" in stderr
-    assert len(standin.messages(DIGEST)) == 1
+    assert len(digest_posts(standin)) == 1

@@ -1,0 +1,591 @@
+"""The review-board report: what a period's signals teach, by kind, pattern and system. No Slack.
+
+Every figure is aggregated in the database (GROUP BY); Python only rolls days up into weeks or
+months and reads quantiles off a per-minute histogram. Nothing in a report names a person: the
+queries never read `reporter_id`, `owner_id`, `followup_hash` or an event's actor, and free text
+(failed assumptions, lessons, review answers) has Slack user ids replaced.
+
+Privacy: a system × kind (or system × pattern) cell holding fewer than `min_bucket` signals is
+merged into "other", so a small breakdown cannot point at the one person who raised it.
+
+Counting: signals *filed* in the period give the kinds, the systems, the statuses and the time
+to acknowledge; signals *resolved* in the period give the patterns, the failed assumptions, the
+key lessons and the review answers.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Integer, and_, case, cast, func, literal, literal_column, select, type_coerce
+from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.sql.elements import ColumnElement
+
+from bot.clock import Clock, utc_now
+from bot.services.errors import ServiceError
+from bot.services.redaction import redact_user_ids
+from bot.services.vocabulary import KINDS, PATTERNS
+from models import Signal
+from models import SignalStatus as S
+from models.base import UTCDateTime
+
+OTHER = "other"
+DEFAULT_MIN_BUCKET = 3
+RECURRING_MIN = 2
+LIST_LIMIT = 10
+ANSWERS_PER_QUESTION = 5
+SYSTEMS_LIMIT = 30  # systems whose review answers a report lists (the most resolved first)
+BREAKDOWN_SYSTEMS = 20  # systems named in the system x kind breakdown; the rest are "other"
+WEEKLY_UP_TO_DAYS = 16 * 7  # longer periods are shown per month
+_QUARTER = re.compile(r"^(\d{4})-?Q([1-4])$", re.IGNORECASE)
+
+REVIEW_QUESTIONS = {
+    "decision": "What decision was the system meant to support?",
+    "success": "How was success defined?",
+    "constraint": "Which constraint was underestimated?",
+    "missed_signal": "Which earlier signal was missed or ignored?",
+}
+_QUESTION_COLUMNS = {
+    "decision": Signal.review_decision,
+    "success": Signal.review_success,
+    "constraint": Signal.review_constraint,
+    "missed_signal": Signal.review_missed_signal,
+}
+NOT_ON_RECORD = "not on record"
+
+
+class BadPeriod(ServiceError):
+    """A period that cannot be reported: an unreadable date, or a start after the end."""
+
+
+# -- the period ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class ReviewPeriod:
+    """The days [first, last], both included, in UTC."""
+
+    first: date
+    last: date
+
+    def __post_init__(self) -> None:
+        if self.first > self.last:
+            raise BadPeriod(
+                f"The period starts after it ends ({self.first.isoformat()} > "
+                f"{self.last.isoformat()})."
+            )
+
+    @property
+    def start(self) -> datetime:
+        return datetime.combine(self.first, datetime.min.time(), UTC)
+
+    @property
+    def end(self) -> datetime:
+        """Exclusive: midnight after the last day."""
+        return datetime.combine(self.last + timedelta(days=1), datetime.min.time(), UTC)
+
+    @property
+    def grain(self) -> str:
+        return "week" if (self.last - self.first).days < WEEKLY_UP_TO_DAYS else "month"
+
+    @property
+    def label(self) -> str:
+        quarter = quarter_of(self.first)
+        if quarter is not None and quarter == self:
+            return f"{self.first.year}-Q{(self.first.month - 1) // 3 + 1}"
+        return f"{self.first.isoformat()} to {self.last.isoformat()}"
+
+    def bucket(self, day: date) -> date:
+        """The first day of the week (Monday) or month that `day` falls in."""
+        if self.grain == "week":
+            return day - timedelta(days=day.weekday())
+        return day.replace(day=1)
+
+    def bounds(self) -> list[datetime]:
+        """Where each bucket after the first starts (UTC midnight): len(buckets()) - 1 bounds."""
+        return [datetime.combine(day, datetime.min.time(), UTC) for day in self.buckets()[1:]]
+
+    def buckets(self) -> list[date]:
+        found: list[date] = []
+        day = self.first
+        while day <= self.last:
+            start = self.bucket(day)
+            if not found or found[-1] != start:
+                found.append(start)
+            day += timedelta(days=1)
+        return found
+
+
+def quarter_of(day: date) -> ReviewPeriod | None:
+    first = date(day.year, 3 * ((day.month - 1) // 3) + 1, 1)
+    if first != day:
+        return None
+    after = date(first.year + (first.month + 2) // 12, (first.month + 2) % 12 + 1, 1)
+    return ReviewPeriod(first=first, last=after - timedelta(days=1))
+
+
+def parse_quarter(text: str) -> ReviewPeriod:
+    """`2026-Q4` -> 2026-10-01 .. 2026-12-31."""
+    match = _QUARTER.match(text.strip())
+    if match is None:
+        raise BadPeriod(f"Name a quarter like 2026-Q4, not {text.strip()[:20]!r}.")
+    year, quarter = int(match.group(1)), int(match.group(2))
+    period = quarter_of(date(year, 3 * quarter - 2, 1))
+    assert period is not None
+    return period
+
+
+def current_quarter(now: datetime) -> ReviewPeriod:
+    day = now.astimezone(UTC).date()
+    period = quarter_of(date(day.year, 3 * ((day.month - 1) // 3) + 1, 1))
+    assert period is not None
+    return period
+
+
+def parse_day(text: str, *, what: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise BadPeriod(f"--{what} must be a date as YYYY-MM-DD, not {text[:20]!r}.") from None
+
+
+# -- what a report holds -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class AckTimes:
+    """Time from the triage post to the acknowledgement, for signals filed in the period."""
+
+    posted: int
+    acknowledged: int
+    median: timedelta | None
+    p90: timedelta | None
+
+
+@dataclass(frozen=True, kw_only=True)
+class SystemReview:
+    system: str
+    stage: str  # from the system's record; NOT_ON_RECORD until systems are on record
+    resolved: int
+    answers: dict[str, tuple[str, ...]]  # question key -> distinct answers, newest first
+
+
+@dataclass(frozen=True, kw_only=True)
+class ReviewReport:
+    period: ReviewPeriod
+    system: str | None
+    generated_at: datetime
+    min_bucket: int
+    total: int
+    buckets: tuple[date, ...]
+    kinds_over_time: dict[str, tuple[int, ...]]  # kind -> count per bucket
+    patterns_over_time: dict[str, tuple[int, ...]]  # pattern -> resolved per bucket
+    system_kinds: dict[str, dict[str, int]]  # system (or "other") -> kind -> count
+    recurring_patterns: tuple[tuple[str, str, int], ...]  # (system, pattern, count)
+    recurring_assumptions: tuple[tuple[str, int], ...]
+    ack_named: AckTimes
+    ack_anonymous: AckTimes
+    statuses: dict[str, int]
+    key_lessons: dict[str, tuple[tuple[str, str, str], ...]]  # pattern -> (ref, system, lesson)
+    systems: tuple[SystemReview, ...]
+    merged_cells: int = 0  # breakdown cells merged into "other" (fewer than min_bucket)
+    notes: tuple[str, ...] = field(default=())
+
+    def share(self, status: str) -> float | None:
+        return self.statuses.get(status, 0) / self.total if self.total else None
+
+    @property
+    def kind_totals(self) -> dict[str, int]:
+        return {kind: sum(counts) for kind, counts in self.kinds_over_time.items()}
+
+
+# -- helpers the queries share ---------------------------------------------------------------
+
+
+def _bucket(column: Any, period: ReviewPeriod) -> ColumnElement[Any]:
+    """The index of the week or month `column` falls in: a few comparisons per row, cheaper
+    than a date function on every backend."""
+    bounds = period.bounds()
+    if not bounds:
+        return literal(0)
+    return case(*((column < bound, index) for index, bound in enumerate(bounds)), else_=len(bounds))
+
+
+def _minutes(later: Any, earlier: Any, dialect: str) -> ColumnElement[Any]:
+    if dialect == "postgresql":
+        return cast(func.floor(func.extract("epoch", later - earlier) / 60), Integer)
+    return cast((func.julianday(later) - func.julianday(earlier)) * 1440, Integer)
+
+
+def system_key(column: Any = Signal.system) -> ColumnElement[Any]:
+    """Systems compare case- and space-blind ("Fraud-Model " is fraud-model)."""
+    return func.lower(func.trim(column))
+
+
+def system_stages(session: Session, names: Sequence[str]) -> dict[str, str]:
+    """Each system's stage (idea, pilot, production, retired) from its record.
+
+    The one place a report learns about a system beyond its signals: systems are not on record
+    yet, so every stage is NOT_ON_RECORD. Read the record's stage here once it exists.
+    """
+    return dict.fromkeys(names, NOT_ON_RECORD)
+
+
+def quantile(histogram: dict[int, int], q: float) -> timedelta | None:
+    """The q-quantile (nearest rank) of minute values given as {minutes: count}."""
+    total = sum(histogram.values())
+    if not total:
+        return None
+    rank = max(1, -(-int(q * total * 1000) // 1000))  # ceil(q * total), at least 1
+    seen = 0
+    for minutes in sorted(histogram):
+        seen += histogram[minutes]
+        if seen >= rank:
+            return timedelta(minutes=max(minutes, 0))
+    return None  # pragma: no cover - the loop always reaches the rank
+
+
+def merge_small_cells(
+    cells: dict[tuple[str, str], int], min_bucket: int
+) -> tuple[dict[tuple[str, str], int], int]:
+    """(row, column) -> count with every cell under `min_bucket` merged into row "other" — and
+    a merged "other" cell still under it into ("other", "other"). Returns the cells and how many
+    were merged. Totals per column stay as they were, except what the second step pools."""
+    merged: dict[tuple[str, str], int] = defaultdict(int)
+    moved = 0
+    for (row, column), count in cells.items():
+        if count < min_bucket and row != OTHER:
+            merged[(OTHER, column)] += count
+            moved += 1
+        else:
+            merged[(row, column)] += count
+    for (row, column), count in list(merged.items()):
+        if row == OTHER and column != OTHER and count < min_bucket:
+            del merged[(row, column)]
+            merged[(OTHER, OTHER)] += count
+    return dict(merged), moved
+
+
+def fold_rest(cells: dict[tuple[str, str], int], keep: int) -> dict[tuple[str, str], int]:
+    """Only the `keep` systems with the most signals keep rows of their own; the rest add up
+    under "other" (a chart of 500 systems says nothing)."""
+    totals: dict[str, int] = defaultdict(int)
+    for (row, _), count in cells.items():
+        totals[row] += count
+    kept = set(sorted(totals, key=lambda r: (-totals[r], r))[:keep])
+    folded: dict[tuple[str, str], int] = defaultdict(int)
+    for (row, column), count in cells.items():
+        folded[(row if row in kept else OTHER, column)] += count
+    return dict(folded)
+
+
+# -- the service -------------------------------------------------------------------------------
+
+
+class ReviewService:
+    def __init__(
+        self,
+        *,
+        sessions: sessionmaker[Session],
+        min_bucket: int = DEFAULT_MIN_BUCKET,
+        clock: Clock = utc_now,
+        channel: str | None = None,
+    ) -> None:
+        self._sessions = sessions
+        self._min_bucket = min_bucket
+        self._clock = clock
+        self.channel = channel  # where a report asked for from Slack is shared (triage)
+
+    def quarter(self, text: str = "") -> ReviewPeriod:
+        """`2026-Q4`, or the quarter in progress when `text` is empty (BadPeriod otherwise)."""
+        return parse_quarter(text) if text.strip() else current_quarter(self._clock())
+
+    def report(self, *, period: ReviewPeriod, system: str | None = None) -> ReviewReport:
+        """The period's report (for one system when `system` is given). Read-only."""
+        with self._sessions() as session:
+            dialect = session.get_bind().dialect.name
+            scan = dialect == "sqlite"
+            filed = _Scope(period, system, Signal.created_at, scan=scan)
+            resolved = _Scope(period, system, Signal.resolved_at, scan=scan)
+            kinds_over_time, cells, statuses = self._filed(session, filed)
+            patterns_over_time = self._over_time(
+                session, resolved, Signal.pattern, resolved_only=True
+            )
+            recurring = self._recurring_patterns(session, resolved)
+            assumptions = self._recurring_assumptions(session, resolved)
+            named, anonymous = self._ack_times(session, dialect, filed)
+            lessons = self._key_lessons(session, resolved)
+            systems = self._system_reviews(session, resolved)
+        if system is not None:
+            # One system's kinds are that system's system × kind cells: small ones merge too.
+            kinds_over_time = self._merge_small_rows(kinds_over_time)
+        merged, moved = merge_small_cells(fold_rest(cells, BREAKDOWN_SYSTEMS), self._min_bucket)
+        system_kinds: dict[str, dict[str, int]] = defaultdict(dict)
+        for (name, kind), count in sorted(merged.items()):
+            system_kinds[name][kind] = count
+        small_patterns = [r for r in recurring if r[2] < self._min_bucket]
+        return ReviewReport(
+            period=period,
+            system=system,
+            generated_at=self._clock(),
+            min_bucket=self._min_bucket,
+            total=sum(statuses.values()),
+            buckets=tuple(period.buckets()),
+            kinds_over_time=kinds_over_time,
+            patterns_over_time=patterns_over_time,
+            system_kinds=dict(system_kinds),
+            recurring_patterns=tuple(r for r in recurring if r[2] >= self._min_bucket),
+            recurring_assumptions=assumptions,
+            ack_named=named,
+            ack_anonymous=anonymous,
+            statuses=statuses,
+            key_lessons=lessons,
+            systems=systems,
+            merged_cells=moved + len(small_patterns),
+        )
+
+    def _merge_small_rows(self, rows: dict[str, tuple[int, ...]]) -> dict[str, tuple[int, ...]]:
+        kept: dict[str, tuple[int, ...]] = {}
+        pooled: list[int] | None = None
+        for name, counts in rows.items():
+            if sum(counts) < self._min_bucket and name != OTHER:
+                pooled = [a + b for a, b in zip(pooled or [0] * len(counts), counts, strict=True)]
+            else:
+                kept[name] = counts
+        if pooled is not None:
+            previous = kept.get(OTHER, (0,) * len(pooled))
+            kept[OTHER] = tuple(a + b for a, b in zip(previous, pooled, strict=True))
+        return kept
+
+    # -- the queries ---------------------------------------------------------------------
+
+    @staticmethod
+    def _filed(
+        session: Session, scope: _Scope
+    ) -> tuple[dict[str, tuple[int, ...]], dict[tuple[str, str], int], dict[str, int]]:
+        """One pass over the period's filed signals, grouped by kind, system, status and week
+        (or month): the kinds over time and the system x kind cells (trends: no duplicates),
+        and the statuses (all)."""
+        bucket = _bucket(scope.moment, scope.period).label("bucket")
+        key = system_key()
+        rows = session.execute(
+            select(
+                Signal.kind,
+                key,
+                func.min(func.trim(Signal.system)),
+                Signal.status,
+                bucket,
+                func.count(),
+            )
+            .where(scope.where)
+            .group_by(Signal.kind, key, Signal.status, bucket)
+        ).all()
+        width = len(scope.period.buckets())
+        over_time: dict[str, list[int]] = defaultdict(lambda: [0] * width)
+        cells: dict[tuple[str, str], int] = defaultdict(int)
+        names: dict[str, str] = {}
+        statuses: dict[str, int] = defaultdict(int)
+        for kind, system, name, status, index, count in rows:
+            statuses[str(status)] += int(count)
+            if status == S.DUPLICATE.value:
+                continue
+            over_time[str(kind)][int(index)] += int(count)
+            if system:  # None, or blank once trimmed: no system named
+                shown = names.setdefault(str(system), str(name))
+                names[str(system)] = min(shown, str(name))
+                cells[(str(system), str(kind))] += int(count)
+        order = sorted(over_time, key=lambda k: (-sum(over_time[k]), k))
+        return (
+            {kind: tuple(over_time[kind]) for kind in order},
+            {(names[system], kind): count for (system, kind), count in cells.items()},
+            dict(statuses),
+        )
+
+    @staticmethod
+    def _over_time(
+        session: Session, scope: _Scope, column: Any, *, resolved_only: bool = False
+    ) -> dict[str, tuple[int, ...]]:
+        """`column`'s value -> signals per week or month, the biggest first."""
+        bucket = _bucket(scope.moment, scope.period).label("bucket")
+        where = scope.trend
+        if resolved_only:
+            where = and_(where, Signal.status == S.RESOLVED.value, column.is_not(None))
+        rows = session.execute(
+            select(column, bucket, func.count()).where(where).group_by(column, bucket)
+        ).all()
+        width = len(scope.period.buckets())
+        found: dict[str, list[int]] = defaultdict(lambda: [0] * width)
+        for name, index, count in rows:
+            found[str(name)][int(index)] += int(count)
+        order = sorted(found, key=lambda n: (-sum(found[n]), n))
+        return {name: tuple(found[name]) for name in order}
+
+    @staticmethod
+    def _recurring_patterns(session: Session, scope: _Scope) -> list[tuple[str, str, int]]:
+        key = system_key()
+        rows = session.execute(
+            select(func.min(func.trim(Signal.system)), Signal.pattern, func.count())
+            .where(
+                scope.where,
+                Signal.status == S.RESOLVED.value,
+                Signal.system.is_not(None),
+                Signal.pattern.is_not(None),
+                Signal.pattern != "none",
+            )
+            .group_by(key, Signal.pattern)
+            .having(func.count() >= RECURRING_MIN)
+            .order_by(func.count().desc(), key, Signal.pattern)
+        ).all()
+        return [(str(name), str(pattern), int(count)) for name, pattern, count in rows]
+
+    @staticmethod
+    def _recurring_assumptions(session: Session, scope: _Scope) -> tuple[tuple[str, int], ...]:
+        key = func.lower(func.trim(Signal.failed_assumption))
+        rows = session.execute(
+            select(func.min(func.trim(Signal.failed_assumption)), func.count())
+            .where(
+                scope.where,
+                Signal.status == S.RESOLVED.value,
+                Signal.failed_assumption.is_not(None),
+                func.trim(Signal.failed_assumption) != "",
+            )
+            .group_by(key)
+            .having(func.count() >= RECURRING_MIN)
+            .order_by(func.count().desc(), key)
+            .limit(LIST_LIMIT)
+        ).all()
+        return tuple((redact_user_ids(str(text)), int(count)) for text, count in rows)
+
+    @staticmethod
+    def _ack_times(session: Session, dialect: str, scope: _Scope) -> tuple[AckTimes, AckTimes]:
+        minutes = _minutes(Signal.acknowledged_at, Signal.posted_at, dialect).label("minutes")
+        rows = session.execute(
+            select(Signal.anonymous, minutes, func.count())
+            .where(scope.where, Signal.posted_at.is_not(None))
+            .group_by(Signal.anonymous, minutes)
+        ).all()
+        histograms: dict[bool, dict[int, int]] = {False: {}, True: {}}
+        posted = {False: 0, True: 0}
+        for anonymous, waited, count in rows:
+            posted[bool(anonymous)] += int(count)
+            if waited is not None:
+                histograms[bool(anonymous)][int(waited)] = int(count)
+
+        def times(anonymous: bool) -> AckTimes:
+            histogram = histograms[anonymous]
+            return AckTimes(
+                posted=posted[anonymous],
+                acknowledged=sum(histogram.values()),
+                median=quantile(histogram, 0.5),
+                p90=quantile(histogram, 0.9),
+            )
+
+        return times(False), times(True)
+
+    @staticmethod
+    def _key_lessons(
+        session: Session, scope: _Scope
+    ) -> dict[str, tuple[tuple[str, str, str], ...]]:
+        rows = session.execute(
+            select(Signal.pattern, Signal.ref, Signal.system, Signal.lesson)
+            .where(
+                scope.where,
+                Signal.status == S.RESOLVED.value,
+                Signal.key_lesson.is_(True),
+                Signal.lesson.is_not(None),
+            )
+            .order_by(Signal.pattern, Signal.resolved_at.desc(), Signal.ref)
+            .limit(LIST_LIMIT * len(PATTERNS))
+        ).all()
+        found: dict[str, list[tuple[str, str, str]]] = defaultdict(list)
+        for pattern, ref, system, lesson in rows:
+            items = found[str(pattern or "none")]
+            if len(items) < LIST_LIMIT:
+                items.append((ref, (system or "").strip(), redact_user_ids(lesson)))
+        return {pattern: tuple(items) for pattern, items in found.items()}
+
+    def _system_reviews(self, session: Session, scope: _Scope) -> tuple[SystemReview, ...]:
+        key = system_key()
+        base = and_(scope.where, Signal.status == S.RESOLVED.value, Signal.system.is_not(None))
+        counts = session.execute(
+            select(key, func.min(func.trim(Signal.system)), func.count())
+            .where(base, func.trim(Signal.system) != "")
+            .group_by(key)
+            .order_by(func.count().desc(), key)
+            .limit(SYSTEMS_LIMIT)
+        ).all()
+        names = {str(k): str(name) for k, name, _ in counts}
+        answers: dict[str, dict[str, list[str]]] = {k: {} for k in names}
+        for question, column in _QUESTION_COLUMNS.items():
+            answer = func.trim(column)
+            rows = session.execute(
+                select(key, answer, func.max(Signal.resolved_at))
+                .where(base, column.is_not(None), answer != "")
+                .group_by(key, answer)
+            ).all()
+            by_system: dict[str, list[tuple[Any, str]]] = defaultdict(list)
+            for name, text, latest in rows:
+                if str(name) in names:
+                    by_system[str(name)].append((latest, str(text)))
+            for name, found in by_system.items():
+                found.sort(key=lambda item: item[0], reverse=True)
+                answers[name][question] = [t for _, t in found[:ANSWERS_PER_QUESTION]]
+        stages = system_stages(session, list(names.values()))
+        return tuple(
+            SystemReview(
+                system=names[k],
+                stage=stages[names[k]],
+                resolved=int(resolved),
+                answers={
+                    q: tuple(redact_user_ids(a) for a in answers[k].get(q, ()))
+                    for q in _QUESTION_COLUMNS
+                },
+            )
+            for k, _, resolved in counts
+        )
+
+
+@dataclass(frozen=True)
+class _Scope:
+    period: ReviewPeriod
+    system: str | None
+    column: Any  # the column that places a signal in the period
+    # SQLite: read the table in order rather than through the column's index. A quarter is a
+    # large share of the signals, and each index entry would cost a lookup of its row in a
+    # table stored in random key order (`+column` is SQLite's way to say "not this index").
+    scan: bool = False
+
+    @property
+    def moment(self) -> Any:
+        if not self.scan:
+            return self.column
+        return type_coerce(literal_column(f"+signals.{self.column.key}"), UTCDateTime())
+
+    @property
+    def where(self) -> ColumnElement[bool]:
+        condition = and_(self.moment >= self.period.start, self.moment < self.period.end)
+        if self.column is Signal.created_at:
+            # Posted signals only: an anonymous one inside its release delay stays out of sight
+            # (a resolved or declined one was posted: leads acted on its triage post).
+            condition = and_(condition, Signal.posted_at.is_not(None))
+        if self.system is not None:
+            condition = and_(condition, system_key() == self.system.strip().lower())
+        return condition
+
+    @property
+    def trend(self) -> ColumnElement[bool]:
+        """What trends count: a duplicate counts once, through the signal it duplicates."""
+        return and_(self.where, Signal.status != S.DUPLICATE.value)
+
+
+def kind_label(kind: str) -> str:
+    return KINDS.get(kind, kind)
+
+
+def pattern_label(pattern: str) -> str:
+    return PATTERNS.get(pattern, pattern)
