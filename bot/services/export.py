@@ -19,7 +19,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.clock import Clock, utc_now
 from bot.services.redaction import redact_user_ids
-from models import EventAction, Signal, SignalEvent
+from bot.services.vocabulary import system_key
+from models import EventAction, Signal, SignalEvent, System
 
 FORMATS = ("csv", "json")
 BATCH = 500
@@ -168,12 +169,22 @@ class ExportService:
 
 
 def system_fields(session: Session, names: set[str]) -> dict[str, dict[str, Any]]:
-    """Each system's fields from its record, by the signals' system name.
-
-    Systems are not on record yet: the name is the signal's canonical system and the stage is
-    None. Read the record (stage, and more) here once the systems table exists.
-    """
-    return {name: {"system_name": name.strip(), "system_stage": None} for name in names}
+    """Each system's fields from its record, by the signals' system name: the name on record
+    and its stage; for a name not on record, the name as typed (trimmed) and no stage."""
+    fields = {name: {"system_name": name.strip(), "system_stage": None} for name in names}
+    keys: dict[str, list[str]] = {}
+    for name in names:
+        keys.setdefault(system_key(name), []).append(name)
+    if keys:
+        rows = session.execute(
+            select(System.name_key, System.name, System.stage).where(
+                System.name_key.in_(list(keys))
+            )
+        )
+        for key, on_record, stage in rows:
+            for name in keys[key]:
+                fields[name] = {"system_name": on_record, "system_stage": stage}
+    return fields
 
 
 def _cell(value: Any) -> Any:

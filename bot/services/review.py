@@ -30,7 +30,8 @@ from bot.clock import Clock, utc_now
 from bot.services.errors import ServiceError
 from bot.services.redaction import redact_user_ids
 from bot.services.vocabulary import KINDS, PATTERNS
-from models import Signal
+from bot.services.vocabulary import system_key as record_key
+from models import Signal, System
 from models import SignalStatus as S
 from models.base import UTCDateTime
 
@@ -228,12 +229,18 @@ def system_key(column: Any = Signal.system) -> ColumnElement[Any]:
 
 
 def system_stages(session: Session, names: Sequence[str]) -> dict[str, str]:
-    """Each system's stage (idea, pilot, production, retired) from its record.
-
-    The one place a report learns about a system beyond its signals: systems are not on record
-    yet, so every stage is NOT_ON_RECORD. Read the record's stage here once it exists.
-    """
-    return dict.fromkeys(names, NOT_ON_RECORD)
+    """Each system's stage (idea, pilot, production, retired) from its record, by the name the
+    report shows (compared as the systems service does: case and spacing folded); NOT_ON_RECORD
+    for a name nobody registered."""
+    keys = {record_key(name): name for name in names}
+    stages = dict.fromkeys(names, NOT_ON_RECORD)
+    if keys:
+        rows = session.execute(
+            select(System.name_key, System.stage).where(System.name_key.in_(list(keys)))
+        )
+        for key, stage in rows:
+            stages[keys[key]] = stage
+    return stages
 
 
 def quantile(histogram: dict[int, int], q: float) -> timedelta | None:

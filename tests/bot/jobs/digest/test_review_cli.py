@@ -190,3 +190,34 @@ def test_export_since_after_until_exits_2(review_cli):
         "export", "--format", "csv", "--since", "2026-10-02", "--until", "2026-10-01"
     )
     assert result.returncode == 2 and "--since is after --until" in result.stderr
+
+
+def test_a_system_on_record_gives_the_report_and_the_export_its_stage(review_cli):
+    from bot.services.vocabulary import system_key
+    from models import System
+
+    seed_quarter(review_cli.url)
+    database = open_database(review_cli.url)
+    with database.sessions.begin() as session:
+        session.add(
+            System(
+                name="Fraud-Model",
+                name_key=system_key("Fraud-Model"),
+                stage="production",
+                created_at=Q4,
+                updated_at=Q4,
+            )
+        )
+    database.engine.dispose()
+    report = json.loads(
+        review_cli(
+            "review", "--from", "2026-10-01", "--to", "2026-12-31", "--format", "json"
+        ).stdout
+    )
+    [system] = report["systems"]
+    assert system["stage"] == "production"
+    document = json.loads(review_cli("export", "--format", "json", "--until", "2026-10-05").stdout)
+    fraud = [s for s in document["signals"] if (s["system"] or "").strip() == "fraud-model"]
+    assert fraud and {(s["system_name"], s["system_stage"]) for s in fraud} == {
+        ("Fraud-Model", "production")
+    }
