@@ -374,6 +374,7 @@ class SystemLesson:
     ref: str
     lesson: str
     resolved_on: str  # the day only (YYYY-MM-DD)
+    key: bool = False  # a key lesson: the system's playbook, shown first
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -473,17 +473,19 @@ class SystemService:
     @staticmethod
     def _lessons(session: Session, name: str) -> tuple[SystemLesson, ...]:
         rows = session.execute(
-            select(Signal.ref, Signal.lesson, Signal.resolved_at)
+            select(Signal.ref, Signal.lesson, Signal.resolved_at, Signal.key_lesson)
             .where(
                 Signal.system == name,
                 Signal.status == S.RESOLVED.value,
                 Signal.lesson.is_not(None),
             )
-            .order_by(Signal.resolved_at.desc())
+            # The playbook (key lessons) first, then the most recent.
+            .order_by(Signal.key_lesson.desc(), Signal.resolved_at.desc())
             .limit(CARD_LESSONS)
         ).all()
         return tuple(
-            SystemLesson(ref=ref, lesson=lesson, resolved_on=_day(at)) for ref, lesson, at in rows
+            SystemLesson(ref=ref, lesson=lesson, resolved_on=_day(at), key=bool(key))
+            for ref, lesson, at, key in rows
         )
 
     @staticmethod

@@ -106,10 +106,15 @@ def build_system_card(card: SystemCard, *, can_edit: bool) -> dict[str, Any]:
     )
     blocks.append(section(f"*Recurring patterns*\n{patterns}"))
     lessons = "\n".join(
-        f"• {fit(inline(lesson.lesson), 400)} ({lesson.ref}, {lesson.resolved_on})"
+        f"{'⭐' if lesson.key else '•'} {fit(inline(lesson.lesson), 400)} "
+        f"({lesson.ref}, {lesson.resolved_on})"
         for lesson in card.lessons
     )
-    blocks.append(section(f"*Lessons*\n{lessons or 'None recorded yet.'}"))
+    blocks.append(
+        section(
+            f"*Lessons* (⭐ key lessons, the playbook, first)\n{lessons or 'None recorded yet.'}"
+        )
+    )
     blocks.append(section(f"*Last review*\n{_review_text(card)}"))
     if can_edit:
         blocks.append(

@@ -190,6 +190,16 @@ def test_the_card_shows_signals_patterns_lessons_and_the_last_review(app):
     assert f"{refs[4]}, resolved" in text and "Names are short" in text
     assert not validate_view(card, allowed_types=("modal",))
 
+    # A lead marks the older lesson a key lesson: the playbook leads the card's lessons.
+    from tests.handlers.listeners.triage.test_lessons_library import press_key
+
+    press_key(app, LEAD, refs[3])
+    text = card_text(opened_by_command(app, ALICE, "system fraud-model"))
+    lessons = text.split("*Lessons*")[1]
+    assert lessons.index("⭐ Validate merchants at the edge") < lessons.index(
+        "• Fuzz the inputs before launch"
+    )
+
 
 # -- editing -------------------------------------------------------------------------------------
 
