@@ -25,11 +25,12 @@ def postgres_app(standin, postgres_url) -> Iterator[RunningApp]:
 
 @pytest.fixture
 def signals_locked(postgres_app) -> Iterator[None]:
-    """Another connection holds ACCESS EXCLUSIVE on `signals`: even readers wait for it."""
+    """Another connection holds ACCESS EXCLUSIVE on `signals` and on the lessons search's
+    documents: even readers wait for them."""
     engine = create_engine(postgres_app.runtime.settings.database_url)
     connection = engine.connect()
     transaction = connection.begin()
-    connection.execute(text("LOCK TABLE signals IN ACCESS EXCLUSIVE MODE"))
+    connection.execute(text("LOCK TABLE signals, lesson_documents IN ACCESS EXCLUSIVE MODE"))
     try:
         yield
     finally:
