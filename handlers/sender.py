@@ -128,14 +128,7 @@ class OutboxSender:
     def _send(self, task: DeliveryTask) -> Sent | None:
         if task.purpose == OutboxPurpose.TRIAGE_POST.value:
             message = self._triage_message(task)
-            response = self._client.chat_postMessage(
-                channel=task.channel,
-                unfurl_links=False,
-                unfurl_media=False,
-                metadata=outbox_tag(task.item_id),
-                **message,
-            )
-            return Sent(response["channel"], response["ts"])
+            return self._post(task, message, channel=task.channel)
         if task.purpose == OutboxPurpose.PARENT_UPDATE.value:
             # No metadata: the parent keeps its own tag; a repeated update is harmless.
             message = self._triage_message(task)
@@ -147,15 +140,9 @@ class OutboxSender:
             message = build_thread_reply(
                 task.detail, task.event, lead_mention=self._leads.mention()
             )
-            response = self._client.chat_postMessage(
-                channel=task.detail.triage_channel,
-                thread_ts=task.detail.triage_ts,
-                unfurl_links=False,
-                unfurl_media=False,
-                metadata=outbox_tag(task.item_id),
-                **message,
+            return self._post(
+                task, message, channel=task.detail.triage_channel, thread_ts=task.detail.triage_ts
             )
-            return Sent(response["channel"], response["ts"])
         if task.purpose == OutboxPurpose.ESCALATION.value:
             return self._escalate(task)
         if task.purpose == OutboxPurpose.OWNER_NOTICE.value:
@@ -177,8 +164,21 @@ class OutboxSender:
             logger.warning("chat.getPermalink failed: %s", error.response.get("error"))
         mention = f"<!subteam^{self._escalation_group}>" if self._escalation_group else None
         message = build_escalation(task.detail, link=link, mention=mention)
+        return self._post(task, message, channel=task.channel)
+
+    def _post(
+        self,
+        task: DeliveryTask,
+        message: dict[str, Any],
+        *,
+        channel: str | None,
+        thread_ts: str | None = None,
+    ) -> Sent:
+        """chat.postMessage tagged with the outbox item (so an unanswered attempt can be found
+        in the channel's history before a resend), links never unfurled."""
         response = self._client.chat_postMessage(
-            channel=task.channel,
+            channel=channel,
+            thread_ts=thread_ts,
             unfurl_links=False,
             unfurl_media=False,
             metadata=outbox_tag(task.item_id),
@@ -190,14 +190,7 @@ class OutboxSender:
         """A message from the app in the DM of the member `task.channel` names."""
         if message is None:
             return None
-        response = self._client.chat_postMessage(
-            channel=task.channel,
-            unfurl_links=False,
-            unfurl_media=False,
-            metadata=outbox_tag(task.item_id),
-            **message,
-        )
-        return Sent(response["channel"], response["ts"])
+        return self._post(task, message, channel=task.channel)
 
     def _find(self, task: DeliveryTask) -> Sent | None:
         since = task.unsure_since
