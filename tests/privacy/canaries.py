@@ -305,7 +305,9 @@ def triage_post(canaries: Canaries, ref: str, timeout: float = 8.0) -> dict[str,
         return [
             c
             for c in canaries.standin.calls_to("chat.postMessage")
-            if ref in json.dumps(c.params) and not c.params.get("thread_ts")
+            # Its own post (the text starts with its reference): a later post of the same
+            # system names it too, under "seen before".
+            if str(c.params.get("text", "")).startswith(f"{ref}:") and not c.params.get("thread_ts")
         ]
 
     calls = wait_until(posted, f"the triage post of {ref}", timeout)
