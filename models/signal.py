@@ -85,6 +85,21 @@ class Signal(Base):
         # system's index is an expression index, in migration 0009 only).
         Index("ix_signals_lessons_newest", "status", "key_lesson", "resolved_at"),
         Index("ix_signals_lessons_pattern", "pattern", "status", "key_lesson", "resolved_at"),
+        # The review-board report (migration 0011): its grouped queries over a period read
+        # one of these alone (covering), by filing time or (resolved signals) resolution time.
+        Index(
+            "ix_signals_review_filed",
+            "created_at",
+            "posted_at",
+            "anonymous",
+            "acknowledged_at",
+            "kind",
+            "system",
+            "status",
+        ),
+        Index(
+            "ix_signals_review_resolved", "status", "resolved_at", "system", "pattern", "key_lesson"
+        ),
         # The lead queue (migration 0010): pages oldest first, each filter answered from an
         # index in page order, and the counts from one covering index; all over open signals.
         *QUEUE_INDEXES,

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Integer, and_, case, cast, func, literal, literal_column, select, type_coerce
+from sqlalchemy import Integer, and_, case, cast, func, literal, select
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -33,7 +33,6 @@ from bot.services.vocabulary import KINDS, PATTERNS
 from bot.services.vocabulary import system_key as record_key
 from models import Signal, System
 from models import SignalStatus as S
-from models.base import UTCDateTime
 
 OTHER = "other"
 DEFAULT_MIN_BUCKET = 3
@@ -316,9 +315,8 @@ class ReviewService:
         """The period's report (for one system when `system` is given). Read-only."""
         with self._sessions() as session:
             dialect = session.get_bind().dialect.name
-            scan = dialect == "sqlite"
-            filed = _Scope(period, system, Signal.created_at, scan=scan)
-            resolved = _Scope(period, system, Signal.resolved_at, scan=scan)
+            filed = _Scope(period, system, Signal.created_at)
+            resolved = _Scope(period, system, Signal.resolved_at)
             kinds_over_time, cells, statuses = self._filed(session, filed)
             patterns_over_time = self._over_time(
                 session, resolved, Signal.pattern, resolved_only=True
@@ -561,17 +559,12 @@ class ReviewService:
 class _Scope:
     period: ReviewPeriod
     system: str | None
-    column: Any  # the column that places a signal in the period
-    # SQLite: read the table in order rather than through the column's index. A quarter is a
-    # large share of the signals, and each index entry would cost a lookup of its row in a
-    # table stored in random key order (`+column` is SQLite's way to say "not this index").
-    scan: bool = False
+    column: Any  # the column that places a signal in the period (read through its covering
+    # index: ix_signals_review_filed, ix_signals_review_resolved)
 
     @property
     def moment(self) -> Any:
-        if not self.scan:
-            return self.column
-        return type_coerce(literal_column(f"+signals.{self.column.key}"), UTCDateTime())
+        return self.column
 
     @property
     def where(self) -> ColumnElement[bool]:
