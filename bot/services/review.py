@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Integer, and_, case, cast, func, literal, select
+from sqlalchemy import Integer, and_, case, cast, func, literal, or_, select
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -525,21 +525,7 @@ class ReviewService:
             .limit(SYSTEMS_LIMIT)
         ).all()
         names = {str(k): str(name) for k, name, _ in counts}
-        answers: dict[str, dict[str, list[str]]] = {k: {} for k in names}
-        for question, column in _QUESTION_COLUMNS.items():
-            answer = func.trim(column)
-            rows = session.execute(
-                select(key, answer, func.max(Signal.resolved_at))
-                .where(base, column.is_not(None), answer != "")
-                .group_by(key, answer)
-            ).all()
-            by_system: dict[str, list[tuple[Any, str]]] = defaultdict(list)
-            for name, text, latest in rows:
-                if str(name) in names:
-                    by_system[str(name)].append((latest, str(text)))
-            for name, found in by_system.items():
-                found.sort(key=lambda item: item[0], reverse=True)
-                answers[name][question] = [t for _, t in found[:ANSWERS_PER_QUESTION]]
+        answers = _answers(session, base, names)
         stages = system_stages(session, list(names.values()))
         return tuple(
             SystemReview(
@@ -553,6 +539,46 @@ class ReviewService:
             )
             for k, _, resolved in counts
         )
+
+
+def _answers(
+    session: Session, base: ColumnElement[bool], names: dict[str, str]
+) -> dict[str, dict[str, list[str]]]:
+    """Each listed system's distinct review answers per question, the most recently resolved
+    first: one pass over the reviewed signals (the partial index ix_signals_reviewed holds
+    them), each answer's latest resolution taken per system and question here."""
+    key = system_key()
+    trimmed = [func.trim(column) for column in _QUESTION_COLUMNS.values()]
+    rows = session.execute(
+        select(key, *trimmed, func.max(Signal.resolved_at))
+        .where(base, reviewed())
+        .group_by(key, *trimmed)
+    ).all()
+    latest: dict[tuple[str, str, str], Any] = {}
+    for row in rows:
+        name, texts, when = str(row[0]), row[1:-1], row[-1]
+        if name not in names:
+            continue
+        for question, text in zip(_QUESTION_COLUMNS, texts, strict=True):
+            if text is None or text == "":
+                continue
+            found = latest.get((name, question, text))
+            if found is None or when > found:
+                latest[(name, question, text)] = when
+    by_system: dict[tuple[str, str], list[tuple[Any, str]]] = defaultdict(list)
+    for name, question, text in sorted(latest):  # as the database groups: by system, answer
+        by_system[(name, question)].append((latest[(name, question, text)], text))
+    answers: dict[str, dict[str, list[str]]] = {k: {} for k in names}
+    for (name, question), found in by_system.items():
+        found.sort(key=lambda item: item[0], reverse=True)
+        answers[name][question] = [t for _, t in found[:ANSWERS_PER_QUESTION]]
+    return answers
+
+
+def reviewed() -> ColumnElement[bool]:
+    """A signal with any review answer: the condition of the partial index ix_signals_reviewed
+    (models/signal.py REVIEWED), written the same way so that the database may use it."""
+    return or_(*(column.is_not(None) for column in _QUESTION_COLUMNS.values()))
 
 
 @dataclass(frozen=True)
