@@ -1,9 +1,11 @@
 """The review-board report: what a period's signals teach, by kind, pattern and system. No Slack.
 
-Every figure is aggregated in the database (GROUP BY); Python only rolls days up into weeks or
-months and reads quantiles off a per-minute histogram. Nothing in a report names a person: the
-queries never read `reporter_id`, `owner_id`, `followup_hash` or an event's actor, and free text
-(failed assumptions, lessons, review answers) has Slack user ids replaced.
+Every figure is aggregated in the database (GROUP BY), in few passes over the period, most of
+them read from a covering index alone (models/signal.py, migration 0011); Python only adds up
+the grouped cells of a pass into the figures it gives, and reads quantiles off a per-minute
+histogram. Nothing in a report names a person: the queries never read `reporter_id`,
+`owner_id`, `followup_hash` or an event's actor, and free text (failed assumptions, lessons,
+review answers) has Slack user ids replaced.
 
 Privacy: a system × kind (or system × pattern) cell holding fewer than `min_bucket` signals is
 merged into "other", so a small breakdown cannot point at the one person who raised it.
