@@ -29,6 +29,13 @@ class SignalStatus(StrEnum):
 # query carrying the same condition may use the partial indexes below.
 OPEN_POSTED = "status IN ('new', 'acknowledged', 'investigating') AND posted_at IS NOT NULL"
 
+# A signal with a review answer (migration 0011); the review report's query carries the same
+# condition (bot/services/review.py reviewed()) so that it may read the partial index.
+REVIEWED = (
+    "review_decision IS NOT NULL OR review_success IS NOT NULL"
+    " OR review_constraint IS NOT NULL OR review_missed_signal IS NOT NULL"
+)
+
 
 def _open_index(name: str, *columns: str) -> Index:
     """A partial index over the open, posted signals only: it holds the queue, not the history."""
@@ -85,6 +92,29 @@ class Signal(Base):
         # system's index is an expression index, in migration 0009 only).
         Index("ix_signals_lessons_newest", "status", "key_lesson", "resolved_at"),
         Index("ix_signals_lessons_pattern", "pattern", "status", "key_lesson", "resolved_at"),
+        # The review-board report (migration 0011): its grouped queries over a period read
+        # one of these alone (covering), by filing time or (resolved signals) resolution time.
+        Index(
+            "ix_signals_review_filed",
+            "created_at",
+            "posted_at",
+            "anonymous",
+            "acknowledged_at",
+            "kind",
+            "system",
+            "status",
+        ),
+        Index(
+            "ix_signals_review_resolved", "status", "resolved_at", "system", "pattern", "key_lesson"
+        ),
+        # Its review answers: the few signals with any (migration 0011).
+        Index(
+            "ix_signals_reviewed",
+            "status",
+            "resolved_at",
+            sqlite_where=text(REVIEWED),
+            postgresql_where=text(REVIEWED),
+        ),
         # The lead queue (migration 0010): pages oldest first, each filter answered from an
         # index in page order, and the counts from one covering index; all over open signals.
         *QUEUE_INDEXES,

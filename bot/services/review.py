@@ -1,9 +1,11 @@
 """The review-board report: what a period's signals teach, by kind, pattern and system. No Slack.
 
-Every figure is aggregated in the database (GROUP BY); Python only rolls days up into weeks or
-months and reads quantiles off a per-minute histogram. Nothing in a report names a person: the
-queries never read `reporter_id`, `owner_id`, `followup_hash` or an event's actor, and free text
-(failed assumptions, lessons, review answers) has Slack user ids replaced.
+Every figure is aggregated in the database (GROUP BY), in few passes over the period, most of
+them read from a covering index alone (models/signal.py, migration 0011); Python only adds up
+the grouped cells of a pass into the figures it gives, and reads quantiles off a per-minute
+histogram. Nothing in a report names a person: the queries never read `reporter_id`,
+`owner_id`, `followup_hash` or an event's actor, and free text (failed assumptions, lessons,
+review answers) has Slack user ids replaced.
 
 Privacy: a system × kind (or system × pattern) cell holding fewer than `min_bucket` signals is
 merged into "other", so a small breakdown cannot point at the one person who raised it.
@@ -22,7 +24,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Integer, and_, case, cast, func, literal, literal_column, select, type_coerce
+from sqlalchemy import Integer, and_, case, cast, func, literal, or_, select
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -33,7 +35,6 @@ from bot.services.vocabulary import KINDS, PATTERNS
 from bot.services.vocabulary import system_key as record_key
 from models import Signal, System
 from models import SignalStatus as S
-from models.base import UTCDateTime
 
 OTHER = "other"
 DEFAULT_MIN_BUCKET = 3
@@ -316,18 +317,16 @@ class ReviewService:
         """The period's report (for one system when `system` is given). Read-only."""
         with self._sessions() as session:
             dialect = session.get_bind().dialect.name
-            scan = dialect == "sqlite"
-            filed = _Scope(period, system, Signal.created_at, scan=scan)
-            resolved = _Scope(period, system, Signal.resolved_at, scan=scan)
+            filed = _Scope(period, system, Signal.created_at)
+            resolved = _Scope(period, system, Signal.resolved_at)
             kinds_over_time, cells, statuses = self._filed(session, filed)
-            patterns_over_time = self._over_time(
-                session, resolved, Signal.pattern, resolved_only=True
-            )
-            recurring = self._recurring_patterns(session, resolved)
+            cells_resolved = _resolved_cells(session, resolved)
+            patterns_over_time = _patterns_over_time(cells_resolved, len(period.buckets()))
+            recurring = _recurring_patterns(cells_resolved)
             assumptions = self._recurring_assumptions(session, resolved)
             named, anonymous = self._ack_times(session, dialect, filed)
             lessons = self._key_lessons(session, resolved)
-            systems = self._system_reviews(session, resolved)
+            systems = self._system_reviews(session, resolved, _resolved_systems(cells_resolved))
         if system is not None:
             # One system's kinds are that system's system × kind cells: small ones merge too.
             kinds_over_time = self._merge_small_rows(kinds_over_time)
@@ -414,43 +413,6 @@ class ReviewService:
         )
 
     @staticmethod
-    def _over_time(
-        session: Session, scope: _Scope, column: Any, *, resolved_only: bool = False
-    ) -> dict[str, tuple[int, ...]]:
-        """`column`'s value -> signals per week or month, the biggest first."""
-        bucket = _bucket(scope.moment, scope.period).label("bucket")
-        where = scope.trend
-        if resolved_only:
-            where = and_(where, Signal.status == S.RESOLVED.value, column.is_not(None))
-        rows = session.execute(
-            select(column, bucket, func.count()).where(where).group_by(column, bucket)
-        ).all()
-        width = len(scope.period.buckets())
-        found: dict[str, list[int]] = defaultdict(lambda: [0] * width)
-        for name, index, count in rows:
-            found[str(name)][int(index)] += int(count)
-        order = sorted(found, key=lambda n: (-sum(found[n]), n))
-        return {name: tuple(found[name]) for name in order}
-
-    @staticmethod
-    def _recurring_patterns(session: Session, scope: _Scope) -> list[tuple[str, str, int]]:
-        key = system_key()
-        rows = session.execute(
-            select(func.min(func.trim(Signal.system)), Signal.pattern, func.count())
-            .where(
-                scope.where,
-                Signal.status == S.RESOLVED.value,
-                Signal.system.is_not(None),
-                Signal.pattern.is_not(None),
-                Signal.pattern != "none",
-            )
-            .group_by(key, Signal.pattern)
-            .having(func.count() >= RECURRING_MIN)
-            .order_by(func.count().desc(), key, Signal.pattern)
-        ).all()
-        return [(str(name), str(pattern), int(count)) for name, pattern, count in rows]
-
-    @staticmethod
     def _recurring_assumptions(session: Session, scope: _Scope) -> tuple[tuple[str, int], ...]:
         key = func.lower(func.trim(Signal.failed_assumption))
         rows = session.execute(
@@ -516,32 +478,13 @@ class ReviewService:
                 items.append((ref, (system or "").strip(), redact_user_ids(lesson)))
         return {pattern: tuple(items) for pattern, items in found.items()}
 
-    def _system_reviews(self, session: Session, scope: _Scope) -> tuple[SystemReview, ...]:
-        key = system_key()
+    def _system_reviews(
+        self, session: Session, scope: _Scope, counts: list[tuple[str, str, int]]
+    ) -> tuple[SystemReview, ...]:
+        """`counts`: (key, name, resolved) of the systems listed, the most resolved first."""
         base = and_(scope.where, Signal.status == S.RESOLVED.value, Signal.system.is_not(None))
-        counts = session.execute(
-            select(key, func.min(func.trim(Signal.system)), func.count())
-            .where(base, func.trim(Signal.system) != "")
-            .group_by(key)
-            .order_by(func.count().desc(), key)
-            .limit(SYSTEMS_LIMIT)
-        ).all()
         names = {str(k): str(name) for k, name, _ in counts}
-        answers: dict[str, dict[str, list[str]]] = {k: {} for k in names}
-        for question, column in _QUESTION_COLUMNS.items():
-            answer = func.trim(column)
-            rows = session.execute(
-                select(key, answer, func.max(Signal.resolved_at))
-                .where(base, column.is_not(None), answer != "")
-                .group_by(key, answer)
-            ).all()
-            by_system: dict[str, list[tuple[Any, str]]] = defaultdict(list)
-            for name, text, latest in rows:
-                if str(name) in names:
-                    by_system[str(name)].append((latest, str(text)))
-            for name, found in by_system.items():
-                found.sort(key=lambda item: item[0], reverse=True)
-                answers[name][question] = [t for _, t in found[:ANSWERS_PER_QUESTION]]
+        answers = _answers(session, base, names)
         stages = system_stages(session, list(names.values()))
         return tuple(
             SystemReview(
@@ -557,21 +500,126 @@ class ReviewService:
         )
 
 
+# One pass over the period's resolved signals: (system key, name, pattern, bucket) -> count.
+_Cells = list[tuple[str | None, str | None, str | None, int, int]]
+
+
+def _resolved_cells(session: Session, scope: _Scope) -> _Cells:
+    """The resolved signals grouped by system (compared case- and space-blind, shown by its
+    first spelling), pattern and week or month: the patterns over time, the recurring patterns
+    and the systems' resolved counts all add up from these rows (ix_signals_review_resolved
+    holds every column read)."""
+    key = system_key()
+    bucket = _bucket(scope.moment, scope.period).label("bucket")
+    rows = session.execute(
+        select(key, func.min(func.trim(Signal.system)), Signal.pattern, bucket, func.count())
+        .where(scope.where, Signal.status == S.RESOLVED.value)
+        .group_by(key, Signal.pattern, bucket)
+    ).all()
+    return [
+        (
+            None if k is None else str(k),
+            None if name is None else str(name),
+            None if pattern is None else str(pattern),
+            int(index),
+            int(count),
+        )
+        for k, name, pattern, index, count in rows
+    ]
+
+
+def _patterns_over_time(cells: _Cells, width: int) -> dict[str, tuple[int, ...]]:
+    """Pattern -> resolved signals per week or month, the biggest first."""
+    found: dict[str, list[int]] = defaultdict(lambda: [0] * width)
+    for _, _, pattern, index, count in cells:
+        if pattern is not None:
+            found[pattern][index] += count
+    order = sorted(found, key=lambda n: (-sum(found[n]), n))
+    return {name: tuple(found[name]) for name in order}
+
+
+def _by_system(cells: _Cells, *, patterns: bool) -> dict[tuple[str, str | None], list[Any]]:
+    """(key, pattern or None) -> [name, count] over the named systems' cells."""
+    found: dict[tuple[str, str | None], list[Any]] = {}
+    for key, name, pattern, _, count in cells:
+        if key is None or name is None:
+            continue
+        entry = found.setdefault((key, pattern if patterns else None), [name, 0])
+        entry[0] = min(entry[0], name)
+        entry[1] += count
+    return found
+
+
+def _recurring_patterns(cells: _Cells) -> list[tuple[str, str, int]]:
+    """(system, pattern, resolved) seen at least RECURRING_MIN times, the most first."""
+    found = _by_system([c for c in cells if c[2] is not None and c[2] != "none"], patterns=True)
+    rows = [
+        (key, pattern, name, count)
+        for (key, pattern), (name, count) in found.items()
+        if count >= RECURRING_MIN
+    ]
+    rows.sort(key=lambda r: (-r[3], r[0], r[1]))
+    return [(name, str(pattern), count) for _, pattern, name, count in rows]
+
+
+def _resolved_systems(cells: _Cells) -> list[tuple[str, str, int]]:
+    """(key, name, resolved) of the SYSTEMS_LIMIT systems with the most resolved signals."""
+    found = _by_system([c for c in cells if c[0] != ""], patterns=False)
+    rows = [(key, name, count) for (key, _), (name, count) in found.items()]
+    rows.sort(key=lambda r: (-r[2], r[0]))
+    return rows[:SYSTEMS_LIMIT]
+
+
+def _answers(
+    session: Session, base: ColumnElement[bool], names: dict[str, str]
+) -> dict[str, dict[str, list[str]]]:
+    """Each listed system's distinct review answers per question, the most recently resolved
+    first: one pass over the reviewed signals (the partial index ix_signals_reviewed holds
+    them), each answer's latest resolution taken per system and question here."""
+    key = system_key()
+    trimmed = [func.trim(column) for column in _QUESTION_COLUMNS.values()]
+    rows = session.execute(
+        select(key, *trimmed, func.max(Signal.resolved_at))
+        .where(base, reviewed())
+        .group_by(key, *trimmed)
+    ).all()
+    latest: dict[tuple[str, str, str], Any] = {}
+    for row in rows:
+        name, texts, when = str(row[0]), row[1:-1], row[-1]
+        if name not in names:
+            continue
+        for question, text in zip(_QUESTION_COLUMNS, texts, strict=True):
+            if text is None or text == "":
+                continue
+            found = latest.get((name, question, text))
+            if found is None or when > found:
+                latest[(name, question, text)] = when
+    by_system: dict[tuple[str, str], list[tuple[Any, str]]] = defaultdict(list)
+    for name, question, text in sorted(latest):  # as the database groups: by system, answer
+        by_system[(name, question)].append((latest[(name, question, text)], text))
+    answers: dict[str, dict[str, list[str]]] = {k: {} for k in names}
+    for (name, question), found in by_system.items():
+        found.sort(key=lambda item: item[0], reverse=True)
+        answers[name][question] = [t for _, t in found[:ANSWERS_PER_QUESTION]]
+    return answers
+
+
+def reviewed() -> ColumnElement[bool]:
+    """A signal with any review answer: the condition of the partial index ix_signals_reviewed
+    (models/signal.py REVIEWED), written the same way so that the database may use it."""
+    return or_(*(column.is_not(None) for column in _QUESTION_COLUMNS.values()))
+
+
 @dataclass(frozen=True)
 class _Scope:
     period: ReviewPeriod
     system: str | None
-    column: Any  # the column that places a signal in the period
-    # SQLite: read the table in order rather than through the column's index. A quarter is a
-    # large share of the signals, and each index entry would cost a lookup of its row in a
-    # table stored in random key order (`+column` is SQLite's way to say "not this index").
-    scan: bool = False
+    column: Any  # the column that places a signal in the period (read through its covering
+    # index: ix_signals_review_filed, ix_signals_review_resolved)
 
     @property
     def moment(self) -> Any:
-        if not self.scan:
-            return self.column
-        return type_coerce(literal_column(f"+signals.{self.column.key}"), UTCDateTime())
+        return self.column
 
     @property
     def where(self) -> ColumnElement[bool]:
