@@ -414,14 +414,21 @@ def _same_system(signal: Signal, *, limit: int, written: bool = False) -> Any:
 
 
 # PostgreSQL, in one statement (one round trip): each candidate word counted in up to
-# PROBE_LIMIT lessons, the telling ones (some but fewer than PROBE_LIMIT, rarest first, ties by
+# PROBE_LIMIT lessons (a word of one lexeme in the `lesson_lexemes` table, migration 0012; a
+# word the parser splits, as `_found_in` does), the telling ones (some but fewer than PROBE_LIMIT, rarest first, ties by
 # the word as Python orders it) ranked as `_similar_ids` ranks them. The limits are written in
 # (whole numbers of this module, never people's text): once psycopg prepares the statement, a
 # generic plan that knew no limit would read all of a busy system's signals.
 _PG_SIMILAR = """WITH counted AS MATERIALIZED (
-        SELECT u.w, (SELECT count(*) FROM (SELECT 1 FROM lesson_documents d
-            WHERE d.document @@ plainto_tsquery('english'::regconfig, u.w) LIMIT {probe}) AS p) AS n
-        FROM unnest(CAST(:words AS text[])) AS u(w)
+        SELECT u.w, CASE WHEN cardinality(x.lexemes) = 1 THEN (
+            SELECT count(*) FROM (SELECT 1 FROM lesson_lexemes l
+                WHERE l.lexeme = x.lexemes[1] LIMIT {probe}) AS p
+        ) ELSE (
+            SELECT count(*) FROM (SELECT 1 FROM lesson_documents d
+                WHERE d.document @@ plainto_tsquery('english'::regconfig, u.w) LIMIT {probe}) AS p
+        ) END AS n
+        FROM unnest(CAST(:words AS text[])) AS u(w),
+            LATERAL (SELECT tsvector_to_array(to_tsvector('english'::regconfig, u.w)) AS lexemes) x
     ), telling AS (
         SELECT w, n FROM counted WHERE n > 0 AND n < {probe} ORDER BY n, w COLLATE "C" LIMIT {most}
     ), q AS (
