@@ -278,9 +278,10 @@ def _postgres_matches(
     """As on SQLite: the newest SEARCH_WINDOW matches and KEY_WINDOW key lessons, ranked."""
     tsquery = func.plainto_tsquery(_ENGLISH, words)
     matching = [*_postgres_filters(query), _DOCUMENT.op("@@")(tsquery)]
-    # Ordered by an expression, so the planner takes the GIN index and sorts the matches
-    # instead of walking resolved_at's index and reading each passing row's document.
-    newest = func.coalesce(_DOCS.c.resolved_at, _DOCS.c.resolved_at).desc()
+    # Ordered by resolved_at itself: with the table analyzed (as autovacuum keeps it) the
+    # planner walks resolved_at's index for a word most lessons hold (it stops after the newest
+    # matches) and takes the GIN index and sorts for a rare one.
+    newest = _DOCS.c.resolved_at.desc()
     ids = _DOCS.c.signal_id
     recent = select(ids).where(*matching).order_by(newest).limit(SEARCH_WINDOW).subquery()
     keys = (
