@@ -1,6 +1,6 @@
 """The lessons search index lives outside the models: an FTS5 table and its row map on SQLite
 (kept in sync by triggers on `signals`), a table of documents with a GIN index on PostgreSQL
-(kept by a trigger too), and an index on
+(kept by a trigger too) with its table of lexemes (migration 0012), and an index on
 the lower-cased system name (migration 0009). Alembic's model comparison leaves them alone."""
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ SEARCH_SCHEMA_NAMES = frozenset(
         "lesson_documents",
         "ix_lesson_documents_document",
         "ix_lesson_documents_resolved_at",
+        "lesson_lexemes",
     }
 )
 

@@ -14,7 +14,18 @@ import re
 from datetime import UTC, date, datetime, time
 from typing import Any
 
-from sqlalchemy import bindparam, column, func, literal_column, or_, select, table, text, union
+from sqlalchemy import (
+    bindparam,
+    column,
+    func,
+    literal_column,
+    or_,
+    select,
+    table,
+    text,
+    union,
+    union_all,
+)
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.clock import Clock, utc_now
@@ -267,9 +278,10 @@ def _postgres_matches(
     """As on SQLite: the newest SEARCH_WINDOW matches and KEY_WINDOW key lessons, ranked."""
     tsquery = func.plainto_tsquery(_ENGLISH, words)
     matching = [*_postgres_filters(query), _DOCUMENT.op("@@")(tsquery)]
-    # Ordered by an expression, so the planner takes the GIN index and sorts the matches
-    # instead of walking resolved_at's index and reading each passing row's document.
-    newest = func.coalesce(_DOCS.c.resolved_at, _DOCS.c.resolved_at).desc()
+    # Ordered by resolved_at itself: with the table analyzed (as autovacuum keeps it) the
+    # planner walks resolved_at's index for a word most lessons hold (it stops after the newest
+    # matches) and takes the GIN index and sorts for a rare one.
+    newest = _DOCS.c.resolved_at.desc()
     ids = _DOCS.c.signal_id
     recent = select(ids).where(*matching).order_by(newest).limit(SEARCH_WINDOW).subquery()
     keys = (
@@ -385,38 +397,94 @@ _RELATED_COLUMNS = (
 )
 
 
+def _same_system(signal: Signal, *, limit: int, written: bool = False) -> Any:
+    """The same system's latest signals posted before `signal` (never itself, nor withdrawn)."""
+    earlier = [Signal.posted_at < signal.posted_at] if signal.posted_at else []
+    return (
+        select(*_RELATED_COLUMNS)
+        .where(
+            func.lower(Signal.system) == func.lower(signal.system),
+            Signal.posted_at.is_not(None),
+            *earlier,
+            Signal.id != signal.id,
+            Signal.status != S.WITHDRAWN.value,
+        )
+        .order_by(Signal.posted_at.desc())
+        .limit(literal_column(str(int(limit))) if written else limit)
+    )
+
+
+# PostgreSQL, in one statement (one round trip): each candidate word counted in up to
+# PROBE_LIMIT lessons (a word of one lexeme in the `lesson_lexemes` table, migration 0012; a
+# word the parser splits, as `_found_in` does), the telling ones (some but fewer than PROBE_LIMIT, rarest first, ties by
+# the word as Python orders it) ranked as `_similar_ids` ranks them. The limits are written in
+# (whole numbers of this module, never people's text): once psycopg prepares the statement, a
+# generic plan that knew no limit would read all of a busy system's signals.
+_PG_SIMILAR = """WITH counted AS MATERIALIZED (
+        SELECT u.w, CASE WHEN cardinality(x.lexemes) = 1 THEN (
+            SELECT count(*) FROM (SELECT 1 FROM lesson_lexemes l
+                WHERE l.lexeme = x.lexemes[1] LIMIT {probe}) AS p
+        ) ELSE (
+            SELECT count(*) FROM (SELECT 1 FROM lesson_documents d
+                WHERE d.document @@ plainto_tsquery('english'::regconfig, u.w) LIMIT {probe}) AS p
+        ) END AS n
+        FROM unnest(CAST(:words AS text[])) AS u(w),
+            LATERAL (SELECT tsvector_to_array(to_tsvector('english'::regconfig, u.w)) AS lexemes) x
+    ), telling AS (
+        SELECT w, n FROM counted WHERE n > 0 AND n < {probe} ORDER BY n, w COLLATE "C" LIMIT {most}
+    ), q AS (
+        SELECT websearch_to_tsquery('english'::regconfig,
+            string_agg(w, ' or ' ORDER BY n, w COLLATE "C")) AS tsq FROM telling
+    )
+    SELECT d.signal_id, row_number() OVER (
+            ORDER BY ts_rank(d.document, q.tsq) DESC, d.resolved_at DESC) AS place
+    FROM lesson_documents d, q WHERE d.document @@ q.tsq
+    ORDER BY ts_rank(d.document, q.tsq) DESC, d.resolved_at DESC LIMIT {found}"""
+
+
+def _postgres_related(session: Session, signal: Signal, *, limit: int) -> tuple[list, list]:
+    """The similar lessons (best first) and the same system's latest signals, in one query."""
+    words = similar_words(signal.text)
+    sql = _PG_SIMILAR.format(probe=PROBE_LIMIT, most=SIMILAR_WORDS, found=int(limit) * 2)
+    found = (
+        text(sql)
+        .bindparams(words=words)
+        .columns(column("signal_id"), column("place"))
+        .cte("similar")
+    )
+    similar = select(literal_column("0").label("part"), found.c.place, *_RELATED_COLUMNS).join(
+        found, found.c.signal_id == Signal.id
+    )
+    parts: list[Any] = [similar]
+    if signal.system:
+        same = _same_system(signal, limit=limit, written=True).subquery()
+        parts.append(select(literal_column("1"), literal_column("0"), *same.c))
+    statement = union_all(*parts).subquery()
+    rows = list(session.execute(select(statement).order_by(statement.c.part, statement.c.place)))
+    return [r for r in rows if r.part == 0], [r for r in rows if r.part == 1]
+
+
 def related_signals(session: Session, signal: Signal, *, limit: int = SEEN_BEFORE) -> list[Related]:
     """Up to `limit` earlier signals for the triage post of `signal`: lessons with similar words
     on the same system first, then the same system's latest signals, then similar lessons from
     elsewhere. Only signals already in the triage channel (posted before this one), never a
     withdrawn one, never the signal itself. Reads only the columns it shows."""
-    similar_ids = _similar_ids(session, similar_words(signal.text), limit=limit * 2)
-    rows = (
-        {
-            r.id: r
-            for r in session.execute(select(*_RELATED_COLUMNS).where(Signal.id.in_(similar_ids)))
-        }
-        if similar_ids
-        else {}
-    )
-    similar = [rows[i] for i in similar_ids if i in rows]
-    same: list[Any] = []
-    if signal.system:
-        earlier = [Signal.posted_at < signal.posted_at] if signal.posted_at else []
-        same = list(
-            session.execute(
-                select(*_RELATED_COLUMNS)
-                .where(
-                    func.lower(Signal.system) == func.lower(signal.system),
-                    Signal.posted_at.is_not(None),
-                    *earlier,
-                    Signal.id != signal.id,
-                    Signal.status != S.WITHDRAWN.value,
+    if session.get_bind().dialect.name == "postgresql":
+        similar, same = _postgres_related(session, signal, limit=limit)
+    else:
+        similar_ids = _similar_ids(session, similar_words(signal.text), limit=limit * 2)
+        rows = (
+            {
+                r.id: r
+                for r in session.execute(
+                    select(*_RELATED_COLUMNS).where(Signal.id.in_(similar_ids))
                 )
-                .order_by(Signal.posted_at.desc())
-                .limit(limit)
-            )
+            }
+            if similar_ids
+            else {}
         )
+        similar = [rows[i] for i in similar_ids if i in rows]
+        same = list(session.execute(_same_system(signal, limit=limit))) if signal.system else []
     key = (signal.system or "").lower() or None
 
     def is_same(other: Any) -> bool:
