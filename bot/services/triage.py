@@ -705,16 +705,9 @@ class TriageService:
             .values(note=None)
             .execution_options(synchronize_session=False)
         )
-        event_id = _record_event(
-            session,
-            signal_id=signal.id,
-            action=EventAction.WITHDRAWN,
-            actor_id=actor_id,
-            note=None,
-            created_at=at,
+        self._announce(
+            session, signal, action=EventAction.WITHDRAWN, actor_id=actor_id, at=at, due=due
         )
-        rows = self._thread_and_parent_rows(session, signal, event_id=event_id, due=due)
-        queue_posts(session, *rows)
         return ActionResult(ref=signal.ref, changed=True, detail=detail_of(signal))
 
     def _erased(self, result: ActionResult) -> ActionResult:
@@ -795,18 +788,11 @@ class TriageService:
             signal.reporter_id = user_id
             signal.followup_hash = None
             signal.updated_at = now
-            event_id = _record_event(
-                session,
-                signal_id=signal.id,
-                action=EventAction.REVEALED,
-                actor_id=user_id,
-                note=None,
-                created_at=now,
-            )
             # The parent update also before the post is out: a worker may be sending it right
             # now, rendered anonymous.
-            rows = self._thread_and_parent_rows(session, signal, event_id=event_id, due=now)
-            queue_posts(session, *rows)
+            self._announce(
+                session, signal, action=EventAction.REVEALED, actor_id=user_id, at=now, due=now
+            )
             result = ActionResult(ref=signal.ref, changed=True, detail=detail_of(signal))
         self._wake()
         return result
@@ -1031,6 +1017,24 @@ class TriageService:
             )
             for f in followers
         ]
+
+    def _announce(
+        self,
+        session: Session,
+        signal: Signal,
+        *,
+        action: EventAction,
+        actor_id: str | None,
+        at: datetime,
+        due: datetime,
+    ) -> None:
+        """Record a note-less event and queue its thread reply and the parent's update."""
+        event_id = _record_event(
+            session, signal_id=signal.id, action=action, actor_id=actor_id, note=None, created_at=at
+        )
+        queue_posts(
+            session, *self._thread_and_parent_rows(session, signal, event_id=event_id, due=due)
+        )
 
     def _thread_and_parent_rows(
         self, session: Session, signal: Signal, *, event_id: str, due: datetime
