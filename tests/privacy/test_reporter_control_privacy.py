@@ -77,11 +77,11 @@ def test_escalating_an_anonymous_signal_reveals_nobody(app, canaries, clock, dat
 def test_withdrawing_and_correcting_an_anonymous_signal_reveal_nobody(app, canaries, database_url):
     ref, code, _reply = file_anonymous(canaries, "anon drift fraud-model: precision fell 0.78")
     triage_post(canaries, ref)
-    reply = canaries.command(f"reply {code} correction: it fell to 0.71, not 0.78")
+    reply = canaries.command(f"reply {code} correction: it fell to qzx-seventy-one, not 0.78")
     assert reply.status == 200 and "added to" in reply.json()["text"], reply.text
     settle(app)
     status = canaries.command(f"status {code}").json()["text"]
-    assert "correction: it fell to 0.71" in status
+    assert "correction: it fell to qzx-seventy-one" in status
     reply = canaries.command(f"withdraw {code}")
     assert reply.status == 200 and "is withdrawn" in reply.json()["text"], reply.text
     settle(app)
@@ -92,4 +92,5 @@ def test_withdrawing_and_correcting_an_anonymous_signal_reveal_nobody(app, canar
     # What the reporter wrote is gone from every table, and from SQLite's files byte for byte.
     stored = database_dump(database_url)
     stored += "".join(p.read_bytes().decode("latin-1") for p in sqlite_files(database_url))
-    assert_no_leaks(find_in(stored, ["precision fell", "0.71"], "database"))
+    # The canaries are words, not digits: a number such as 0.71 also turns up in stored timestamps.
+    assert_no_leaks(find_in(stored, ["precision fell", "qzx-seventy-one"], "database"))
