@@ -332,9 +332,45 @@ def upgrade(url: str, revision: str = "head") -> None:
     upgrade at once (models/migrations/env.py serialises them).
     """
     check_database(url)
+    if revision == "head" and at_head(url):
+        # Every start of every instance comes here; Alembic's own path loads and runs env.py and
+        # every revision script even when there is nothing to do.
+        return
     from alembic import command
 
     command.upgrade(alembic_config(url), revision)
+
+
+@functools.cache
+def head_revisions() -> frozenset[str]:
+    """The revisions the code expects the schema at (read from the scripts once per process)."""
+    from alembic.script import ScriptDirectory
+
+    return frozenset(ScriptDirectory.from_config(alembic_config("sqlite://")).get_heads())
+
+
+def schema_revisions(url: str) -> frozenset[str]:
+    """The revisions the database at `url` says it is at (empty when never migrated)."""
+    from alembic.runtime.migration import MigrationContext
+
+    engine = create_engine(_driver_url(url), poolclass=NullPool)
+    try:
+        with engine.connect() as connection:
+            return frozenset(MigrationContext.configure(connection).get_current_heads())
+    finally:
+        engine.dispose()
+
+
+def at_head(url: str) -> bool:
+    return schema_revisions(url) == head_revisions()
+
+
+def _driver_url(url: str) -> str:
+    """`url` with the PostgreSQL driver this app installs (psycopg 3) when it names another."""
+    parsed = make_url(check_database_url(url))
+    if parsed.drivername in ("postgresql", "postgresql+psycopg2"):
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    return parsed.render_as_string(hide_password=False)
 
 
 def check_database(url: str, *, connect_timeout: int = CONNECT_TIMEOUT_SECONDS) -> None:
@@ -357,8 +393,7 @@ def check_database(url: str, *, connect_timeout: int = CONNECT_TIMEOUT_SECONDS) 
         connect_args: dict[str, object] = {}
         where = f"the SQLite file {str(path)!r}"
     else:
-        if parsed.drivername in ("postgresql", "postgresql+psycopg2"):
-            url = parsed.set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
+        url = _driver_url(url)
         connect_args = {"connect_timeout": connect_timeout}
         where = f"PostgreSQL at {parsed.host or 'localhost'}:{parsed.port or 5432}"
     probe = create_engine(url, poolclass=NullPool, connect_args=connect_args)

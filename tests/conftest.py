@@ -3,14 +3,19 @@ the real app served over HTTP with signed requests going in."""
 
 from __future__ import annotations
 
+import functools
 import io
 import logging
 import os
+import shutil
 import socket
+import sqlite3
+import tempfile
 import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import closing
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -19,7 +24,9 @@ from typing import Any, Literal
 import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.pool import NullPool
 
+from bot import db
 from bot.clock import Clock, utc_now
 from bot.config import Settings
 from bot.http import EVENTS_PATH, HttpServer, create_wsgi_app
@@ -94,6 +101,8 @@ def drop_run_database() -> None:
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     drop_run_database()
+    if _sqlite_template.cache_info().currsize:
+        shutil.rmtree(_sqlite_template().parent, ignore_errors=True)
 
 
 def reset_postgres() -> None:
@@ -106,10 +115,93 @@ def reset_postgres() -> None:
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """Every test that takes this runs on SQLite and on PostgreSQL (skipped when unreachable)."""
+    """Every test that takes this runs on SQLite and on PostgreSQL (skipped when unreachable).
+
+    The database is empty and already at the migrations' head: migrating takes longer than most
+    tests, so each worker migrates once (a template SQLite file; for PostgreSQL its run database,
+    emptied between tests). `empty_database_url` and `postgres_url` start from nothing."""
+    if request.param == "sqlite":
+        path = tmp_path / "ai_signal.db"
+        copy_sqlite(_sqlite_template(), path)
+        return f"sqlite:///{path}"
+    return migrated_postgres()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def empty_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """Like `database_url` but never migrated: for the tests of the migrations themselves."""
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'ai_signal.db'}"
     return fresh_postgres()
+
+
+@functools.cache
+def _sqlite_template() -> Path:
+    path = Path(tempfile.mkdtemp(prefix="ai_signal_template_")) / "template.db"
+    db.upgrade(f"sqlite:///{path}")
+    return path
+
+
+def copy_sqlite(source: Path, target: Path) -> None:
+    """A consistent copy through SQLite's backup API (journal mode and FTS tables included)."""
+    with closing(sqlite3.connect(source)) as src, closing(sqlite3.connect(target)) as dst:
+        src.backup(dst)
+
+
+_migrated_schema: str | None = None  # the fingerprint of the run database right after migrating
+
+
+def _schema_fingerprint(connection) -> str:
+    """Tables, columns, indexes, triggers and functions of `public`: a test that changed the
+    schema (a downgrade, a trigger of its own) makes the next one start from scratch."""
+    rows = connection.execute(
+        text(
+            "SELECT 't ' || table_name || '.' || column_name || ' ' || data_type"
+            " FROM information_schema.columns WHERE table_schema = 'public'"
+            " UNION ALL SELECT 'i ' || indexdef FROM pg_indexes WHERE schemaname = 'public'"
+            " UNION ALL SELECT 'g ' || tgname FROM pg_trigger WHERE NOT tgisinternal"
+            " UNION ALL SELECT 'f ' || p.proname FROM pg_proc p"
+            " JOIN pg_namespace n ON n.oid = p.pronamespace WHERE n.nspname = 'public'"
+            " UNION ALL SELECT 'v ' || version_num FROM alembic_version"
+        )
+    ).scalars()
+    return "\n".join(sorted(rows))
+
+
+def migrated_postgres() -> str:
+    """The run database at the migrations' head with every table empty."""
+    global _migrated_schema
+    if PG_SKIP_REASON:
+        if os.environ.get("CI"):
+            pytest.fail(f"CI must have PostgreSQL: {PG_SKIP_REASON}")
+        pytest.skip(PG_SKIP_REASON)
+    url = _run_database()
+    engine = create_engine(url, poolclass=NullPool)
+    try:
+        with engine.begin() as connection:
+            connection.execute(text("SET LOCAL lock_timeout = '20s'"))
+            tables = (
+                connection.execute(
+                    text("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")
+                )
+                .scalars()
+                .all()
+            )
+            if (
+                _migrated_schema is not None
+                and "alembic_version" in tables
+                and _schema_fingerprint(connection) == _migrated_schema
+            ):
+                emptied = ", ".join(f'"{t}"' for t in sorted(tables) if t != "alembic_version")
+                connection.execute(text(f"TRUNCATE {emptied} RESTART IDENTITY CASCADE"))
+                return url
+        reset_postgres()
+        db.upgrade(url)
+        with engine.connect() as connection:
+            _migrated_schema = _schema_fingerprint(connection)
+        return url
+    finally:
+        engine.dispose()
 
 
 @pytest.fixture

@@ -9,17 +9,29 @@ XML prolog and DOCTYPE (which names an external DTD) are cut before it is inline
 
 from __future__ import annotations
 
+import functools
 import io
 import re
 from collections.abc import Mapping, Sequence
 from datetime import date
+from typing import TYPE_CHECKING
 
-from matplotlib import rcParams
-from matplotlib.figure import Figure
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
-rcParams["svg.fonttype"] = "path"
-rcParams["svg.hashsalt"] = "ai-signal"  # stable ids: the same data draws the same file
-rcParams["font.family"] = "sans-serif"
+
+@functools.cache
+def _matplotlib() -> type[Figure]:
+    """matplotlib, set up once, on first use: importing it costs more than half a second, which
+    every CLI command and every start would pay for a chart most of them never draw."""
+    from matplotlib import rcParams
+    from matplotlib.figure import Figure
+
+    rcParams["svg.fonttype"] = "path"
+    rcParams["svg.hashsalt"] = "ai-signal"  # stable ids: the same data draws the same file
+    rcParams["font.family"] = "sans-serif"
+    return Figure
+
 
 # Colour-blind friendly (Okabe–Ito), one per series, in order.
 PALETTE = (
@@ -58,7 +70,7 @@ def stacked_bars(
     size: tuple[float, float] = (7.5, 3.2),
 ) -> Figure:
     """Bars per column, one stacked segment per series (series order = stacking order)."""
-    figure = Figure(figsize=size, dpi=100)
+    figure = _matplotlib()(figsize=size, dpi=100)
     axes = figure.add_subplot()
     positions = list(range(len(columns)))
     bottom = [0] * len(columns)

@@ -30,36 +30,48 @@ def _diffs(url: str) -> list:
         engine.dispose()
 
 
-def test_upgrade_downgrade_upgrade(database_url):
-    config = db.alembic_config(database_url)
+def test_upgrade_downgrade_upgrade(empty_database_url):
+    config = db.alembic_config(empty_database_url)
     model_tables = set(Base.metadata.tables)
 
-    db.upgrade(database_url)
-    assert model_tables <= _tables(database_url)
+    db.upgrade(empty_database_url)
+    assert model_tables <= _tables(empty_database_url)
 
     command.downgrade(config, "base")
-    assert _tables(database_url) - {"alembic_version"} == set()
+    assert _tables(empty_database_url) - {"alembic_version"} == set()
 
-    db.upgrade(database_url)
-    assert model_tables <= _tables(database_url)
-    db.upgrade(database_url)  # idempotent
-
-
-def test_models_match_migrated_schema(database_url):
-    db.upgrade(database_url)
-    assert _diffs(database_url) == []
+    db.upgrade(empty_database_url)
+    assert model_tables <= _tables(empty_database_url)
+    db.upgrade(empty_database_url)  # idempotent
 
 
-def test_every_revision_steps_down_and_up(database_url):
+def test_models_match_migrated_schema(empty_database_url):
+    db.upgrade(empty_database_url)
+    assert _diffs(empty_database_url) == []
+
+
+def test_every_revision_steps_down_and_up(empty_database_url):
     """Each migration's downgrade undoes exactly its upgrade (one step at a time)."""
     from alembic.script import ScriptDirectory
 
-    config = db.alembic_config(database_url)
+    config = db.alembic_config(empty_database_url)
     revisions = [r.revision for r in ScriptDirectory.from_config(config).walk_revisions()]
-    db.upgrade(database_url)
+    db.upgrade(empty_database_url)
     for _ in revisions:
         command.downgrade(config, "-1")
-    assert _tables(database_url) - {"alembic_version"} == set()
+    assert _tables(empty_database_url) - {"alembic_version"} == set()
     for _ in revisions:
         command.upgrade(config, "+1")
-    assert _diffs(database_url) == []
+    assert _diffs(empty_database_url) == []
+
+
+def test_upgrade_at_head_is_a_no_op_and_one_revision_behind_is_upgraded(empty_database_url):
+    """`db.upgrade` skips Alembic when the schema is at head, and only then."""
+    url = empty_database_url
+    assert db.schema_revisions(url) == frozenset()
+    db.upgrade(url)
+    assert db.at_head(url)
+    command.downgrade(db.alembic_config(url), "-1")
+    assert not db.at_head(url)
+    db.upgrade(url)
+    assert db.at_head(url) and _diffs(url) == []
