@@ -121,9 +121,7 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     tests, so each worker migrates once (a template SQLite file; for PostgreSQL its run database,
     emptied between tests). `empty_database_url` and `postgres_url` start from nothing."""
     if request.param == "sqlite":
-        path = tmp_path / "ai_signal.db"
-        copy_sqlite(_sqlite_template(), path)
-        return f"sqlite:///{path}"
+        return migrated_sqlite_url(tmp_path / "ai_signal.db")
     return migrated_postgres()
 
 
@@ -140,6 +138,13 @@ def _sqlite_template() -> Path:
     path = Path(tempfile.mkdtemp(prefix="ai_signal_template_")) / "template.db"
     db.upgrade(f"sqlite:///{path}")
     return path
+
+
+def migrated_sqlite_url(path: Path) -> str:
+    """A SQLite file at `path`, already at the migrations' head (a copy of the worker's template),
+    for tests that hand the URL to a process of their own."""
+    copy_sqlite(_sqlite_template(), path)
+    return f"sqlite:///{path}"
 
 
 def copy_sqlite(source: Path, target: Path) -> None:

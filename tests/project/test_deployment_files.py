@@ -25,7 +25,7 @@ from packaging.utils import canonicalize_name
 from bot.cli import _parser
 from bot.http import HEALTH_PATH
 from bot.standin import SlackStandIn
-from tests.conftest import BOT_TOKEN, DIGEST, REPO_ROOT, TRIAGE, start_app
+from tests.conftest import BOT_TOKEN, DIGEST, REPO_ROOT, TRIAGE, migrated_sqlite_url, start_app
 
 ROOT = REPO_ROOT
 PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())
@@ -192,7 +192,7 @@ def test_the_healthcheck_command_passes_against_the_app_and_fails_once_it_is_gon
     stand_in.add_channel(TRIAGE, name="ai-triage", is_member=True)
     stand_in.add_channel(DIGEST, name="ai-digest", is_member=True)
     stand_in.start()
-    app = start_app(stand_in, f"sqlite:///{tmp_path / 'ai_signal.db'}")
+    app = start_app(stand_in, migrated_sqlite_url(tmp_path / "ai_signal.db"))
     env = {**os.environ, "PORT": str(app.server.port)}
     try:
         healthy = subprocess.run(healthcheck_argv(), env=env, capture_output=True, timeout=30)

@@ -12,7 +12,7 @@ from urllib.parse import urlencode
 import pytest
 
 from models import OutboxItem, Signal
-from tests.conftest import ALICE, SIGNING_SECRET, count_rows, start_app
+from tests.conftest import ALICE, SIGNING_SECRET, count_rows, migrated_sqlite_url, start_app
 
 FORM = "application/x-www-form-urlencoded"
 
@@ -130,7 +130,7 @@ def test_unknown_paths(running_app):
 def test_healthz_503_when_database_unreachable(standin, tmp_path):
     directory = tmp_path / "data"
     directory.mkdir()
-    app = start_app(standin, f"sqlite:///{directory / 'ai_signal.db'}")
+    app = start_app(standin, migrated_sqlite_url(directory / "ai_signal.db"))
     try:
         assert http("GET", app.url + "/healthz")[0] == 200
         # Take the database away: stop the worker, close pooled connections, move the files.

@@ -12,7 +12,7 @@ import urllib.request
 
 from tests.bot.socket_mode.test_socket_mode import START_TIMEOUT, STOP_TIMEOUT, cli_env
 from tests.bot.socket_mode.ws_standin import SocketModeStandIn
-from tests.conftest import wait_until
+from tests.conftest import migrated_sqlite_url, wait_until
 
 
 def free_port() -> int:
@@ -35,7 +35,7 @@ def test_socket_mode_serves_health_and_metrics_on_its_own_port(standin, tmp_path
     port = free_port()
     ws = SocketModeStandIn().start()
     standin.socket_mode_url = ws.url
-    env = cli_env(api_url=standin.url, database_url=f"sqlite:///{tmp_path / 'ai_signal.db'}")
+    env = cli_env(api_url=standin.url, database_url=migrated_sqlite_url(tmp_path / "ai_signal.db"))
     env["AI_SIGNAL_HEALTH_PORT"] = str(port)
     log_path = tmp_path / "app.log"
     with log_path.open("wb") as log:

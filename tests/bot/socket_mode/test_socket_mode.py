@@ -25,7 +25,7 @@ from bot.standin import SlackStandIn
 from bot.standin.sender import SlackSender, SlackUser
 from handlers import ids
 from tests.bot.socket_mode.ws_standin import SocketModeStandIn
-from tests.conftest import ALICE, BOT_TOKEN, DIGEST, REPO_ROOT, TRIAGE
+from tests.conftest import ALICE, BOT_TOKEN, DIGEST, REPO_ROOT, TRIAGE, migrated_sqlite_url
 
 REPO = REPO_ROOT
 APP_TOKEN = "xapp-test"
@@ -119,7 +119,7 @@ def cli_app(
     workdir = tmp_path / "cwd"
     workdir.mkdir()
     log_path = tmp_path / "app.log"
-    env = cli_env(api_url=standin.url, database_url=f"sqlite:///{tmp_path / 'ai_signal.db'}")
+    env = cli_env(api_url=standin.url, database_url=migrated_sqlite_url(tmp_path / "ai_signal.db"))
     with log_path.open("wb") as log:
         process = subprocess.Popen(
             [sys.executable, "-m", "bot", "run"],

@@ -22,7 +22,7 @@ from bot.standin import SlackStandIn
 from bot.standin.sender import SlackSender
 from tests.bot.socket_mode.test_socket_mode import STOP_TIMEOUT, cli_env
 from tests.bot.socket_mode.ws_standin import SocketModeStandIn
-from tests.conftest import ALICE, BOT_TOKEN, DIGEST, TRIAGE, wait_until
+from tests.conftest import ALICE, BOT_TOKEN, DIGEST, TRIAGE, migrated_sqlite_url, wait_until
 
 RETRY_WARNING = re.compile(
     r" WARNING ai_signal\.socket_mode: Slack cannot be reached for Socket Mode \((.*)\); "
@@ -77,7 +77,7 @@ def app(tmp_path: Path, slack_port: int) -> Iterator[Process]:
     """`python -m bot run` in Socket Mode with SLACK_API_URL at a closed port."""
     env = cli_env(
         api_url=f"http://127.0.0.1:{slack_port}/api/",
-        database_url=f"sqlite:///{tmp_path / 'ai_signal.db'}",
+        database_url=migrated_sqlite_url(tmp_path / "ai_signal.db"),
     )
     env["LOG_LEVEL"] = "INFO"
     log_path = tmp_path / "app.log"

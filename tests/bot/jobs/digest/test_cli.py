@@ -25,12 +25,12 @@ from tests.bot.jobs.digest.conftest import (
     digest_posts,
     open_database,
 )
-from tests.conftest import DIGEST, make_env
+from tests.conftest import DIGEST, make_env, migrated_sqlite_url
 
 
 @pytest.fixture
 def cli(tmp_path: Path, standin):
-    url = f"sqlite:///{tmp_path / 'ai_signal.db'}"
+    url = migrated_sqlite_url(tmp_path / "ai_signal.db")
     workdir = tmp_path / "work"
     workdir.mkdir()
 
