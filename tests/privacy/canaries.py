@@ -176,6 +176,9 @@ class Canaries:
     # Stand-in trigger ids of the commands that open a form (`/ai-signal`, `anon` alone,
     # `reveal <code>`): views.open must carry them back to Slack.
     modal_triggers: set[str] = field(default_factory=set)
+    # An in-process app's `RunningApp.settle` (listeners finished, the outbox delivered); None
+    # for an app in another process, whose posts can only be waited for.
+    settle: Callable[..., None] | None = None
 
     def __post_init__(self) -> None:
         url = self.events_url
@@ -310,7 +313,11 @@ def triage_post(canaries: Canaries, ref: str, timeout: float = 8.0) -> dict[str,
             if str(c.params.get("text", "")).startswith(f"{ref}:") and not c.params.get("thread_ts")
         ]
 
-    calls = wait_until(posted, f"the triage post of {ref}", timeout)
+    if canaries.settle is not None:
+        canaries.settle(held=True)
+        calls = posted()
+    else:
+        calls = wait_until(posted, f"the triage post of {ref}", timeout)
     assert len(calls) == 1, f"{ref} posted {len(calls)} times"
     return calls[0].params
 

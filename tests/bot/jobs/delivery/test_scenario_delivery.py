@@ -21,6 +21,9 @@ from tests.conftest import (
     wait_until,
 )
 
+# These scenarios are about the worker posting, retrying and waking up on its own thread.
+pytestmark = pytest.mark.worker
+
 
 def file(app, text: str, user=ALICE) -> str:
     reply = app.sender.command(user=user, text=text)
@@ -42,7 +45,7 @@ def apps(standin, database_url):
     started = []
 
     def start(**env):
-        app = start_app(standin, database_url, **env)
+        app = start_app(standin, database_url, worker=True, **env)
         started.append(app)
         return app
 
@@ -168,7 +171,9 @@ def clocked_apps(standin, database_url):
     started = []
 
     def start():
-        app = start_app_with_clock(standin, database_url, clock, AI_SIGNAL_ANON_DELAY="2")
+        app = start_app_with_clock(
+            standin, database_url, clock, worker=True, AI_SIGNAL_ANON_DELAY="2"
+        )
         started.append(app)
         return app
 

@@ -14,7 +14,7 @@ from bot.standin import validate_blocks, validate_view
 from bot.standin.sender import SlackUser
 from handlers import ids
 from models import Signal
-from tests.conftest import ALICE, LEAD, TRIAGE, MovableClock, RunningApp, wait_until
+from tests.conftest import ALICE, LEAD, TRIAGE, MovableClock, RunningApp
 from tests.handlers.listeners.triage.helpers import (
     BOB,
     NOT_A_LEAD,
@@ -42,9 +42,13 @@ CHANNEL = "CGENERAL01"
 
 def learn_workspace(app: RunningApp) -> str:
     """Let the app learn the workspace URL from auth.test (as `ai-signal run` does at start)."""
-    app.runtime.warm_up()
     auth = app.runtime.authorization
-    return wait_until(lambda: auth.authorize(None, None, None).url, "auth.test to be learned")
+    learning = auth.learn_in_background()
+    assert learning is not None
+    learning.join()
+    url = auth.authorize(None, None, None).url
+    assert url
+    return url
 
 
 def queue(app: RunningApp, text: str = "", user: SlackUser = LEAD) -> dict[str, Any]:
