@@ -133,14 +133,31 @@ def click(
 
 
 def file_many(app: RunningApp, count: int, clock: MovableClock, *, start_days: float = 20):
-    """`count` named signals, one an hour, the first `start_days` days ago; their refs in order."""
+    """`count` named signals, one an hour, the first `start_days` days ago; their refs in order.
+
+    Setup, not the point here (tests/handlers/listeners/test_commands.py files by command):
+    each is filed through the service the command calls, at its hour; all are posted in one
+    delivery run and then dated as posted when filed, as an immediate post would have been."""
+    signals = app.runtime.services.signals
     refs = []
     for n in range(count):
         clock.offset = -start_days * DAY + n * 3600
         kind = ("drift", "bias", "governance")[n % 3]
-        refs.append(file_named(app, f"{kind} system-{n % 2}: signal number {n}", user=ALICE))
-        posted(app, refs[-1])
+        filed = signals.file_signal(
+            kind=kind,
+            system=f"system-{n % 2}",
+            text=f"signal number {n}",
+            anonymous=False,
+            reporter_id=ALICE.id,
+        )
+        refs.append(filed.ref)
     clock.offset = 0
+    settle(app)
+    with app.runtime.sessions.begin() as session:
+        session.execute(
+            update(Signal).where(Signal.ref.in_(refs)).values(posted_at=Signal.created_at)
+        )
+    assert all(signal(app, ref).triage_ts for ref in refs)
     return refs
 
 
