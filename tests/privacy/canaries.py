@@ -28,7 +28,7 @@ from bot.standin import Call, SlackStandIn
 from bot.standin.sender import SlackSender, SlackUser, Transport, http_transport
 from handlers import ids
 from models import Base
-from tests.conftest import SIGNING_SECRET, wait_until
+from tests.conftest import SIGNING_SECRET
 
 CANARY_USER_ID = "UCANARY7Q2X"
 CANARY_USER_NAME = "canary.zeta"
@@ -317,7 +317,10 @@ def triage_post(canaries: Canaries, ref: str, timeout: float = 8.0) -> dict[str,
         canaries.settle(held=True)
         calls = posted()
     else:
-        calls = wait_until(posted, f"the triage post of {ref}", timeout)
+        # Another process posts: the stand-in wakes this wait whenever it records a call.
+        calls = canaries.standin.wait_until(
+            posted, timeout=timeout, what=f"the triage post of {ref}"
+        )
     assert len(calls) == 1, f"{ref} posted {len(calls)} times"
     return calls[0].params
 

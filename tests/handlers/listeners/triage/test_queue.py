@@ -41,10 +41,11 @@ CHANNEL = "CGENERAL01"
 
 
 def learn_workspace(app: RunningApp) -> str:
-    """Let the app learn the workspace URL from auth.test (as `ai-signal run` does at start)."""
+    """Let the app learn the workspace URL from auth.test (as `ai-signal run` does at start),
+    before any request (each request would start learning in a thread of its own)."""
     auth = app.runtime.authorization
     learning = auth.learn_in_background()
-    assert learning is not None
+    assert learning is not None, "call learn_workspace before the first request"
     learning.join()
     url = auth.authorize(None, None, None).url
     assert url
