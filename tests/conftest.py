@@ -3,6 +3,7 @@ the real app served over HTTP with signed requests going in."""
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import io
 import logging
@@ -44,6 +45,9 @@ BOT_TOKEN = "xoxb-standin"
 TRIAGE = "CTRIAGE001"
 DIGEST = "CDIGEST001"
 TEST_PACE = Pace(rate=100.0, burst=50)
+TEST_DB_DEADLINE_MS = 30_000  # see start_app
+# AI_SIGNAL_DB_DEADLINE_MS's default, what operators run with: for the tests of the deadline.
+DEFAULT_DB_DEADLINE_MS = "2000"
 BASE_PG_URL = os.environ.get(
     "AI_SIGNAL_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 )
@@ -284,7 +288,7 @@ class RunningApp:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.server.port}"
 
-    def finish_listeners(self, timeout: float = 10.0) -> None:
+    def finish_listeners(self, timeout: float = 30.0) -> None:
         """Return once every listener Bolt had started (they run after the ack, on its executor)
         has finished: one barrier task per executor thread runs only when each thread is free,
         so "nothing changed afterwards" can be checked without a sleep."""
@@ -299,6 +303,43 @@ class RunningApp:
         """Deliver what is due now, in the test thread (`DeliveryWorker.drain`): afterwards
         nothing due is left pending, so "nothing more was posted" can be checked at once."""
         return self.runtime.worker.drain()
+
+    def settle(self, *, held: bool = False, rounds: int = 50) -> None:
+        """Let everything the requests so far set off happen, then return: every listener has
+        finished and everything due is delivered, in the test thread. No polling: listeners
+        are the only thing that queue deliveries, and a delivery may let a listener's follow-up
+        (a thread reply waiting for its parent post) become due, so the two alternate until a
+        round does nothing.
+
+        Afterwards nothing pending is due, unless `held`: a test that made Slack refuse or
+        hold a post back (a 429, a 5xx) expects items to wait for their channel."""
+        for _ in range(rounds):
+            self.finish_listeners()
+            if not self.drain():
+                break
+        else:
+            raise AssertionError(f"still delivering after {rounds} rounds")
+        if not held:
+            due = self.due_items()
+            assert not due, f"due but not delivered: {due}"
+
+    def due_items(self) -> list[tuple[str, str | None]]:
+        """(purpose, last error) of the outbox items a worker would claim now: pending, due by
+        the app's clock, and (for thread replies and updates) with their parent post made."""
+        from sqlalchemy import or_, select
+
+        from models import OutboxItem, OutboxPurpose, OutboxState, Signal
+
+        parent_posted = select(Signal.id).where(
+            Signal.id == OutboxItem.signal_id, Signal.triage_ts.is_not(None)
+        )
+        query = select(OutboxItem.purpose, OutboxItem.last_error).where(
+            OutboxItem.state == OutboxState.PENDING.value,
+            OutboxItem.due_at <= self.runtime.clock(),
+            or_(OutboxItem.purpose == OutboxPurpose.TRIAGE_POST.value, parent_posted.exists()),
+        )
+        with self.runtime.sessions() as session:
+            return [tuple(row) for row in session.execute(query)]
 
     def stop(self) -> None:
         if self._server is not None:
@@ -315,22 +356,35 @@ def start_app(
     *,
     clock: Clock | None = None,
     transport: Transport = "wsgi",
+    worker: bool = False,
+    poll_interval: float = 0.05,
     **env_overrides: str,
 ) -> RunningApp:
     """The real app (migrations, Bolt, the HTTP edge, delivery worker); `clock` replaces the wall
     clock (delayed release, reminders, schedules). `transport="http"` serves it with waitress on a
-    free port and sends over the socket (where the socket is the point); see `RunningApp`."""
+    free port and sends over the socket (where the socket is the point); see `RunningApp`.
+
+    The delivery worker's thread runs only with `worker=True` (for tests about the worker waking
+    up and retrying by itself). Otherwise nothing races the test: `RunningApp.settle()` delivers
+    in the test thread, and what Slack has seen afterwards is all there will be.
+
+    Requests get 30 s to finish their database work, not the 2 s an operator may set at most:
+    no Slack is waiting here, and on a loaded machine 2 s answer "database busy" where a test
+    is not about that. Tests of the deadline pass AI_SIGNAL_DB_DEADLINE_MS themselves."""
     log = io.StringIO()
     settings = Settings.from_env(
         make_env(api_url=standin.url, database_url=database_url, **env_overrides), http=True
     )
+    if "AI_SIGNAL_DB_DEADLINE_MS" not in env_overrides:
+        settings = dataclasses.replace(settings, db_deadline_ms=TEST_DB_DEADLINE_MS)
     configure_logging("DEBUG", stream=log)
     # Slack's pace (1/s per channel) would make every multi-post test take seconds; the stand-in
     # has no rate limit unless a test sets one, and tests/bot/jobs/delivery checks the real pace.
     runtime = build_runtime(
-        settings, poll_interval=0.05, pace=TEST_PACE, **({"clock": clock} if clock else {})
+        settings, poll_interval=poll_interval, pace=TEST_PACE, **({"clock": clock} if clock else {})
     )
-    runtime.worker.start()
+    if worker:
+        runtime.worker.start()
     wsgi = create_wsgi_app(
         app=runtime.app,
         engine=runtime.engine,
@@ -355,9 +409,21 @@ def start_app(
     )
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "worker: `running_app` runs the delivery worker's thread (retries after real waits)",
+    )
+
+
 @pytest.fixture
-def running_app(standin: SlackStandIn, database_url: str) -> Iterator[RunningApp]:
-    app = start_app(standin, database_url)
+def running_app(
+    request: pytest.FixtureRequest, standin: SlackStandIn, database_url: str
+) -> Iterator[RunningApp]:
+    """The app; with `@pytest.mark.worker` its delivery worker runs on its own thread."""
+    app = start_app(
+        standin, database_url, worker=request.node.get_closest_marker("worker") is not None
+    )
     yield app
     app.stop()
     logging.getLogger().handlers.clear()
@@ -386,10 +452,15 @@ class MovableClock:
 
 
 def start_app_with_clock(
-    standin: SlackStandIn, database_url: str, clock: Clock, **env_overrides: str
+    standin: SlackStandIn,
+    database_url: str,
+    clock: Clock,
+    *,
+    worker: bool = False,
+    **env_overrides: str,
 ) -> RunningApp:
     """Like `start_app`, with the app's clock given (delayed anonymous release, schedules)."""
-    return start_app(standin, database_url, clock=clock, **env_overrides)
+    return start_app(standin, database_url, clock=clock, worker=worker, **env_overrides)
 
 
 def wait_until(

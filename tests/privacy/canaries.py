@@ -28,7 +28,7 @@ from bot.standin import Call, SlackStandIn
 from bot.standin.sender import SlackSender, SlackUser, Transport, http_transport
 from handlers import ids
 from models import Base
-from tests.conftest import SIGNING_SECRET, wait_until
+from tests.conftest import SIGNING_SECRET
 
 CANARY_USER_ID = "UCANARY7Q2X"
 CANARY_USER_NAME = "canary.zeta"
@@ -176,6 +176,9 @@ class Canaries:
     # Stand-in trigger ids of the commands that open a form (`/ai-signal`, `anon` alone,
     # `reveal <code>`): views.open must carry them back to Slack.
     modal_triggers: set[str] = field(default_factory=set)
+    # An in-process app's `RunningApp.settle` (listeners finished, the outbox delivered); None
+    # for an app in another process, whose posts can only be waited for.
+    settle: Callable[..., None] | None = None
 
     def __post_init__(self) -> None:
         url = self.events_url
@@ -310,7 +313,14 @@ def triage_post(canaries: Canaries, ref: str, timeout: float = 8.0) -> dict[str,
             if str(c.params.get("text", "")).startswith(f"{ref}:") and not c.params.get("thread_ts")
         ]
 
-    calls = wait_until(posted, f"the triage post of {ref}", timeout)
+    if canaries.settle is not None:
+        canaries.settle(held=True)
+        calls = posted()
+    else:
+        # Another process posts: the stand-in wakes this wait whenever it records a call.
+        calls = canaries.standin.wait_until(
+            posted, timeout=timeout, what=f"the triage post of {ref}"
+        )
     assert len(calls) == 1, f"{ref} posted {len(calls)} times"
     return calls[0].params
 

@@ -15,4 +15,5 @@ def canaries(running_app: RunningApp) -> Canaries:
         transport=running_app.sender.transport,
         standin=running_app.standin,
         read_log=running_app.log.getvalue,
+        settle=running_app.settle,
     )

@@ -36,7 +36,6 @@ from tests.privacy.canaries import (
     modal_values,
     receipt,
     triage_post,
-    wait_until,
 )
 
 # ---- helpers --------------------------------------------------------------------------------------
@@ -215,17 +214,17 @@ def test_errors_on_anonymous_paths(running_app, canaries, database_url):
     assert_no_leaks(canaries.all_leaks(database_url))
 
 
+@pytest.mark.worker  # the retry comes after a real backoff: the worker's thread waits it out
 def test_slack_down_while_delivering(running_app, canaries, database_url):
     standin = canaries.standin
     standin.set_down(True)
     ref, code, _ = file_anonymous(canaries, "anon governance no model card for scorer")
-    wait_until(
-        lambda: [c for c in standin.calls_to("chat.postMessage", include_errors=True)],
-        "a delivery attempt while Slack is down",
-    )
-    wait_until(lambda: "service_unavailable" in running_app.log.getvalue(), "the retry warning")
+    running_app.settle(held=True)
+    assert standin.calls_to("chat.postMessage", include_errors=True), "no delivery attempt"
+    assert "service_unavailable" in running_app.log.getvalue()
     standin.set_down(False)
-    triage_post(canaries, ref, timeout=10)
+    standin.wait_for("chat.postMessage", timeout=10)
+    triage_post(canaries, ref)
     assert [c.status for c in standin.calls_to("chat.postMessage", include_errors=True)][0] == 503
 
     assert_coarse_anonymous_row(signals(database_url)[0], code)
@@ -233,10 +232,12 @@ def test_slack_down_while_delivering(running_app, canaries, database_url):
     assert_no_leaks(canaries.all_leaks(database_url))
 
 
+@pytest.mark.worker  # Retry-After is waited out in real time, by the worker's thread
 def test_rate_limited_delivery(running_app, canaries, database_url):
     canaries.standin.fail_next("chat.postMessage", status=429, retry_after=1)
     ref, _, _ = file_anonymous(canaries, "anon adoption agents bypass the triage bot")
-    triage_post(canaries, ref, timeout=10)
+    canaries.standin.wait_for("chat.postMessage", timeout=10)
+    triage_post(canaries, ref)
     statuses = [
         c.status for c in canaries.standin.calls_to("chat.postMessage", include_errors=True)
     ]
@@ -246,6 +247,7 @@ def test_rate_limited_delivery(running_app, canaries, database_url):
     assert_no_leaks(canaries.all_leaks(database_url))
 
 
+@pytest.mark.worker  # the look-up follows a real backoff: the worker's thread waits it out
 def test_lost_answer_and_history_lookup(running_app, canaries, database_url):
     """Slack stores the anonymous post and the answer is lost: the outbox looks the post up in
     the channel's history by its tag. The tag, the lookup and its log lines carry nothing about
@@ -253,8 +255,8 @@ def test_lost_answer_and_history_lookup(running_app, canaries, database_url):
     standin = canaries.standin
     standin.drop_answer_next("chat.postMessage")
     ref, _, _ = file_anonymous(canaries, "anon drift the lookup must not leak anything")
-    wait_until(lambda: standin.calls_to("conversations.history"), "the history lookup")
-    triage_post(canaries, ref, timeout=10)
+    standin.wait_for("conversations.history", timeout=10)
+    triage_post(canaries, ref)
     [post] = [m for m in standin.messages(TRIAGE) if m["thread_ts"] is None]
     [item] = [o for o in outbox(database_url) if o.purpose == "triage_post"]
     assert post["metadata"] == {
@@ -274,7 +276,8 @@ def test_permanent_delivery_error(running_app, canaries, database_url):
     def error_lines() -> list[str]:
         return [line for line in running_app.log.getvalue().splitlines() if " ERROR " in line]
 
-    errors = wait_until(error_lines, "the ERROR report of the refused post")
+    running_app.settle()
+    errors = error_lines()
     assert any("channel_not_found" in line and ref in line for line in errors), errors
     assert_no_leaks(canaries.log_leaks("\n".join(errors), "ERROR log"))
     assert not REDACTION_MARKS.search("\n".join(errors)), errors  # nothing to hide there at all
@@ -426,7 +429,8 @@ def test_canaries_are_found_when_present(running_app, canaries, database_url):
     fields = canaries.command_fields("drift named-model shifted")
     reply = canaries.sender.post_form(fields)
     assert reply.status == 200
-    wait_until(lambda: canaries.standin.calls_to("chat.postMessage"), "the named post")
+    running_app.settle()
+    assert canaries.standin.calls_to("chat.postMessage")
     found = canaries.database_leaks(database_url)
     assert any(leak.where == "database rows" for leak in found)
     if database_url.startswith("sqlite"):  # the raw bytes of the file are searched too
@@ -446,10 +450,9 @@ def test_lead_questions_and_anonymous_reply(running_app, canaries, database_url)
     view = triage.open_modal(running_app, LEAD, ids.ASK_ACTION, ref)
     assert "anonymous" in json.dumps(view)  # the lead is told how the question reaches them
     triage.submit(running_app, LEAD, view, {ids.QUESTION_BLOCK: "Which week did it start?"})
-    status = wait_until(
-        lambda: (t := canaries.command(f"status {code}").json()["text"]) and "week" in t and t,
-        "the question in the reporter's status",
-    )
+    running_app.settle()
+    status = canaries.command(f"status {code}").json()["text"]
+    assert "week" in status, status
     answer = canaries.command(f"reply {code} It started in week 12, after the retrain")
     assert ref in answer.json()["text"]
 
@@ -460,7 +463,8 @@ def test_lead_questions_and_anonymous_reply(running_app, canaries, database_url)
             if c.params.get("thread_ts") and "week 12" in json.dumps(c.params)
         ]
 
-    (reply_post,) = wait_until(replied, "the anonymous reply in the thread")
+    running_app.settle()
+    (reply_post,) = replied()
     assert "anonymous" in json.dumps(reply_post.params).lower()
 
     engine = create_engine(database_url)

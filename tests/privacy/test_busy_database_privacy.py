@@ -8,14 +8,14 @@ from sqlalchemy import create_engine, text
 
 from bot.services.signals import NOT_FILED
 from bot.services.transactions import NOT_ANSWERED_BUSY
-from tests.conftest import start_app
+from tests.conftest import DEFAULT_DB_DEADLINE_MS, start_app
 from tests.db_locks import hold_sqlite_lock
 from tests.privacy.canaries import Canaries, assert_no_leaks, file_anonymous, triage_post
 
 
 @pytest.fixture
 def app(standin, sqlite_url):
-    running = start_app(standin, sqlite_url)
+    running = start_app(standin, sqlite_url, AI_SIGNAL_DB_DEADLINE_MS=DEFAULT_DB_DEADLINE_MS)
     yield running
     running.stop()
 
@@ -26,6 +26,7 @@ def test_refused_anonymous_requests_leave_no_trace(app, sqlite_url):
         transport=app.sender.transport,
         standin=app.standin,
         read_log=app.log.getvalue,
+        settle=app.settle,
     )
     ref, code, _ = file_anonymous(canaries)
     triage_post(canaries, ref)
@@ -42,7 +43,7 @@ def test_refused_anonymous_requests_leave_no_trace(app, sqlite_url):
 
 @pytest.fixture
 def postgres_app(standin, postgres_url):
-    running = start_app(standin, postgres_url)
+    running = start_app(standin, postgres_url, AI_SIGNAL_DB_DEADLINE_MS=DEFAULT_DB_DEADLINE_MS)
     yield running
     running.stop()
 
@@ -54,6 +55,7 @@ def test_look_ups_refused_behind_a_lock_leave_no_trace(postgres_app):
         transport=app.sender.transport,
         standin=app.standin,
         read_log=app.log.getvalue,
+        settle=app.settle,
     )
     ref, code, _ = file_anonymous(canaries)
     triage_post(canaries, ref)

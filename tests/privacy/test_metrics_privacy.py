@@ -7,7 +7,7 @@ import urllib.request
 
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.conftest import ALICE, MovableClock, start_app, wait_until
+from tests.conftest import ALICE, MovableClock, start_app
 
 CANARY_TEXT = "canarymetricszeta"
 COMMAND_SERIES = ("ai_signal_requests_total", "ai_signal_ack_seconds")
@@ -76,17 +76,9 @@ def test_metrics_do_not_move_for_an_anonymous_filing_until_release(standin, data
         # At release the post goes out, and the delivery counters move.
         # The latest release: 900 s of delay, rounded up to the next whole minute.
         clock.advance(900 + 60 + 1)
-        app.runtime.worker.wake()
-        wait_until(lambda: standin.calls_to("chat.postMessage"), timeout=10, what="the release")
-        released, text = wait_until(
-            lambda: (
-                (s := scrape(app))[0].get(
-                    ("ai_signal_slack_deliveries_total", (("method", "chat.postMessage"),))
-                )
-                and s
-            ),
-            what="the delivery counted",
-        )
+        app.settle()
+        assert standin.calls_to("chat.postMessage")
+        released, text = scrape(app)
         assert released[("ai_signal_slack_deliveries_total", (("method", "chat.postMessage"),))]
         assert CANARY_TEXT not in text and ALICE.id not in text
     finally:
@@ -98,8 +90,8 @@ def test_metrics_count_failures_by_slack_error_and_429s(standin, sqlite_url) -> 
     try:
         standin.fail_next("chat.postMessage", status=429, retry_after=1)
         app.sender.command(user=ALICE, text="drift fraud-model precision fell")
-        key = ("ai_signal_slack_deliveries_total", (("method", "chat.postMessage"),))
-        samples = wait_until(lambda: (s := scrape(app)[0]).get(key) and s, timeout=10)
+        app.settle(held=True)  # the post waits for Retry-After: counted, not yet delivered
+        samples = scrape(app)[0]
         assert samples[("ai_signal_slack_rate_limited_total", ())] == 1
         failures = (
             "ai_signal_slack_delivery_failures_total",

@@ -13,7 +13,6 @@ from tests.privacy.canaries import (
     assert_no_leaks,
     file_anonymous,
     triage_post,
-    wait_until,
 )
 
 
@@ -42,7 +41,7 @@ def test_an_anonymous_reference_does_not_open_the_named_reply(running_app, canar
 
     answered = canaries.command(f"reply {code} with the code")
     assert "the reporter (anonymous)" in answered.json()["text"]
-    wait_until(lambda: replies(database_url), "the coded reply")
+    running_app.settle()
     [event] = replies(database_url)
     assert event.actor_id is None and event.note == "with the code"
     assert_no_leaks(canaries.all_leaks(database_url))

@@ -21,7 +21,7 @@ from bot.services import codes
 from bot.services.signals import GENERIC_CODE_ANSWER
 from handlers import ids
 from tests.bot.socket_mode.test_socket_mode import cli_env
-from tests.conftest import SIGNING_SECRET
+from tests.conftest import SIGNING_SECRET, wait_until
 from tests.privacy.canaries import (
     CANARY_USER,
     Canaries,
@@ -29,7 +29,6 @@ from tests.privacy.canaries import (
     modal_values,
     receipt,
     triage_post,
-    wait_until,
 )
 
 
@@ -133,9 +132,9 @@ def _anonymous_paths(canaries: Canaries) -> None:
     wrong = canaries.remember_code(codes.new_code())
     assert GENERIC_CODE_ANSWER in canaries.command(f"status {wrong}").json()["text"]
     assert canaries.command(f"reply {code} it started after the march retrain").status == 200
-    wait_until(
+    standin.wait_until(
         lambda: [c for c in standin.calls_to("chat.postMessage") if c.params.get("thread_ts")],
-        "the anonymous reply in the thread",
+        what="the anonymous reply in the thread",
     )
 
     # The modal.

@@ -80,6 +80,7 @@ def test_an_unreleased_anonymous_signal_is_not_in_the_queue(delayed_app):
         transport=app.sender.transport,
         standin=app.standin,
         read_log=app.log.getvalue,
+        settle=app.settle,
     )
     ref, _code, _reply = file_anonymous(canaries, "anon drift fraud-model: precision fell")
     answer = app.sender.command(user=LEAD, text="queue", channel_id="CGENERAL01").json()

@@ -55,6 +55,7 @@ def canaries(app: RunningApp) -> Canaries:
         transport=app.sender.transport,
         standin=app.standin,
         read_log=app.log.getvalue,
+        settle=app.settle,
     )
 
 

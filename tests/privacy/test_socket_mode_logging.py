@@ -12,7 +12,7 @@ import pytest
 
 from tests.bot.socket_mode.test_socket_mode import cli_env
 from tests.bot.socket_mode.ws_standin import SocketModeStandIn
-from tests.conftest import REPO_ROOT
+from tests.conftest import REPO_ROOT, wait_until
 from tests.privacy.canaries import (
     CANARY_USER,
     Canaries,
@@ -20,7 +20,6 @@ from tests.privacy.canaries import (
     modal_values,
     receipt,
     triage_post,
-    wait_until,
 )
 
 ROOT = REPO_ROOT

@@ -15,7 +15,14 @@ import pytest
 
 from handlers import ids
 from models import OutboxItem, Signal, SignalEvent
-from tests.conftest import ALICE, LEAD, RunningApp, count_rows, start_app
+from tests.conftest import (
+    ALICE,
+    DEFAULT_DB_DEADLINE_MS,
+    LEAD,
+    RunningApp,
+    count_rows,
+    start_app,
+)
 from tests.db_locks import LockHolder, hold_postgres_lock, hold_sqlite_lock
 from tests.handlers.listeners.triage.helpers import (
     BOB,
@@ -28,7 +35,6 @@ from tests.handlers.listeners.triage.helpers import (
     press,
     settle,
     state_values,
-    wait_until,
 )
 
 SLACK_LIMIT = 3.0
@@ -37,14 +43,14 @@ NOT_FILED = "Not filed — the database was busy; please try again."
 
 @pytest.fixture
 def sqlite_app(standin, sqlite_url) -> Iterator[RunningApp]:
-    app = start_app(standin, sqlite_url)
+    app = start_app(standin, sqlite_url, AI_SIGNAL_DB_DEADLINE_MS=DEFAULT_DB_DEADLINE_MS)
     yield app
     app.stop()
 
 
 @pytest.fixture
 def postgres_app(standin, postgres_url) -> Iterator[RunningApp]:
-    app = start_app(standin, postgres_url)
+    app = start_app(standin, postgres_url, AI_SIGNAL_DB_DEADLINE_MS=DEFAULT_DB_DEADLINE_MS)
     yield app
     app.stop()
 
@@ -155,10 +161,8 @@ def test_sqlite_locked_lead_actions_and_replies_change_nothing(sqlite_app):
         answer = command_in_time(app, f"reply {code} since March", user=BOB)
         assert "Your reply was not added — the database was busy" in answer
         press(app, LEAD, ids.ACKNOWLEDGE_ACTION, ref)
-        wait_until(
-            lambda: any("database was busy" in t for t in ephemerals_to(app, LEAD)),
-            "the lead to hear that nothing changed",
-        )
+        app.finish_listeners()
+        assert any("database was busy" in t for t in ephemerals_to(app, LEAD))
     finally:
         holder.release()
     app.finish_listeners()

@@ -20,7 +20,7 @@ def health(app) -> tuple[int, dict]:
 
 
 def test_health_reports_slack_and_the_backlog(standin, database_url) -> None:
-    app = start_app(standin, database_url)
+    app = start_app(standin, database_url, worker=True)  # it resends after a real backoff
     try:
         status, report = health(app)
         assert status == 200 and report["slack"] == {"mode": "http", "api": "unknown"}

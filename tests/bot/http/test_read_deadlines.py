@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from bot.services.transactions import NOT_ANSWERED_BUSY
-from tests.conftest import ALICE, RunningApp, start_app
+from tests.conftest import ALICE, DEFAULT_DB_DEADLINE_MS, RunningApp, start_app
 from tests.handlers.listeners.triage.helpers import BOB, file_anonymous, file_named
 
 SLACK_LIMIT = 3.0
@@ -18,7 +18,7 @@ SLACK_LIMIT = 3.0
 
 @pytest.fixture
 def postgres_app(standin, postgres_url) -> Iterator[RunningApp]:
-    app = start_app(standin, postgres_url)
+    app = start_app(standin, postgres_url, AI_SIGNAL_DB_DEADLINE_MS=DEFAULT_DB_DEADLINE_MS)
     yield app
     app.stop()
 

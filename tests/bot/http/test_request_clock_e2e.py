@@ -7,7 +7,7 @@ import threading
 import time
 
 from models import Signal
-from tests.conftest import count_rows, start_app, wait_until
+from tests.conftest import DEFAULT_DB_DEADLINE_MS, count_rows, start_app, wait_until
 from tests.db_locks import hold_sqlite_lock
 from tests.handlers.listeners.triage.helpers import BOB
 
@@ -17,7 +17,7 @@ SLACK_LIMIT = 3.0
 def test_first_filing_with_a_slow_auth_test_and_a_busy_database_is_seen_when_stored(
     standin, sqlite_url
 ):
-    app = start_app(standin, sqlite_url)
+    app = start_app(standin, sqlite_url, AI_SIGNAL_DB_DEADLINE_MS=DEFAULT_DB_DEADLINE_MS)
     try:
         standin.set_slow("auth.test", 1.5)
         holder = hold_sqlite_lock(sqlite_url)

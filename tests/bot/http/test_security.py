@@ -31,6 +31,7 @@ def assert_nothing_happened(app) -> None:
     assert count_rows(app, OutboxItem) == 0
     # The next good request is the only one that reaches Slack.
     assert app.sender.command(user=ALICE, text="drift after the refused one").status == 200
+    app.settle()
     app.standin.wait_for("chat.postMessage")
     assert len(app.standin.calls_to("chat.postMessage", include_errors=True)) == 1
     # No views.open, no response_url, nothing else (auth.test is Bolt learning the bot's id).

@@ -18,6 +18,7 @@ def test_replayed_reply_is_recorded_once(running_app):
     sender = running_app.sender
     filed = sender.command(user=ALICE, text="anon edge chatbot loops on empty carts")
     code = _code(filed.json()["text"])
+    running_app.settle()
     running_app.standin.wait_for("chat.postMessage")
 
     fields = sender.command_fields(
@@ -29,6 +30,7 @@ def test_replayed_reply_is_recorded_once(running_app):
     assert first.status == replay.status == 200
     assert "added to" in first.json()["text"]
 
+    running_app.settle()
     running_app.standin.wait_for("chat.postMessage", count=2)
     with running_app.runtime.sessions() as session:
         replies = session.scalars(

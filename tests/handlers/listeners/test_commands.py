@@ -34,6 +34,7 @@ def assert_nothing_filed_then_next_one_is_the_only_post(app) -> None:
     assert count_rows(app, Signal) == 0
     assert count_rows(app, OutboxItem) == 0
     private_text(command(app, "other probe signal"))
+    app.settle()
     app.standin.wait_for("chat.postMessage")
     assert len(app.standin.calls_to("chat.postMessage", include_errors=True)) == 1
     assert "probe signal" in json.dumps(triage_posts(app)[0])
@@ -59,6 +60,7 @@ def test_named_signal_filed_and_posted(running_app):
     assert row.anonymous is False
     assert row.reporter_id == ALICE.id
 
+    running_app.settle()
     call = running_app.standin.wait_for("chat.postMessage")[0]
     assert call.params["channel"] == TRIAGE
     [post] = triage_posts(running_app)
@@ -75,6 +77,7 @@ def test_named_signal_filed_and_posted(running_app):
 def test_refs_count_up(running_app):
     assert "SIG-1" in private_text(command(running_app, "drift one"))
     assert "SIG-2" in private_text(command(running_app, "bias two", user=BOB))
+    running_app.settle()
     running_app.standin.wait_for("chat.postMessage", 2)
 
 
@@ -90,6 +93,7 @@ def test_anonymous_signal(running_app):
     assert row.followup_hash and code not in row.followup_hash
     assert row.ref in text
 
+    running_app.settle()
     running_app.standin.wait_for("chat.postMessage")
     [post] = triage_posts(running_app)
     dumped = json.dumps(post)
@@ -111,6 +115,7 @@ def test_kind_alias(running_app):
     rows = {r.text: r for r in signal_rows(running_app)}
     assert rows["chatbot fails on empty input"].kind == "edge-case"
     assert rows["skewed outcomes"].kind == "bias"
+    running_app.settle()
     running_app.standin.wait_for("chat.postMessage", 2)
     assert KINDS["edge-case"] in json.dumps(triage_posts(running_app))
 
@@ -139,6 +144,7 @@ def test_text_too_long(running_app):
 
 def test_text_of_exactly_the_limit_is_filed(running_app):
     private_text(command(running_app, "drift " + "y" * 3000))
+    running_app.settle()
     running_app.standin.wait_for("chat.postMessage")
     assert len(signal_rows(running_app)[0].text) == 3000
 
@@ -261,6 +267,7 @@ def test_replayed_command_files_one_signal(running_app):
     assert [r.status for r in replies] == [200, 200]
     assert "SIG-1" in private_text(replies[0])
     assert "already" in private_text(replies[1])
+    running_app.settle()
     running_app.standin.wait_for("chat.postMessage")
     assert count_rows(running_app, Signal) == 1
     assert count_rows(running_app, OutboxItem) == 1
@@ -279,6 +286,7 @@ def test_concurrent_commands_are_all_filed_with_distinct_refs(running_app):
     assert refs == sorted(f"SIG-{n}" for n in range(1, 13))
     for ref in refs:
         assert sum(f"*{ref}*" in receipt for receipt in receipts) == 1
+    running_app.settle()
     running_app.standin.wait_for("chat.postMessage", 12, timeout=10)
     headers = sorted(
         post["blocks"][0]["text"]["text"].split(" ")[0] for post in triage_posts(running_app)

@@ -11,6 +11,7 @@ FORBIDDEN = ("<!", "<@U123>", "<https://evil|", "<http://evil|", "<#C")
 
 
 def assert_posts_are_inert(app, count: int) -> None:
+    app.settle()
     calls = app.standin.wait_for("chat.postMessage", count)
     assert len(app.standin.calls_to("chat.postMessage", include_errors=True)) == count
     for call in calls:

@@ -81,6 +81,7 @@ def test_named_submission(running_app):
     )
     assert row.anonymous is False and row.reporter_id == ALICE.id
 
+    running_app.settle()
     running_app.standin.wait_for("chat.postMessage")
     dumped = json.dumps(running_app.standin.messages(TRIAGE))
     assert f"<@{ALICE.id}>" in dumped
@@ -97,6 +98,7 @@ def test_anonymous_submission_and_status_with_code(running_app):
     assert row.anonymous is True and row.reporter_id is None
     assert row.ref in receipt
 
+    running_app.settle()
     running_app.standin.wait_for("chat.postMessage")
     post = json.dumps(running_app.standin.messages(TRIAGE))
     assert "Anonymous" in post and ALICE.id not in post and code not in post
@@ -158,6 +160,7 @@ def test_same_view_submitted_twice_files_one_signal(running_app):
     # A different view (another modal) is a new signal.
     third = submit(running_app, view, view_id="VOTHER0001", text="another one")
     assert "SIG-1" in view_text(third["view"])  # the first named one
+    running_app.settle()
     running_app.standin.wait_for("chat.postMessage", 2)
     assert count_rows(running_app, Signal) == 2
 
@@ -176,5 +179,6 @@ def test_double_click_at_the_same_moment_files_one_signal(running_app):
     duplicates = [a for a in answers if a["view"] == build_duplicate_view()]
     assert len(receipts) == 1 and len(duplicates) == 3
     assert count_rows(running_app, Signal) == 1
+    running_app.settle()
     running_app.standin.wait_for("chat.postMessage")
     assert count_rows(running_app, OutboxItem) == 1

@@ -10,7 +10,7 @@ import pytest
 from bot.services.signals import MAX_SYSTEM, SENTENCE_OPENERS, FiledSignal, split_system
 from handlers.blocks.intake import build_help_text, build_receipt_text, build_receipt_view
 from tests.conftest import ALICE, TRIAGE, signal_rows
-from tests.handlers.listeners.triage.helpers import CODE, wait_until
+from tests.handlers.listeners.triage.helpers import CODE
 
 
 def file(app, text: str) -> str:
@@ -35,7 +35,8 @@ def test_the_first_word_with_a_colon_names_the_system(running_app):
     assert "SIG-1" in file(running_app, "drift fraud-model: precision fell to 0.78")
     [row] = signal_rows(running_app)
     assert (row.system, row.text) == ("fraud-model", "precision fell to 0.78")
-    [post] = wait_until(lambda: running_app.standin.messages(TRIAGE), "the triage post")
+    running_app.settle()
+    [post] = running_app.standin.messages(TRIAGE)
     assert system_field(post) == "*System*\nfraud-model"
     assert "System*\\n—" not in json.dumps(post)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.conftest import ALICE, DIGEST, start_app, wait_until
+from tests.conftest import ALICE, DIGEST, start_app
 
 
 @pytest.fixture
@@ -73,7 +73,10 @@ def test_the_form_never_waits_for_slack_to_count_the_team(small_team, sqlite_url
     try:
         app.sender.command(user=ALICE, text="")
         assert "Small crowd" not in _modal_text(small_team)
-        wait_until(lambda: app.runtime.crowd.small_crowd(refresh=False) == 4, what="count")
+        # The background count has asked Slack; a counting caller waits for it to finish.
+        small_team.wait_for("conversations.info")
+        assert app.runtime.crowd.small_crowd() == 4
+        assert len(small_team.calls_to("conversations.info")) == 1
         app.sender.command(user=ALICE, text="")
         assert "Small crowd" in _modal_text(small_team, opened=2)
     finally:

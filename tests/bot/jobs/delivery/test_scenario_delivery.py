@@ -11,6 +11,7 @@ import pytest
 from models import OutboxItem, Signal
 from tests.conftest import (
     ALICE,
+    LEAD,
     TRIAGE,
     MovableClock,
     count_rows,
@@ -20,6 +21,9 @@ from tests.conftest import (
     start_app_with_clock,
     wait_until,
 )
+
+# These scenarios are about the worker posting, retrying and waking up on its own thread.
+pytestmark = pytest.mark.worker
 
 
 def file(app, text: str, user=ALICE) -> str:
@@ -42,7 +46,7 @@ def apps(standin, database_url):
     started = []
 
     def start(**env):
-        app = start_app(standin, database_url, **env)
+        app = start_app(standin, database_url, worker=True, **env)
         started.append(app)
         return app
 
@@ -168,7 +172,9 @@ def clocked_apps(standin, database_url):
     started = []
 
     def start():
-        app = start_app_with_clock(standin, database_url, clock, AI_SIGNAL_ANON_DELAY="2")
+        app = start_app_with_clock(
+            standin, database_url, clock, worker=True, AI_SIGNAL_ANON_DELAY="2"
+        )
         started.append(app)
         return app
 
@@ -218,3 +224,26 @@ def test_anonymous_delay_survives_a_restart(clocked_apps, standin):
     standin.wait_for("chat.postMessage", 3)
     _named_probe(second, "later", 4)
     assert len(posts_mentioning(second, "survives restarts")) == 1
+
+
+def test_the_services_wake_the_idle_worker(standin, database_url):
+    """The worker's thread would look at the outbox again only in an hour: what reaches Slack
+    within seconds does so because the service woke it after committing (a filing, then a
+    lead's acknowledgement from its listener thread)."""
+    from tests.handlers.listeners.triage.helpers import acknowledge
+
+    app = start_app(standin, database_url, worker=True, poll_interval=3600)
+    try:
+        file(app, "drift wakes the worker")
+        [post] = standin.wait_for("chat.postMessage", timeout=10)
+        # Its round records the post after Slack's answer: wait for that round (drain takes
+        # turns with it), so the button below is pressed on the recorded post.
+        app.drain()
+        [row] = signal_rows(app)
+        assert row.triage_ts == post.response["ts"]
+        acknowledge(app, LEAD, row.ref)
+        [update] = standin.wait_for("chat.update", timeout=10)
+        assert update.params["ts"] == row.triage_ts
+        assert "Acknowledged" in json.dumps(update.params["blocks"])
+    finally:
+        app.stop()

@@ -48,6 +48,7 @@ def file_signals(app: RunningApp) -> None:
     ):
         reply = app.sender.command(user=ALICE, text=text)
         assert reply.status == 200, reply.text
+    app.settle()
     app.standin.wait_for("chat.postMessage", 4)
 
 

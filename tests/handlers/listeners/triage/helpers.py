@@ -14,7 +14,7 @@ from bot.standin import Call, validate_blocks, validate_view
 from bot.standin.sender import Reply, SlackUser
 from handlers import ids
 from models import OutboxItem, OutboxState, Signal, SignalEvent
-from tests.conftest import ALICE, BOB, TRIAGE, RunningApp, wait_until
+from tests.conftest import ALICE, BOB, TRIAGE, RunningApp
 
 OTHER_LEAD = SlackUser(id="ULEAD00002", name="second.lead")
 NOT_A_LEAD = SlackUser(id="UMEMBER003", name="member.m")
@@ -77,27 +77,20 @@ def outbox(app: RunningApp) -> list[OutboxItem]:
         return list(session.scalars(select(OutboxItem)))
 
 
-def settle(app: RunningApp, timeout: float = 8.0) -> None:
-    """Deliver everything that is due (in the test thread), then wait for anything the
-    background worker still has in flight."""
-    app.drain()
-
-    def drained() -> list[OutboxItem] | None:
-        items = outbox(app)
-        if any(i.state == OutboxState.PENDING.value for i in items):
-            return None
-        return items or [None]
-
-    items = wait_until(drained, "the outbox to drain", timeout)
-    failed = [(i.purpose, i.last_error) for i in items if i is not None and i.state != "sent"]
+def settle(app: RunningApp) -> None:
+    """Every listener finished and everything due delivered (`RunningApp.settle`), and Slack
+    refused nothing for good."""
+    app.settle()
+    failed = [(i.purpose, i.last_error) for i in outbox(app) if i.state == OutboxState.FAILED.value]
     assert not failed, failed
 
 
 def posted(app: RunningApp, ref: str) -> Signal:
-    """Wait for the triage post of `ref`; return its row (with triage_ts)."""
-    wait_until(lambda: signal(app, ref).triage_ts, f"the triage post of {ref}")
+    """Deliver the triage post of `ref` (and whatever else is due); return its row."""
     settle(app)
-    return signal(app, ref)
+    row = signal(app, ref)
+    assert row.triage_ts, f"{ref} was not posted"
+    return row
 
 
 # -- the triage post --------------------------------------------------------------------------
@@ -159,9 +152,10 @@ def press(app: RunningApp, user: SlackUser, action_id: str, ref: str) -> Reply:
 
 
 def acknowledge(app: RunningApp, user: SlackUser, ref: str) -> None:
-    """Press Acknowledge and wait until it is recorded (Bolt acks before the listener runs)."""
+    """Press Acknowledge; it is recorded once the listener has run (Bolt acks first)."""
     press(app, user, ids.ACKNOWLEDGE_ACTION, ref)
-    wait_until(lambda: "acknowledged" in actions(app, ref), f"the acknowledgement of {ref}")
+    app.finish_listeners()
+    assert "acknowledged" in actions(app, ref), actions(app, ref)
 
 
 def ephemerals_to(app: RunningApp, user: SlackUser) -> list[str]:

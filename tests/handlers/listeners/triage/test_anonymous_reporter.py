@@ -29,7 +29,6 @@ from tests.handlers.listeners.triage.helpers import (
     submit,
     table_counts,
     thread,
-    wait_until,
 )
 
 CANARY = SlackUser(id="UCANARY0REP", name="canary.rep", team_domain="canary-domain")
@@ -64,8 +63,8 @@ def test_status_and_reply_with_the_right_code(app):
 
     answer = command(app, f"reply {code} Over 60 &amp; mostly &lt;rural&gt;")
     assert ref in answer and "the reporter (anonymous)" in answer
-    wait_until(lambda: len(thread(app, ref)) == 3, "the reporter's answer in the thread")
     settle(app)
+    assert len(thread(app, ref)) == 3
     reply = thread(app, ref)[-1]
     assert reply.startswith(":envelope_with_arrow: The reporter (anonymous) replied:")
     assert "&gt; Over 60 &amp; mostly &lt;rural&gt;" in reply
@@ -158,8 +157,8 @@ def test_canary_identities_appear_nowhere(app, standin):
     assert ref in as_reporter(f"reply {code} Since the March release")
     assert GENERIC_CODE_ANSWER in as_reporter(f"status {wrong_code()}")
     assert GENERIC_CODE_ANSWER in as_reporter(f"reply {wrong_code()} guess")
-    wait_until(lambda: len(thread(app, ref)) == 3, "the anonymous answer in the thread")
     settle(app)
+    assert len(thread(app, ref)) == 3
     assert "Since the March release" in thread(app, ref)[-1]
 
     needles = [

@@ -31,7 +31,6 @@ from tests.handlers.listeners.triage.helpers import (
     signal,
     submit,
     thread,
-    wait_until,
 )
 
 
@@ -96,9 +95,9 @@ def test_a_named_reporter_follows_the_primary(app):
 
     # When the primary is resolved, the duplicate's reporter hears its outcome.
     resolve(app, primary)
-    outcome = wait_until(
-        lambda: [t for t in dms_to(app, ALICE) if "here is its outcome" in t], "the outcome note"
-    )
+    settle(app)
+    outcome = [t for t in dms_to(app, ALICE) if "here is its outcome" in t]
+    assert len(outcome) == 1, dms_to(app, ALICE)
     assert f"*{dup}*, which you raised, is a duplicate of *{primary}*" in outcome[0]
     assert "Retrained on this quarter" in outcome[0] and "Watch precision weekly" in outcome[0]
     # Nothing of the primary's reporter or words reaches the duplicate's reporter.
@@ -125,12 +124,13 @@ def test_an_anonymous_reporter_reads_the_primary_outcome_with_the_code(app):
 
     # Reopening clears it; a non-lead cannot mark duplicates.
     press(app, LEAD, ids.REOPEN_ACTION, dup)
-    wait_until(lambda: signal(app, dup).status != "duplicate", "the reopen")
+    settle(app)
+    assert signal(app, dup).status != "duplicate"
     assert signal(app, dup).duplicate_of is None
     press(app, NOT_A_LEAD, ids.DUPLICATE_ACTION, dup)
-    told = wait_until(lambda: ephemerals_to(app, NOT_A_LEAD), "the refusal")
-    assert ONLY_LEADS in told[0]
     settle(app)
+    [told] = ephemerals_to(app, NOT_A_LEAD)
+    assert ONLY_LEADS in told
     assert_slack_happy(app)
 
 

@@ -20,7 +20,6 @@ from tests.handlers.listeners.triage.helpers import (
     settle,
     signal,
     submit,
-    wait_until,
 )
 
 
@@ -149,7 +148,9 @@ def test_paging_with_more_and_key_lessons_first(app):
 
     # A lead marks the oldest one a key lesson from its resolution reply: it comes first.
     press_key(app, LEAD, refs[0])
-    told = wait_until(lambda: ephemerals_to(app, LEAD), "the lead's private answer")
+    settle(app)
+    told = ephemerals_to(app, LEAD)
+    assert len(told) == 1, told
     assert "is now a key lesson" in told[-1]
     assert signal(app, refs[0]).key_lesson is True
     ranked = lessons(app, "shared")["text"]
@@ -160,11 +161,13 @@ def test_paging_with_more_and_key_lessons_first(app):
 
     # A non-lead is refused privately; nothing changes. The lead's second press unmarks.
     press_key(app, NOT_A_LEAD, refs[1])
-    refused = wait_until(lambda: ephemerals_to(app, NOT_A_LEAD), "the refusal")
+    settle(app)
+    refused = ephemerals_to(app, NOT_A_LEAD)
     assert refused == ["Only leads can mark key lessons, so nothing changed."]
     assert signal(app, refs[1]).key_lesson is False
     press_key(app, LEAD, refs[0])
-    wait_until(lambda: len(ephemerals_to(app, LEAD)) == 2, "the second answer")
+    settle(app)
+    assert len(ephemerals_to(app, LEAD)) == 2
     assert "no longer a key lesson" in ephemerals_to(app, LEAD)[-1]
     assert signal(app, refs[0]).key_lesson is False
     assert_slack_happy(app)
@@ -199,7 +202,8 @@ def test_playbook_lists_a_systems_key_lessons(app):
     other = learn(app, "drift system:loan-model approvals fell", lesson="Watch approvals")
     for r in (ref, other):
         press_key(app, LEAD, r)
-    wait_until(lambda: len(ephemerals_to(app, LEAD)) == 2, "both answers")
+    settle(app)
+    assert len(ephemerals_to(app, LEAD)) == 2
     playbook = app.runtime.services.lessons.playbook(system="FRAUD-MODEL")
     assert [lesson.ref for lesson in playbook] == [ref]
     assert playbook[0].key and playbook[0].lesson == "Watch precision weekly"

@@ -25,7 +25,6 @@ from tests.handlers.listeners.triage.helpers import (
     submit,
     table_counts,
     thread,
-    wait_until,
 )
 
 
@@ -46,16 +45,15 @@ def test_the_named_reporter_answers_by_reference_and_the_lead_sees_it_in_the_thr
     ask(app, ref, "Which week did precision fall?")
 
     # The notice tells the reporter how to answer (they are not in the triage channel).
-    notice = wait_until(
-        lambda: [t for t in dms_to(app, ALICE) if "question" in t], "the question notice"
-    )[-1]
+    settle(app)
+    notice = [t for t in dms_to(app, ALICE) if "question" in t][-1]
     assert f"/ai-signal reply {ref}" in notice
     assert "answer in the signal's thread" not in notice
 
     answer = command(app, f"reply {ref.lower()} The week of the 3rd &lt;after the release&gt;")
     assert ref in answer and "thread" in answer
-    wait_until(lambda: len(thread(app, ref)) == 3, "the reporter's answer in the thread")
     settle(app)
+    assert len(thread(app, ref)) == 3
     reply = thread(app, ref)[-1]
     assert reply.startswith(f":envelope_with_arrow: <@{ALICE.id}> (the reporter) replied:")
     assert "&gt; The week of the 3rd &lt;after the release&gt;" in reply
@@ -114,8 +112,8 @@ def test_an_anonymous_signals_reference_never_takes_a_reply(app):
 
     # The code still works, and the reply stays without an author.
     assert "the reporter (anonymous)" in command(app, f"reply {code} with the code", user=BOB)
-    wait_until(lambda: len(thread(app, ref)) == 1, "the anonymous answer")
     settle(app)
+    assert len(thread(app, ref)) == 1
     assert thread(app, ref)[0].startswith(":envelope_with_arrow: The reporter (anonymous) replied:")
     [event] = [e for e in events(app, ref) if e.action == "replied"]
     assert event.actor_id is None

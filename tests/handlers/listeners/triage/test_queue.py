@@ -14,7 +14,7 @@ from bot.standin import validate_blocks, validate_view
 from bot.standin.sender import SlackUser
 from handlers import ids
 from models import Signal
-from tests.conftest import ALICE, LEAD, TRIAGE, MovableClock, RunningApp, wait_until
+from tests.conftest import ALICE, LEAD, TRIAGE, MovableClock, RunningApp
 from tests.handlers.listeners.triage.helpers import (
     BOB,
     NOT_A_LEAD,
@@ -41,10 +41,15 @@ CHANNEL = "CGENERAL01"
 
 
 def learn_workspace(app: RunningApp) -> str:
-    """Let the app learn the workspace URL from auth.test (as `ai-signal run` does at start)."""
-    app.runtime.warm_up()
+    """Let the app learn the workspace URL from auth.test (as `ai-signal run` does at start),
+    before any request (each request would start learning in a thread of its own)."""
     auth = app.runtime.authorization
-    return wait_until(lambda: auth.authorize(None, None, None).url, "auth.test to be learned")
+    learning = auth.learn_in_background()
+    assert learning is not None, "call learn_workspace before the first request"
+    learning.join()
+    url = auth.authorize(None, None, None).url
+    assert url
+    return url
 
 
 def queue(app: RunningApp, text: str = "", user: SlackUser = LEAD) -> dict[str, Any]:
@@ -129,14 +134,31 @@ def click(
 
 
 def file_many(app: RunningApp, count: int, clock: MovableClock, *, start_days: float = 20):
-    """`count` named signals, one an hour, the first `start_days` days ago; their refs in order."""
+    """`count` named signals, one an hour, the first `start_days` days ago; their refs in order.
+
+    Setup, not the point here (tests/handlers/listeners/test_commands.py files by command):
+    each is filed through the service the command calls, at its hour; all are posted in one
+    delivery run and then dated as posted when filed, as an immediate post would have been."""
+    signals = app.runtime.services.signals
     refs = []
     for n in range(count):
         clock.offset = -start_days * DAY + n * 3600
         kind = ("drift", "bias", "governance")[n % 3]
-        refs.append(file_named(app, f"{kind} system-{n % 2}: signal number {n}", user=ALICE))
-        posted(app, refs[-1])
+        filed = signals.file_signal(
+            kind=kind,
+            system=f"system-{n % 2}",
+            text=f"signal number {n}",
+            anonymous=False,
+            reporter_id=ALICE.id,
+        )
+        refs.append(filed.ref)
     clock.offset = 0
+    settle(app)
+    with app.runtime.sessions.begin() as session:
+        session.execute(
+            update(Signal).where(Signal.ref.in_(refs)).values(posted_at=Signal.created_at)
+        )
+    assert all(signal(app, ref).triage_ts for ref in refs)
     return refs
 
 

@@ -32,7 +32,6 @@ from tests.handlers.listeners.triage.helpers import (
     table_counts,
     thread,
     updates_of,
-    wait_until,
 )
 
 LAPSED = escape(REVEAL_LAPSED)  # as the answer shows it (mrkdwn)
@@ -205,5 +204,6 @@ def test_a_confirmation_only_works_for_the_reporter_and_lapses(launcher):
     # A fresh confirmation works.
     confirm(app, ask_to_reveal(app, code))
     assert signal(app, ref).reporter_id == BOB.id
-    wait_until(lambda: f"<@{BOB.id}>" in field_text(parent(app, ref)), "the named parent post")
+    settle(app)
+    assert f"<@{BOB.id}>" in field_text(parent(app, ref))
     assert_slack_happy(app)

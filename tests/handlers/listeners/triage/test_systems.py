@@ -28,7 +28,6 @@ from tests.handlers.listeners.triage.helpers import (
     settle,
     signal,
     submit,
-    wait_until,
 )
 
 FULL_RECORD = {
@@ -444,13 +443,14 @@ def test_merge_an_unknown_name_into_a_system_on_record(app):
         assert reply.status == 200
 
     choose(ALICE)  # not a lead: refused
-    wait_until(lambda: ephemerals_to(app, ALICE), "the refusal")
+    settle(app)
     assert "Only leads" in ephemerals_to(app, ALICE)[0]
     assert signal(app, ref).system == "fraudy"
 
     choose(LEAD)
-    told = wait_until(lambda: ephemerals_to(app, LEAD), "the lead's confirmation")
-    assert "“fraudy” is now another name of *fraud-model*; 2 signals" in told[0]
+    settle(app)
+    [told] = ephemerals_to(app, LEAD)
+    assert "“fraudy” is now another name of *fraud-model*; 2 signals" in told
     assert systems(app)["fraud-model"] == ["Fraud V3", "fraud-scorer", "fraudy"]
     assert {signal(app, r).system for r in (ref, older)} == {"fraud-model"}
     settle(app)
@@ -473,19 +473,22 @@ def test_stale_register_and_merge_controls_change_nothing(app):
     }
     # A member pressing Register is refused; no form opens.
     app.sender.block_action(user=ALICE, action_id=ids.SYSTEM_REGISTER_ACTION, value=ref, **where)
-    wait_until(lambda: ephemerals_to(app, ALICE), "the refusal")
+    settle(app)
     assert "Only leads" in ephemerals_to(app, ALICE)[0]
     # Meanwhile the name is registered as a system of its own; the old post's controls are stale.
     register(app, name="loan-x", aliases="")
     opened = len(app.standin.calls_to("views.open"))
     app.sender.block_action(user=LEAD, action_id=ids.SYSTEM_REGISTER_ACTION, value=ref, **where)
-    told = wait_until(lambda: ephemerals_to(app, LEAD), "the lead's answer")
-    assert "loan-x is already on record as loan-x" in told[0]
+    settle(app)
+    [told] = ephemerals_to(app, LEAD)
+    assert "loan-x is already on record as loan-x" in told
     choice = {"text": {"type": "plain_text", "text": "fraud-model"}, "value": "fraud-model"}
     app.sender.block_action(
         user=LEAD, action_id=ids.SYSTEM_MERGE_ACTION, selected_option=choice, **where
     )
-    told = wait_until(lambda: len(ephemerals_to(app, LEAD)) == 2 and ephemerals_to(app, LEAD), "")
+    settle(app)
+    told = ephemerals_to(app, LEAD)
+    assert len(told) == 2, told
     assert "“loan-x” is already on record as loan-x" in told[1]
     assert len(app.standin.calls_to("views.open")) == opened
     assert systems(app) == {"fraud-model": ["Fraud V3", "fraud-scorer"], "loan-x": []}

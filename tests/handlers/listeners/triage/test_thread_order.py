@@ -17,7 +17,6 @@ from tests.handlers.listeners.triage.helpers import (
     settle,
     signal,
     thread,
-    wait_until,
 )
 
 
@@ -27,17 +26,19 @@ def test_replies_to_an_unposted_anonymous_signal_follow_its_post(launcher):
     ref, code = file_anonymous(app)
 
     press(app, LEAD, ids.ACKNOWLEDGE_ACTION, ref)  # e.g. a replayed click, before the post
-    wait_until(lambda: actions(app, ref) == ["acknowledged"], "the acknowledgement")
+    app.finish_listeners()
+    assert actions(app, ref) == ["acknowledged"]
     assert ref in command(app, f"reply {code} It began in March")
+    app.finish_listeners()
     app.drain()  # whatever is due goes out now
     assert app.standin.calls_to("chat.postMessage", include_errors=True) == []
     assert app.standin.calls_to("chat.update", include_errors=True) == []
     assert signal(app, ref).triage_ts is None
 
     clock.advance(120)  # past the release (the delay is rounded up to a whole minute)
-    wait_until(lambda: signal(app, ref).triage_ts, "the triage post")
-    wait_until(lambda: len(thread(app, ref)) == 2, "both replies in the thread")
     settle(app)
+    assert signal(app, ref).triage_ts
+    assert len(thread(app, ref)) == 2
 
     posts = app.standin.calls_to("chat.postMessage")
     parent_ts = signal(app, ref).triage_ts
@@ -54,9 +55,10 @@ def test_replies_to_an_unposted_anonymous_signal_follow_its_post(launcher):
 
     # Once posted, an anonymous answer is still held back by the delay.
     command(app, f"reply {code} And again in May")
-    app.drain()
+    settle(app)
     assert len(thread(app, ref)) == 2
     clock.advance(120)
-    wait_until(lambda: len(thread(app, ref)) == 3, "the delayed answer")
+    settle(app)
+    assert len(thread(app, ref)) == 3
     assert "And again in May" in thread(app, ref)[-1]
     assert_slack_happy(app)

@@ -27,7 +27,6 @@ from tests.handlers.listeners.triage.helpers import (
     settle,
     signal,
     thread,
-    wait_until,
 )
 
 CANARY = "quokkacanary7731"
@@ -78,7 +77,8 @@ def test_a_named_reporter_withdraws_their_signal_and_its_text_is_erased(app):
     # Again: nothing changes; a lead's old button does nothing; no reply is added any more.
     assert "already withdrawn" in command(app, f"withdraw {ref}")
     press(app, LEAD, ids.ACKNOWLEDGE_ACTION, ref)
-    wait_until(lambda: app.standin.ephemerals(), "the lead's private answer")
+    settle(app)
+    assert len(app.standin.ephemerals()) == 1
     assert "withdrawn" in command(app, f"reply {ref} one more thing")
     assert actions(app, ref) == ["replied", "withdrawn"]
     assert "Withdrawn by the reporter" in command(app, f"status {ref}")
@@ -119,7 +119,8 @@ def test_after_a_lead_acknowledged_it_a_withdrawal_is_refused_clearly(app):
     ref = file_named(app, f"drift fraud-model: {CANARY} precision fell")
     posted(app, ref)
     press(app, LEAD, ids.ACKNOWLEDGE_ACTION, ref)
-    wait_until(lambda: "acknowledged" in actions(app, ref), "the acknowledgement")
+    settle(app)
+    assert "acknowledged" in actions(app, ref)
     answer = command(app, f"withdraw {ref}")
     assert "already acknowledged by a lead" in answer and "reply" in answer
     row = signal(app, ref)
