@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import cast
+
 from slack_bolt import App
 
 from bot.services import Services
@@ -20,8 +22,10 @@ from handlers.listeners import (
 )
 
 
-def register(app: App, services: Services, *, leads: LeadDirectory, crowd: CrowdGauge) -> None:
-    errors.register(app)
+def register(bolt: App, services: Services, *, leads: LeadDirectory, crowd: CrowdGauge) -> None:
+    errors.register(bolt)
+    # Listeners register through the guard: an error after the ack is answered, not lost.
+    app = cast(App, errors.GuardedApp(bolt))
     queue_listeners = queue.register(app, services, leads=leads)
     events.register(app, services, leads=leads, queue=queue_listeners)
     on_record = systems.register(app, services, leads=leads)

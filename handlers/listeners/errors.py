@@ -22,7 +22,9 @@ WARNING line that names the request type and the field, never the content.
 
 from __future__ import annotations
 
+import inspect
 import logging
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -200,6 +202,37 @@ def answer_service_error(
     return BoltResponse(status=200, body="") if response is not None else None
 
 
+def handle_error(
+    error: Exception,
+    body: dict,
+    response: BoltResponse | None,
+    respond: Respond | None,
+    client: WebClient | None,
+) -> BoltResponse | None:
+    """What any listener's error comes to: `response` is None once the ack has gone."""
+    if isinstance(error, ServiceError):
+        # The sentence is for the person who asked; the log gets the error's type only.
+        logger.debug("%s refused a %s request", type(error).__name__, request_kind(body))
+        return answer_service_error(error, body, response, respond, client)
+    if isinstance(error, (BoltUnhandledRequestError, Unreadable)):
+        what = error.what if isinstance(error, Unreadable) else "no listener for it"
+        log_unreadable(body, what)
+        kind = request_kind(body)
+        if kind == "block_actions" or (response is None and kind == "slash_command"):
+            # A button's ack carries no message; a command acked already needs another way.
+            _answer_later(respond)
+        # After the ack (response is None) the HTTP answer has gone already.
+        return unreadable_response(body) if response is not None else None
+    # Only the request type and the exception: the body holds user ids, names and channels.
+    logger.error(
+        "unexpected %s while handling a %s request",
+        type(error).__name__,
+        request_kind(body),
+        exc_info=error,
+    )
+    return None
+
+
 def register(app: App) -> None:
     def handle_unexpected_error(
         error: Exception,
@@ -208,26 +241,79 @@ def register(app: App) -> None:
         respond: Respond | None,
         client: WebClient | None,
     ) -> BoltResponse | None:
-        if isinstance(error, ServiceError):
-            # The sentence is for the person who asked; the log gets the error's type only.
-            logger.debug("%s refused a %s request", type(error).__name__, request_kind(body))
-            return answer_service_error(error, body, response, respond, client)
-        if isinstance(error, (BoltUnhandledRequestError, Unreadable)):
-            what = error.what if isinstance(error, Unreadable) else "no listener for it"
-            log_unreadable(body, what)
-            kind = request_kind(body)
-            if kind == "block_actions" or (response is None and kind == "slash_command"):
-                # A button's ack carries no message; a command acked already needs another way.
-                _answer_later(respond)
-            # After the ack (response is None) the HTTP answer has gone already.
-            return unreadable_response(body) if response is not None else None
-        # Only the request type and the exception: the body holds user ids, names and channels.
-        logger.error(
-            "unexpected %s while handling a %s request",
-            type(error).__name__,
-            request_kind(body),
-            exc_info=error,
-        )
-        return None
+        return handle_error(error, body, response, respond, client)
 
     app.error(handle_unexpected_error)
+
+
+# What `answered_after_ack` needs from Bolt besides what the listener itself asks for.
+_GUARD_ARGUMENTS = ("ack", "body", "respond", "client")
+
+
+def answered_after_ack(listener: Callable[..., Any]) -> Callable[..., Any]:
+    """`listener`, with an error it raises after its ack answered here instead of by Bolt.
+
+    Bolt's threaded runner, when a listener raises after calling ack(), hands its error handler
+    no response and then sets the acknowledged response back to None: the request thread, which
+    waits for that response, waits out the whole 3 s ack timeout and gives Slack no answer at
+    all (a 500 under load). Many listeners ack first (finding out who is a lead may ask Slack),
+    so a refusal after the ack is common: an unknown signal, a state that does not allow the
+    action. Before the ack the error still goes to Bolt, whose error handler answers in the ack.
+    """
+    own = list(inspect.signature(listener).parameters)
+
+    # (No "name: value" text on these lines: a traceback through them is logged, and the log
+    # redactor would take it for a Slack user's name.)
+    def run(**given: Any) -> Any:
+        try:
+            return listener(**{key: given[key] for key in own})
+        except Exception as error:
+            if given["ack"].response is None:
+                raise  # not acknowledged: Bolt's error handler answers with the ack
+            handle_error(error, given["body"], None, given["respond"], given["client"])
+            return None
+
+    # Bolt injects the arguments a listener's signature names (slack_bolt.util.utils).
+    run.__signature__ = inspect.Signature(
+        [
+            inspect.Parameter(key, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+            for key in dict.fromkeys([*own, *_GUARD_ARGUMENTS])
+        ]
+    )
+    run.__name__ = getattr(listener, "__name__", "listener")
+    run.__qualname__ = getattr(listener, "__qualname__", run.__name__)
+    return run
+
+
+class GuardedApp:
+    """The Bolt app as the listener modules register on it: every action, command, shortcut,
+    form and options listener goes through `answered_after_ack`. Events are acknowledged by
+    Bolt itself before their listener runs, so they need no guard."""
+
+    def __init__(self, app: App) -> None:
+        self._app = app
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._app, name)
+
+    def _guarded(self, register: Callable[..., Any]) -> Callable[..., Any]:
+        def listening(*args: Any, **kwargs: Any) -> Callable[..., Any]:
+            decorator = register(*args, **kwargs)
+            return lambda listener: decorator(answered_after_ack(listener))
+
+        return listening
+
+    def action(self, *args: Any, **kwargs: Any) -> Callable[..., Any]:
+        return self._guarded(self._app.action)(*args, **kwargs)
+
+    def command(self, *args: Any, **kwargs: Any) -> Callable[..., Any]:
+        return self._guarded(self._app.command)(*args, **kwargs)
+
+    def shortcut(self, *args: Any, **kwargs: Any) -> Callable[..., Any]:
+        return self._guarded(self._app.shortcut)(*args, **kwargs)
+
+    def view(self, *args: Any, **kwargs: Any) -> Callable[..., Any]:
+        return self._guarded(self._app.view)(*args, **kwargs)
+
+    def options(self, *args: Any, **kwargs: Any) -> Callable[..., Any]:
+        return self._guarded(self._app.options)(*args, **kwargs)
