@@ -4,9 +4,9 @@ The counts (kinds, systems, statuses, patterns, failed assumptions, time to ackn
 added up in the database from the roll-up tables of migration 0013, counts per day kept by
 triggers on `signals` (bot/services/review_counts.py); the few signals a report quotes (key
 lessons, review answers) are read from `signals` through indexes. Python only adds up the
-grouped cells of a pass into the figures it gives. Nothing in a report names a person: the queries never read `reporter_id`,
-`owner_id`, `followup_hash` or an event's actor, and free text (failed assumptions, lessons,
-review answers) has Slack user ids replaced.
+grouped cells of a pass into the figures it gives. Nothing in a report names a person: the
+queries never read `reporter_id`, `owner_id`, `followup_hash` or an event's actor, and free
+text (failed assumptions, lessons, review answers) has Slack user ids replaced.
 
 Privacy: a system × kind (or system × pattern) cell holding fewer than `min_bucket` signals is
 merged into "other", so a small breakdown cannot point at the one person who raised it.
@@ -507,8 +507,8 @@ def reviewed() -> ColumnElement[bool]:
 class _Scope:
     period: ReviewPeriod
     system: str | None
-    column: Any  # the column that places a signal in the period (read through its covering
-    # index: ix_signals_review_filed, ix_signals_review_resolved)
+    column: Any  # the column that places a signal in the period; the key lessons and review
+    # answers are read through ix_signals_lessons_newest and ix_signals_reviewed
 
     @property
     def moment(self) -> Any:
