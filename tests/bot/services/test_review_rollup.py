@@ -12,6 +12,7 @@ PostgreSQL.
 from __future__ import annotations
 
 import math
+import threading
 from collections import Counter
 from datetime import UTC, date, datetime, timedelta
 
@@ -364,4 +365,49 @@ def test_the_migration_backfills_the_rollup_from_existing_signals(database_url):
         expected = _expected(session)
         assert _stored(session) == expected
         assert sum(expected["review_filed"].values()) == 12
+    engine.dispose()
+
+
+def test_opposite_moves_at_once_neither_deadlock_nor_drift(postgres_url):
+    """PostgreSQL: signals resolved while others of the same day, kind and system are reopened
+    move counts between the same two roll-up rows in opposite directions, all at once; every
+    change goes through (they queue on the rows) and the counts come out right. (The trigger
+    takes the two rows in key order, so that such changes cannot deadlock; the window for one is
+    microseconds wide, so this test would rarely catch a trigger that did not.)"""
+    db.upgrade(postgres_url)
+    engine = db.create_db_engine(postgres_url)
+    sessions = db.create_session_factory(engine)
+    story = Story(sessions)
+    pairs = 12
+    for _ in range(2 * pairs):
+        story.play(("file", "drift", "fraud-model", False))
+    story.play(("deliver",))
+    refs = [ref for ref, _, _ in story.filed]
+    for ref in refs:
+        story.triage.acknowledge(ref=ref, lead_id=LEAD)
+    for ref in refs[pairs:]:
+        story.play(("resolve", refs.index(ref), "none", "labels were right"))
+    start = threading.Barrier(2 * pairs)
+    failures: list[BaseException] = []
+
+    def move(ref: str, resolve: bool) -> None:
+        try:
+            start.wait(timeout=30)
+            if resolve:
+                story.do_resolve(refs.index(ref), "none", "labels were right")
+            else:
+                story.triage.reopen(ref=ref, lead_id=LEAD)
+        except BaseException as error:
+            failures.append(error)
+
+    threads = [threading.Thread(target=move, args=(ref, n < pairs)) for n, ref in enumerate(refs)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert failures == []
+    with sessions() as session:
+        assert _stored(session) == _expected(session)
+        statuses = Counter(session.scalars(select(Signal.status)))
+    assert statuses == {"resolved": pairs, "investigating": pairs}
     engine.dispose()
