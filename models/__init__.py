@@ -5,6 +5,14 @@ from models.base import Base
 from models.digest import DigestRun, DigestRunState
 from models.event import EventAction, SignalEvent
 from models.outbox import ChannelBudget, OutboxItem, OutboxPurpose, OutboxState
+from models.review import (
+    ROLLUP_TABLES,
+    review_assumptions,
+    review_filed,
+    review_resolved,
+    review_wait_minutes,
+    review_waits,
+)
 from models.signal import Signal, SignalStatus
 from models.system import System, SystemAlias
 
@@ -18,6 +26,7 @@ __all__ = [
     "OutboxItem",
     "OutboxPurpose",
     "OutboxState",
+    "ROLLUP_TABLES",
     "Secret",
     "SeenRequest",
     "SignalEvent",
@@ -25,4 +34,9 @@ __all__ = [
     "SignalStatus",
     "System",
     "SystemAlias",
+    "review_assumptions",
+    "review_filed",
+    "review_resolved",
+    "review_wait_minutes",
+    "review_waits",
 ]

@@ -29,5 +29,8 @@ SEARCH_SCHEMA_NAMES = frozenset(
 
 
 def include_name(name: str | None, type_: str, parent_names: Any) -> bool:
-    """Alembic's `include_name` hook: compare everything but the search objects."""
-    return name not in SEARCH_SCHEMA_NAMES
+    """Alembic's `include_name` hook: compare everything but the search objects (and the
+    roll-up's key that differs per database, models/review.py)."""
+    from models.review import ROLLUP_SCHEMA_NAMES
+
+    return name not in SEARCH_SCHEMA_NAMES and name not in ROLLUP_SCHEMA_NAMES

@@ -1,11 +1,12 @@
 """The review-board report: what a period's signals teach, by kind, pattern and system. No Slack.
 
-Every figure is aggregated in the database (GROUP BY), in few passes over the period, most of
-them read from a covering index alone (models/signal.py, migration 0011); Python only adds up
-the grouped cells of a pass into the figures it gives, and reads quantiles off a per-minute
-histogram. Nothing in a report names a person: the queries never read `reporter_id`,
-`owner_id`, `followup_hash` or an event's actor, and free text (failed assumptions, lessons,
-review answers) has Slack user ids replaced.
+The counts (kinds, systems, statuses, patterns, failed assumptions, time to acknowledge) are
+added up in the database from the roll-up tables of migration 0013, counts per day kept by
+triggers on `signals` (bot/services/review_counts.py); the few signals a report quotes (key
+lessons, review answers) are read from `signals` through indexes. Python only adds up the
+grouped cells of a pass into the figures it gives. Nothing in a report names a person: the
+queries never read `reporter_id`, `owner_id`, `followup_hash` or an event's actor, and free
+text (failed assumptions, lessons, review answers) has Slack user ids replaced.
 
 Privacy: a system × kind (or system × pattern) cell holding fewer than `min_bucket` signals is
 merged into "other", so a small breakdown cannot point at the one person who raised it.
@@ -24,13 +25,23 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Integer, and_, case, cast, func, literal, or_, select
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.sql.elements import ColumnElement
 
 from bot.clock import Clock, utc_now
 from bot.services.errors import ServiceError
 from bot.services.redaction import redact_user_ids
+from bot.services.review_counts import (
+    RECURRING_MIN,
+    AckTimes,
+    Cells,
+    Counts,
+    FiledRows,
+    RollupCounts,
+    Scope,
+    system_key,
+)
 from bot.services.vocabulary import KINDS, PATTERNS
 from bot.services.vocabulary import system_key as record_key
 from models import Signal, System
@@ -38,7 +49,6 @@ from models import SignalStatus as S
 
 OTHER = "other"
 DEFAULT_MIN_BUCKET = 3
-RECURRING_MIN = 2
 LIST_LIMIT = 10
 ANSWERS_PER_QUESTION = 5
 SYSTEMS_LIMIT = 30  # systems whose review answers a report lists (the most resolved first)
@@ -160,16 +170,6 @@ def parse_day(text: str, *, what: str) -> date:
 
 
 @dataclass(frozen=True, kw_only=True)
-class AckTimes:
-    """Time from the triage post to the acknowledgement, for signals filed in the period."""
-
-    posted: int
-    acknowledged: int
-    median: timedelta | None
-    p90: timedelta | None
-
-
-@dataclass(frozen=True, kw_only=True)
 class SystemReview:
     system: str
     stage: str  # from the system's record; NOT_ON_RECORD until systems are on record
@@ -209,26 +209,6 @@ class ReviewReport:
 # -- helpers the queries share ---------------------------------------------------------------
 
 
-def _bucket(column: Any, period: ReviewPeriod) -> ColumnElement[Any]:
-    """The index of the week or month `column` falls in: a few comparisons per row, cheaper
-    than a date function on every backend."""
-    bounds = period.bounds()
-    if not bounds:
-        return literal(0)
-    return case(*((column < bound, index) for index, bound in enumerate(bounds)), else_=len(bounds))
-
-
-def _minutes(later: Any, earlier: Any, dialect: str) -> ColumnElement[Any]:
-    if dialect == "postgresql":
-        return cast(func.floor(func.extract("epoch", later - earlier) / 60), Integer)
-    return cast((func.julianday(later) - func.julianday(earlier)) * 1440, Integer)
-
-
-def system_key(column: Any = Signal.system) -> ColumnElement[Any]:
-    """Systems compare case- and space-blind ("Fraud-Model " is fraud-model)."""
-    return func.lower(func.trim(column))
-
-
 def system_stages(session: Session, names: Sequence[str]) -> dict[str, str]:
     """Each system's stage (idea, pilot, production, retired) from its record, by the name the
     report shows (compared as the systems service does: case and spacing folded); NOT_ON_RECORD
@@ -242,20 +222,6 @@ def system_stages(session: Session, names: Sequence[str]) -> dict[str, str]:
         for key, stage in rows:
             stages[keys[key]] = stage
     return stages
-
-
-def quantile(histogram: dict[int, int], q: float) -> timedelta | None:
-    """The q-quantile (nearest rank) of minute values given as {minutes: count}."""
-    total = sum(histogram.values())
-    if not total:
-        return None
-    rank = max(1, -(-int(q * total * 1000) // 1000))  # ceil(q * total), at least 1
-    seen = 0
-    for minutes in sorted(histogram):
-        seen += histogram[minutes]
-        if seen >= rank:
-            return timedelta(minutes=max(minutes, 0))
-    return None  # pragma: no cover - the loop always reaches the rank
 
 
 def merge_small_cells(
@@ -303,10 +269,13 @@ class ReviewService:
         min_bucket: int = DEFAULT_MIN_BUCKET,
         clock: Clock = utc_now,
         channel: str | None = None,
+        counts: Counts | None = None,
     ) -> None:
         self._sessions = sessions
         self._min_bucket = min_bucket
         self._clock = clock
+        # The roll-up of migration 0013; SignalCounts (the signals themselves) gives the same.
+        self._counts: Counts = counts if counts is not None else RollupCounts()
         self.channel = channel  # where a report asked for from Slack is shared (triage)
 
     def quarter(self, text: str = "") -> ReviewPeriod:
@@ -315,16 +284,27 @@ class ReviewService:
 
     def report(self, *, period: ReviewPeriod, system: str | None = None) -> ReviewReport:
         """The period's report (for one system when `system` is given). Read-only."""
+        scope = Scope(
+            first=period.first,
+            last=period.last,
+            start=period.start,
+            end=period.end,
+            bounds=tuple(period.buckets()[1:]),
+            system=system,
+        )
         with self._sessions() as session:
-            dialect = session.get_bind().dialect.name
-            filed = _Scope(period, system, Signal.created_at)
             resolved = _Scope(period, system, Signal.resolved_at)
-            kinds_over_time, cells, statuses = self._filed(session, filed)
-            cells_resolved = _resolved_cells(session, resolved)
+            kinds_over_time, cells, statuses = _filed(
+                self._counts.filed(session, scope), len(period.buckets())
+            )
+            cells_resolved = self._counts.resolved_cells(session, scope)
             patterns_over_time = _patterns_over_time(cells_resolved, len(period.buckets()))
             recurring = _recurring_patterns(cells_resolved)
-            assumptions = self._recurring_assumptions(session, resolved)
-            named, anonymous = self._ack_times(session, dialect, filed)
+            assumptions = tuple(
+                (redact_user_ids(text), count)
+                for text, count in self._counts.assumptions(session, scope, limit=LIST_LIMIT)
+            )
+            named, anonymous = self._counts.waits(session, scope)
             lessons = self._key_lessons(session, resolved)
             systems = self._system_reviews(session, resolved, _resolved_systems(cells_resolved))
         if system is not None:
@@ -371,92 +351,6 @@ class ReviewService:
     # -- the queries ---------------------------------------------------------------------
 
     @staticmethod
-    def _filed(
-        session: Session, scope: _Scope
-    ) -> tuple[dict[str, tuple[int, ...]], dict[tuple[str, str], int], dict[str, int]]:
-        """One pass over the period's filed signals, grouped by kind, system, status and week
-        (or month): the kinds over time and the system x kind cells (trends: no duplicates),
-        and the statuses (all)."""
-        bucket = _bucket(scope.moment, scope.period).label("bucket")
-        key = system_key()
-        rows = session.execute(
-            select(
-                Signal.kind,
-                key,
-                func.min(func.trim(Signal.system)),
-                Signal.status,
-                bucket,
-                func.count(),
-            )
-            .where(scope.where)
-            .group_by(Signal.kind, key, Signal.status, bucket)
-        ).all()
-        width = len(scope.period.buckets())
-        over_time: dict[str, list[int]] = defaultdict(lambda: [0] * width)
-        cells: dict[tuple[str, str], int] = defaultdict(int)
-        names: dict[str, str] = {}
-        statuses: dict[str, int] = defaultdict(int)
-        for kind, system, name, status, index, count in rows:
-            statuses[str(status)] += int(count)
-            if status == S.DUPLICATE.value:
-                continue
-            over_time[str(kind)][int(index)] += int(count)
-            if system:  # None, or blank once trimmed: no system named
-                shown = names.setdefault(str(system), str(name))
-                names[str(system)] = min(shown, str(name))
-                cells[(str(system), str(kind))] += int(count)
-        order = sorted(over_time, key=lambda k: (-sum(over_time[k]), k))
-        return (
-            {kind: tuple(over_time[kind]) for kind in order},
-            {(names[system], kind): count for (system, kind), count in cells.items()},
-            dict(statuses),
-        )
-
-    @staticmethod
-    def _recurring_assumptions(session: Session, scope: _Scope) -> tuple[tuple[str, int], ...]:
-        key = func.lower(func.trim(Signal.failed_assumption))
-        rows = session.execute(
-            select(func.min(func.trim(Signal.failed_assumption)), func.count())
-            .where(
-                scope.where,
-                Signal.status == S.RESOLVED.value,
-                Signal.failed_assumption.is_not(None),
-                func.trim(Signal.failed_assumption) != "",
-            )
-            .group_by(key)
-            .having(func.count() >= RECURRING_MIN)
-            .order_by(func.count().desc(), key)
-            .limit(LIST_LIMIT)
-        ).all()
-        return tuple((redact_user_ids(str(text)), int(count)) for text, count in rows)
-
-    @staticmethod
-    def _ack_times(session: Session, dialect: str, scope: _Scope) -> tuple[AckTimes, AckTimes]:
-        minutes = _minutes(Signal.acknowledged_at, Signal.posted_at, dialect).label("minutes")
-        rows = session.execute(
-            select(Signal.anonymous, minutes, func.count())
-            .where(scope.where, Signal.posted_at.is_not(None))
-            .group_by(Signal.anonymous, minutes)
-        ).all()
-        histograms: dict[bool, dict[int, int]] = {False: {}, True: {}}
-        posted = {False: 0, True: 0}
-        for anonymous, waited, count in rows:
-            posted[bool(anonymous)] += int(count)
-            if waited is not None:
-                histograms[bool(anonymous)][int(waited)] = int(count)
-
-        def times(anonymous: bool) -> AckTimes:
-            histogram = histograms[anonymous]
-            return AckTimes(
-                posted=posted[anonymous],
-                acknowledged=sum(histogram.values()),
-                median=quantile(histogram, 0.5),
-                p90=quantile(histogram, 0.9),
-            )
-
-        return times(False), times(True)
-
-    @staticmethod
     def _key_lessons(
         session: Session, scope: _Scope
     ) -> dict[str, tuple[tuple[str, str, str], ...]]:
@@ -500,35 +394,34 @@ class ReviewService:
         )
 
 
-# One pass over the period's resolved signals: (system key, name, pattern, bucket) -> count.
-_Cells = list[tuple[str | None, str | None, str | None, int, int]]
+def _filed(
+    rows: FiledRows, width: int
+) -> tuple[dict[str, tuple[int, ...]], dict[tuple[str, str], int], dict[str, int]]:
+    """The period's filed signals, grouped by kind, system, status and week (or month): the
+    kinds over time and the system x kind cells (trends: no duplicates), and the statuses
+    (all)."""
+    over_time: dict[str, list[int]] = defaultdict(lambda: [0] * width)
+    cells: dict[tuple[str, str], int] = defaultdict(int)
+    names: dict[str, str] = {}
+    statuses: dict[str, int] = defaultdict(int)
+    for kind, system, name, status, index, count in rows:
+        statuses[status] += count
+        if status == S.DUPLICATE.value:
+            continue
+        over_time[kind][index] += count
+        if system:  # None, or blank once trimmed: no system named
+            shown = names.setdefault(str(system), str(name))
+            names[str(system)] = min(shown, str(name))
+            cells[(str(system), kind)] += count
+    order = sorted(over_time, key=lambda k: (-sum(over_time[k]), k))
+    return (
+        {kind: tuple(over_time[kind]) for kind in order},
+        {(names[system], kind): count for (system, kind), count in cells.items()},
+        dict(statuses),
+    )
 
 
-def _resolved_cells(session: Session, scope: _Scope) -> _Cells:
-    """The resolved signals grouped by system (compared case- and space-blind, shown by its
-    first spelling), pattern and week or month: the patterns over time, the recurring patterns
-    and the systems' resolved counts all add up from these rows (ix_signals_review_resolved
-    holds every column read)."""
-    key = system_key()
-    bucket = _bucket(scope.moment, scope.period).label("bucket")
-    rows = session.execute(
-        select(key, func.min(func.trim(Signal.system)), Signal.pattern, bucket, func.count())
-        .where(scope.where, Signal.status == S.RESOLVED.value)
-        .group_by(key, Signal.pattern, bucket)
-    ).all()
-    return [
-        (
-            None if k is None else str(k),
-            None if name is None else str(name),
-            None if pattern is None else str(pattern),
-            int(index),
-            int(count),
-        )
-        for k, name, pattern, index, count in rows
-    ]
-
-
-def _patterns_over_time(cells: _Cells, width: int) -> dict[str, tuple[int, ...]]:
+def _patterns_over_time(cells: Cells, width: int) -> dict[str, tuple[int, ...]]:
     """Pattern -> resolved signals per week or month, the biggest first."""
     found: dict[str, list[int]] = defaultdict(lambda: [0] * width)
     for _, _, pattern, index, count in cells:
@@ -538,7 +431,7 @@ def _patterns_over_time(cells: _Cells, width: int) -> dict[str, tuple[int, ...]]
     return {name: tuple(found[name]) for name in order}
 
 
-def _by_system(cells: _Cells, *, patterns: bool) -> dict[tuple[str, str | None], list[Any]]:
+def _by_system(cells: Cells, *, patterns: bool) -> dict[tuple[str, str | None], list[Any]]:
     """(key, pattern or None) -> [name, count] over the named systems' cells."""
     found: dict[tuple[str, str | None], list[Any]] = {}
     for key, name, pattern, _, count in cells:
@@ -550,7 +443,7 @@ def _by_system(cells: _Cells, *, patterns: bool) -> dict[tuple[str, str | None],
     return found
 
 
-def _recurring_patterns(cells: _Cells) -> list[tuple[str, str, int]]:
+def _recurring_patterns(cells: Cells) -> list[tuple[str, str, int]]:
     """(system, pattern, resolved) seen at least RECURRING_MIN times, the most first."""
     found = _by_system([c for c in cells if c[2] is not None and c[2] != "none"], patterns=True)
     rows = [
@@ -562,7 +455,7 @@ def _recurring_patterns(cells: _Cells) -> list[tuple[str, str, int]]:
     return [(name, str(pattern), count) for _, pattern, name, count in rows]
 
 
-def _resolved_systems(cells: _Cells) -> list[tuple[str, str, int]]:
+def _resolved_systems(cells: Cells) -> list[tuple[str, str, int]]:
     """(key, name, resolved) of the SYSTEMS_LIMIT systems with the most resolved signals."""
     found = _by_system([c for c in cells if c[0] != ""], patterns=False)
     rows = [(key, name, count) for (key, _), (name, count) in found.items()]
@@ -614,8 +507,8 @@ def reviewed() -> ColumnElement[bool]:
 class _Scope:
     period: ReviewPeriod
     system: str | None
-    column: Any  # the column that places a signal in the period (read through its covering
-    # index: ix_signals_review_filed, ix_signals_review_resolved)
+    column: Any  # the column that places a signal in the period; the key lessons and review
+    # answers are read through ix_signals_lessons_newest and ix_signals_reviewed
 
     @property
     def moment(self) -> Any:
