@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from sqlalchemy import Engine, Insert, Table, create_engine, event, text
+from sqlalchemy import Connection, Engine, Insert, Table, create_engine, event, text
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import make_url
@@ -170,13 +170,14 @@ def _writer_engine(engine: Engine) -> Engine:
     return writer
 
 
-def insert_ignoring_duplicates(session: Session, table: Table) -> Insert:
+def insert_ignoring_duplicates(session: Session | Connection, table: Table) -> Insert:
     """INSERT ... ON CONFLICT DO NOTHING RETURNING the primary key, on SQLite and PostgreSQL.
 
     A duplicate key leaves the row as it was and returns no row, without failing the transaction
     (no SAVEPOINT needed). Check `.first() is not None`: rowcount is not reliable here (psycopg
     reports -1)."""
-    return _insert_ignoring_duplicates(session.get_bind().dialect.name, table)
+    dialect = session.dialect if isinstance(session, Connection) else session.get_bind().dialect
+    return _insert_ignoring_duplicates(dialect.name, table)
 
 
 @functools.cache
@@ -209,6 +210,24 @@ def unit_of_work(sessions: sessionmaker[Session], *, deadline_ms: int | None) ->
     with _bounded(deadline_ms) as end, sessions.begin() as session:
         yield session
         session.flush()
+        if time.monotonic() > end:
+            raise DeadlineExceeded("the unit of work ran past its deadline")
+
+
+@contextmanager
+def connection_unit(
+    sessions: sessionmaker[Session], *, deadline_ms: int | None
+) -> Iterator[Connection]:
+    """`unit_of_work` on a Core connection of the same engine, for a request whose writes are
+    all Core statements (filing a signal): the same writer lock, deadline and rollback, without
+    the ORM session's bookkeeping around every statement, begin and commit."""
+    engine = _writer_engine(sessions.kw["bind"])
+    if deadline_ms is None:
+        with engine.begin() as connection:
+            yield connection
+        return
+    with _bounded(deadline_ms) as end, engine.begin() as connection:
+        yield connection
         if time.monotonic() > end:
             raise DeadlineExceeded("the unit of work ran past its deadline")
 

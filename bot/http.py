@@ -15,11 +15,11 @@ The edge, not Bolt, reads the raw request. In order:
 3. a signed body that is not JSON where JSON is due (or not a JSON object) is answered 400 and
    nothing is done; a readable body whose envelope has shapes Bolt cannot handle (see
    `bolt_can_read`) gets the app's "couldn't read that" answer with a 200;
-4. Bolt gets the parsed body (serialised once more as JSON, which Bolt reads as JSON and never
-   re-guesses) and its response is written back as it is.
+4. Bolt gets the parsed body itself (no text for it to parse, or re-guess, again) and its
+   response is written back as it is.
 
 Bolt's own signature check is off (`bot.app.create_app`): it would check the signature against
-the JSON text it is given, not against the bytes Slack signed. The edge always checks.
+what it is given, not against the bytes Slack signed. The edge always checks.
 """
 
 from __future__ import annotations
@@ -48,6 +48,8 @@ from bot.services.delivery import DeliveryService
 from handlers.listeners.errors import log_unreadable, unreadable_response
 
 _LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+# How JSON text spells a surrogate, paired or not (only then is the parsed body searched).
+_ESCAPED_SURROGATE = re.compile(r"\\u[dD][89a-fA-F]")
 
 logger = logging.getLogger("ai_signal.http")
 
@@ -121,17 +123,23 @@ class Unparsable(ValueError):
 
 def parse_body(text: str, content_type: str) -> dict[str, Any]:
     """A signed request body -> the dict Slack meant. Raises Unparsable."""
+    return _parse(text, content_type)[0]
+
+
+def _parse(text: str, content_type: str) -> tuple[dict[str, Any], str | None]:
+    """`parse_body`, and the JSON text the dict was read from (None for a slash command's form
+    fields, which the form decoder gives as valid text)."""
     if content_type == "application/json" or (
         content_type != "application/x-www-form-urlencoded" and text.lstrip().startswith("{")
     ):
-        return _json_object(text)
+        return _json_object(text), text
     fields = {
         key: values[0]
         for key, values in parse_qs(text, keep_blank_values=True, max_num_fields=1000).items()
     }
     if "payload" in fields:  # interactivity: one form field holding the JSON payload
-        return _json_object(fields["payload"])
-    return fields  # a slash command: the form fields themselves
+        return _json_object(fields["payload"]), fields["payload"]
+    return fields, None  # a slash command: the form fields themselves
 
 
 def _json_object(text: str) -> dict[str, Any]:
@@ -310,32 +318,37 @@ class SlackEdge:
             return self._refuse("bad signature")
         content_type = (environ.get("CONTENT_TYPE") or "").split(";")[0].strip().lower()
         try:
-            body = parse_body(text, content_type)
+            body, json_text = _parse(text, content_type)
         except Unparsable as error:
             logger.warning("a signed request was unreadable (%s); nothing done", error)
             return _json_answer(400, {"error": "unreadable request"})
         if not bolt_can_read(body):
             log_unreadable(body, "envelope")
             return _from_bolt(unreadable_response(body))
-        serialised = json.dumps(body, ensure_ascii=False)
-        if _LONE_SURROGATE.search(serialised):
+        if json_text is not None and _ESCAPED_SURROGATE.search(json_text):
             # JSON may spell lone surrogates ("\\ud800"), which no UTF-8 text (the database, the
             # logs, Slack) can hold: they become U+FFFD, as the services' `storable` does, and
-            # the rest is handled as sent.
-            serialised = _LONE_SURROGATE.sub("\ufffd", serialised)
-            body = json.loads(serialised)
-        return _from_bolt(self._dispatch(body, serialised, environ))
+            # the rest is handled as sent. Only a JSON escape can make one: UTF-8 that holds one
+            # was refused above, and the form decoder turns invalid bytes into U+FFFD itself.
+            serialised = json.dumps(body, ensure_ascii=False)
+            if _LONE_SURROGATE.search(serialised):
+                body = json.loads(_LONE_SURROGATE.sub("\ufffd", serialised))
+        return _from_bolt(self._dispatch(body, environ))
 
-    def _dispatch(
-        self, body: dict[str, Any], serialised: str, environ: Mapping[str, Any]
-    ) -> BoltResponse:
+    def _dispatch(self, body: dict[str, Any], environ: Mapping[str, Any]) -> BoltResponse:
         headers = {"content-type": "application/json"}
         for key in _FORWARDED_HEADERS:
             if environ.get(key):
                 headers[key[5:].replace("_", "-").lower()] = environ[key]
         try:
+            # The parsed body itself, not JSON text for Bolt to parse again. Bolt takes a dict
+            # only in its "socket_mode"; the mode decides nothing else but that Bolt's own
+            # signature check is skipped, and that check is off here anyway (the edge did it).
             request = BoltRequest(
-                body=serialised, query=environ.get("QUERY_STRING") or "", headers=headers
+                body=body,
+                query=environ.get("QUERY_STRING") or "",
+                headers=headers,
+                mode="socket_mode",
             )
         except (TypeError, ValueError, KeyError, AttributeError, IndexError):
             # bolt_can_read missed a shape Bolt's context builder trips on.

@@ -45,6 +45,8 @@ def request_outcome(status: int) -> str:
 
 
 def log_request(kind: str, outcome: str, seconds: float) -> None:
+    if not logger.isEnabledFor(logging.DEBUG):
+        return  # the default: nothing to build for a line that is dropped
     duration_ms = round(seconds * 1000, 1)
     logger.debug(
         "%s request answered (%s) in %.1f ms",

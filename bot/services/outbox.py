@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, insert, select
+from sqlalchemy import Connection, Select, insert, select
 from sqlalchemy.orm import Session
 
 from models import OutboxItem, OutboxPurpose, OutboxState
@@ -38,7 +38,7 @@ def outbox_item(
     }
 
 
-def queue_posts(session: Session, *items: dict[str, Any]) -> None:
+def queue_posts(session: Session | Connection, *items: dict[str, Any]) -> None:
     """Add posts to the outbox inside the caller's transaction (one Core INSERT)."""
     session.execute(_INSERT_OUTBOX, list(items))
 

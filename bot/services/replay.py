@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete
+from sqlalchemy import Connection, delete
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.clock import Clock, utc_now
@@ -38,7 +38,9 @@ class ReplayGuard:
         self._deadline_ms = deadline_ms
         self._purged_at: datetime | None = None
 
-    def record_request(self, session: Session, request_key: str, now: datetime) -> bool:
+    def record_request(
+        self, session: Session | Connection, request_key: str, now: datetime
+    ) -> bool:
         """Inside a caller's transaction: False when this request id was already handled."""
         key = keyed_hash(self._key, request_key)
         hour = to_the_hour(now)

@@ -7,7 +7,7 @@ import re
 import secrets
 from collections.abc import Callable
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import Connection, insert, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.clock import Clock, utc_now
@@ -19,7 +19,7 @@ from bot.services.records import FiledSignal, SignalSummary, summarize
 from bot.services.release import ReleaseSchedule
 from bot.services.replay import ReplayGuard
 from bot.services.systems import canonical_system
-from bot.services.transactions import request_read, request_transaction
+from bot.services.transactions import request_connection, request_read
 from bot.services.vocabulary import kinds_sentence, parse_kind, to_the_hour
 from models import Counter, OutboxPurpose, Signal
 from models.base import new_id
@@ -192,7 +192,9 @@ class SignalService:
         )
         now = self._clock()
         code = codes.new_code() if anonymous else None
-        with request_transaction(
+        # A Core connection, not an ORM session: every statement below is Core, and filing is
+        # the hot path of every ack.
+        with request_connection(
             self._sessions, deadline_ms=self.deadline_ms, busy=NOT_FILED
         ) as session:
             if request_key is not None and not self._guard.record_request(
@@ -209,7 +211,6 @@ class SignalService:
                 ref = f"SIG-{self._next_number(session)}"
                 stamp = now
                 release_at = now
-            # Core inserts, not the ORM unit of work: filing is the hot path of every ack.
             signal_id = new_id()
             session.execute(
                 _INSERT_SIGNAL,
@@ -241,7 +242,7 @@ class SignalService:
             ref=ref, anonymous=anonymous, code=code, release_at=release_at, system=system
         )
 
-    def _next_number(self, session: Session) -> int:
+    def _next_number(self, session: Connection) -> int:
         value = session.execute(_INCREMENT_REF).scalar_one_or_none()
         if value is None:
             created = session.execute(
@@ -251,7 +252,7 @@ class SignalService:
             value = 1 if created is not None else session.execute(_INCREMENT_REF).scalar_one()
         return value
 
-    def _anonymous_ref(self, session: Session) -> str:
+    def _anonymous_ref(self, session: Connection) -> str:
         # Random, not sequential: a sequence would place the filing between its neighbours.
         while True:
             ref = (

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from urllib.parse import urlsplit
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import Connection, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -81,7 +81,7 @@ class SystemFields:
     doc_url: str = ""
 
 
-def canonical_system(session: Session, name: str) -> str:
+def canonical_system(session: Session | Connection, name: str) -> str:
     """The canonical name of the system `name` names (its name or an alias, case and spacing
     folded), or `name` as typed when no system on record has it."""
     key = system_key(name)

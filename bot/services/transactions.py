@@ -6,9 +6,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from sqlalchemy import Connection
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.db import DeadlineExceeded, read_unit, unit_of_work
+from bot.db import DeadlineExceeded, connection_unit, read_unit, unit_of_work
 from bot.services.errors import DatabaseBusy
 
 
@@ -21,6 +22,19 @@ def request_transaction(
     try:
         with unit_of_work(sessions, deadline_ms=deadline_ms) as session:
             yield session
+    except DeadlineExceeded:
+        raise DatabaseBusy(busy) from None
+
+
+@contextmanager
+def request_connection(
+    sessions: sessionmaker[Session], *, deadline_ms: int | None, busy: str
+) -> Iterator[Connection]:
+    """`request_transaction` on a Core connection (`bot.db.connection_unit`): for the hot
+    paths whose statements are all Core."""
+    try:
+        with connection_unit(sessions, deadline_ms=deadline_ms) as connection:
+            yield connection
     except DeadlineExceeded:
         raise DatabaseBusy(busy) from None
 

@@ -40,7 +40,7 @@ from bot.services.records import (
 from bot.services.release import ReleaseSchedule
 from bot.services.replay import ReplayGuard
 from bot.services.signals import GENERIC_CODE_ANSWER, is_own_named, not_own_signal_answer, storable
-from bot.services.transactions import request_read, request_transaction
+from bot.services.transactions import request_connection, request_read, request_transaction
 from bot.services.vocabulary import (
     CLOSED_STATUSES,
     IMPACTS,
@@ -316,6 +316,7 @@ class TriageService:
             action=EventAction.ACKNOWLEDGED,
             allowed=(S.NEW.value,),
             apply=lambda signal, now, _: self._apply_acknowledge(signal, now),
+            core=True,
         )
 
     def triage(
@@ -939,13 +940,17 @@ class TriageService:
         request_key: str | None = None,
         lead: bool = True,
         notify: Callable[[Signal], str | None] | None = None,
+        core: bool = False,
     ) -> ActionResult:
         """`apply(signal, now, session)` changes the signal's columns (a plain row, written back
         with one UPDATE) and may read or write other rows in the same transaction.
         `lead=False`: the actor is no lead, so they must own the signal. `notify` names, before
-        `apply`, a member to tell privately about the action (a new owner)."""
+        `apply`, a member to tell privately about the action (a new owner). `core=True`: the
+        action's statements are all Core (no duplicate to look up, no followers to notify), so
+        the transaction runs on a Core connection, without the ORM session."""
         now = self._clock()
-        with request_transaction(
+        transaction = request_connection if core else request_transaction
+        with transaction(
             self._sessions, deadline_ms=self._deadline_ms, busy=NOTHING_CHANGED_BUSY
         ) as session:
             signal, stored = _locked_signal(session, ref)

@@ -110,6 +110,15 @@ def test_wrk_load_measures_three_servers_under_wrk():
     assert "non-2xx answers and socket errors: 0" in out
 
 
+@pytest.mark.parametrize("kind", ["filings", "clicks", "help", "bare"])
+def test_request_cpu_answers_every_request_in_process(kind):
+    done = run_script("request_cpu.py", "--kind", kind, "--requests", "30", "--warmup", "10")
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    figures = re.search(r"^(\w+): (\d+) requests, [\d.]+ ms CPU per request", done.stdout, re.M)
+    assert figures is not None and figures.groups() == (kind, "30"), done.stdout
+    assert "answers {'200 OK': 30}" in done.stdout
+
+
 def test_queue_reads_times_every_lead_read_on_a_small_database():
     done = run_script("queue_reads.py", "--sizes", "3000", "--runs", "2", "--sqlite-only")
     assert done.returncode in (0, 1), done.stdout[-2000:] + done.stderr[-2000:]  # 1: a miss

@@ -31,3 +31,36 @@ def test_no_ignored_token_warning_when_the_token_is_in_the_environment(
         assert noise == []
     finally:
         runtime.stop()
+
+
+def test_listener_matchers_get_the_body_directly_and_answer_as_bolts_own(tmp_path):
+    from slack_bolt import BoltRequest, BoltResponse
+    from slack_bolt.listener_matcher.builtins import BuiltinListenerMatcher, command
+
+    settings = Settings.from_env(
+        {
+            "SLACK_BOT_TOKEN": "xoxb-test",
+            "SLACK_SIGNING_SECRET": "s",
+            "SLACK_API_URL": "http://127.0.0.1:9/api/",
+            "DATABASE_URL": f"sqlite:///{tmp_path / 'a.db'}",
+            "AI_SIGNAL_TRIAGE_CHANNEL": "CTRIAGE001",
+        },
+        http=True,
+    )
+    runtime = build_runtime(settings)
+    try:
+        matchers = [m for listener in runtime.app._listeners for m in listener.matchers]
+        assert matchers
+        assert not [m for m in matchers if type(m) is BuiltinListenerMatcher]
+        # The app's matcher class, around Bolt's own command matcher, answers as Bolt's does.
+        body_matcher = type(runtime.app._listeners[0].matchers[0])
+        bolts = command("/ai-signal", asyncio=False)
+        ours = body_matcher(bolts.func)
+        answers = []
+        for text in ("command=%2Fai-signal&text=x", "command=%2Fother&text=x", "text=x"):
+            request, response = BoltRequest(body=text, headers={}), BoltResponse(status=200)
+            answers.append(ours.matches(request, response))
+            assert answers[-1] == bolts.matches(request, response)
+        assert answers == [True, False, False]
+    finally:
+        runtime.stop()

@@ -174,7 +174,8 @@ def test_paging_with_more_and_key_lessons_first(app):
 
 
 def press_key(app, user, ref: str) -> None:
-    """Press the key-lesson button on the resolution reply in the thread of `ref`."""
+    """Press the key-lesson button on the resolution reply in the thread of `ref`, and wait for
+    the private answer the listener sends once the change is stored (it runs after the ack)."""
     from tests.conftest import TRIAGE
 
     replies = app.standin.thread(TRIAGE, signal(app, ref).triage_ts)
@@ -186,6 +187,7 @@ def press_key(app, user, ref: str) -> None:
         for e in b["elements"]
         if e["action_id"] == ids.KEY_LESSON_ACTION
     ]
+    answered = len(app.standin.calls_to("chat.postEphemeral"))
     response = app.sender.block_action(
         user=user,
         action_id=ids.KEY_LESSON_ACTION,
@@ -195,6 +197,7 @@ def press_key(app, user, ref: str) -> None:
         container={"type": "message", "message_ts": reply["ts"], "channel_id": TRIAGE},
     )
     assert response.status == 200, response.text
+    app.standin.wait_for("chat.postEphemeral", answered + 1)
 
 
 def test_playbook_lists_a_systems_key_lessons(app):
