@@ -234,16 +234,8 @@ def handle_error(
 
 
 def register(app: App) -> None:
-    def handle_unexpected_error(
-        error: Exception,
-        body: dict,
-        response: BoltResponse | None,
-        respond: Respond | None,
-        client: WebClient | None,
-    ) -> BoltResponse | None:
-        return handle_error(error, body, response, respond, client)
-
-    app.error(handle_unexpected_error)
+    # Bolt hands the error handler the arguments its parameters name.
+    app.error(handle_error)
 
 
 # What `answered_after_ack` needs from Bolt besides what the listener itself asks for.
