@@ -33,17 +33,13 @@ from pathlib import Path
 from typing import Any
 
 from _common import (
-    LEAD_ID,
-    REPORTER_IDS,
     SIGNING_SECRET,
     Prepared,
-    acknowledge_click,
     app_env,
-    command_request,
     start_standin,
     temp_workdir,
 )
-from slack_sdk.signature import SignatureVerifier
+from wrk_load import Requests as SignedRequests
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -58,31 +54,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-class Requests:
-    def __init__(self, stand_in: Any) -> None:
-        self._stand_in = stand_in
-        self._verifier = SignatureVerifier(SIGNING_SECRET)
-        self._case = 0
+class Requests(SignedRequests):
+    """bench/wrk_load.py's signed requests, handed to the WSGI app as waitress would."""
 
     def command(self, text: str | None = None) -> Prepared:
-        self._case += 1
-        n = self._case
-        return command_request(
-            user_id=REPORTER_IDS[n % len(REPORTER_IDS)],
-            text=text
-            or f"drift scoring-model-{n % 7} approval rate fell 12% since the retrain (case {n})",
-            trigger_id=self._stand_in.issue_trigger_id(),
-            response_url=self._stand_in.new_response_url(),
-        )
-
-    def click(self, ref: str) -> Prepared:
-        return acknowledge_click(
-            ref=ref,
-            user_id=LEAD_ID,
-            trigger_id=self._stand_in.issue_trigger_id(),
-            response_url=self._stand_in.new_response_url(),
-            message_ts="1700000000.000100",
-        )
+        return self.filing(text)
 
     def environ(self, request: Prepared) -> dict[str, Any]:
         """The WSGI environ waitress would build for this request, signed now."""

@@ -98,12 +98,13 @@ class Requests:
         self._verifier = SignatureVerifier(SIGNING_SECRET)
         self._case = 0
 
-    def filing(self) -> Prepared:
+    def filing(self, text: str | None = None) -> Prepared:
         self._case += 1
         n = self._case
         return command_request(
             user_id=REPORTER_IDS[n % len(REPORTER_IDS)],
-            text=f"drift scoring-model-{n % 7} approval rate fell 12% since the retrain (case {n})",
+            text=text
+            or f"drift scoring-model-{n % 7} approval rate fell 12% since the retrain (case {n})",
             trigger_id=self._stand_in.issue_trigger_id(),
             response_url=self._stand_in.new_response_url(),
         )
