@@ -56,6 +56,9 @@ class Settings:
     port: int = 3000
     db_deadline_ms: int = 2000
     outbox_lease_seconds: float = 60.0
+    # Posts a second to one channel (Slack's chat.postMessage limit is about one); above it, Slack
+    # answers 429 and the worker waits out Retry-After.
+    channel_posts_per_second: float = 1.0
     retention_days: int | None = None  # None: keep the text of closed signals forever
     retention_keep_lessons: bool = True
     log_format: str = "text"  # or "json": one JSON object per line
@@ -299,6 +302,12 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("escalation_group", "AI_SIGNAL_ESCALATION_GROUP", None, _lead_group),
     Setting("small_crowd", "AI_SIGNAL_SMALL_CROWD", "10", _small_crowd),
     Setting("outbox_lease_seconds", "AI_SIGNAL_OUTBOX_LEASE_SECONDS", "60", _positive("seconds")),
+    Setting(
+        "channel_posts_per_second",
+        "AI_SIGNAL_CHANNEL_POSTS_PER_SECOND",
+        "1",
+        _positive("posts a second"),
+    ),
     Setting("log_level", "LOG_LEVEL", "INFO", _log_level),
     Setting("port", "PORT", "3000", _port),
     Setting(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 
 from slack_bolt import App
@@ -136,8 +136,9 @@ def build_runtime(
     client: WebClient | None = None,
     migrate: bool = True,
     poll_interval: float = 1.0,
-    pace: Pace = SLACK_PACE,
+    pace: Pace | None = None,
 ) -> Runtime:
+    """`pace`: Slack's, at AI_SIGNAL_CHANNEL_POSTS_PER_SECOND, unless a test gives its own."""
     if migrate:
         db.upgrade(settings.database_url)
     engine = db.create_db_engine(settings.database_url)
@@ -155,7 +156,7 @@ def build_runtime(
             client=outbox_client, leads=leads, escalation_group=settings.escalation_group
         ),
         poll_interval=poll_interval,
-        pace=pace,
+        pace=pace or replace(SLACK_PACE, rate=settings.channel_posts_per_second),
     )
     key = code_key(settings, sessions)
     guard = ReplayGuard(

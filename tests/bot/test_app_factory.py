@@ -64,3 +64,30 @@ def test_listener_matchers_get_the_body_directly_and_answer_as_bolts_own(tmp_pat
         assert answers == [True, False, False]
     finally:
         runtime.stop()
+
+
+def test_the_delivery_worker_posts_at_the_configured_pace(tmp_path):
+    from bot.jobs.delivery import SLACK_PACE
+
+    def runtime_with(extra: dict[str, str]):
+        env = {
+            "SLACK_BOT_TOKEN": "xoxb-test",
+            "SLACK_SIGNING_SECRET": "s",
+            "SLACK_API_URL": "http://127.0.0.1:9/api/",
+            "DATABASE_URL": f"sqlite:///{tmp_path / 'a.db'}",
+            "AI_SIGNAL_TRIAGE_CHANNEL": "CTRIAGE001",
+        }
+        return build_runtime(Settings.from_env(env | extra, http=True))
+
+    default = runtime_with({})
+    faster = runtime_with({"AI_SIGNAL_CHANNEL_POSTS_PER_SECOND": "20"})
+    try:
+        assert default.worker.pace == SLACK_PACE and SLACK_PACE.rate == 1.0
+        assert faster.worker.pace.rate == 20.0
+        assert (faster.worker.pace.burst, faster.worker.pace.max_wait) == (
+            SLACK_PACE.burst,
+            SLACK_PACE.max_wait,
+        )
+    finally:
+        default.stop()
+        faster.stop()

@@ -53,6 +53,7 @@ def test_defaults():
     assert s.port == 3000
     assert s.socket_mode is False
     assert s.app_token is None
+    assert s.channel_posts_per_second == 1.0  # Slack's chat.postMessage pace
 
 
 def test_reads_os_environ_by_default(monkeypatch):
@@ -76,7 +77,9 @@ def test_explicit_values():
         AI_SIGNAL_ANON_DELAY="60",
         LOG_LEVEL="debug",
         PORT="8080",
+        AI_SIGNAL_CHANNEL_POSTS_PER_SECOND="2.5",
     )
+    assert s.channel_posts_per_second == 2.5
     assert s.api_url == "https://slack-gov.com/api/"  # trailing slash added
     assert s.database_url == "postgresql+psycopg://u@db/x"
     assert s.digest_channel == "GDIGEST01"
@@ -149,6 +152,8 @@ def test_each_required_variable_missing(variable, value):
         ("PORT", "-1"),
         ("PORT", "80.5"),
         ("DATABASE_URL", "ai_signal.db"),
+        ("AI_SIGNAL_CHANNEL_POSTS_PER_SECOND", "0"),
+        ("AI_SIGNAL_CHANNEL_POSTS_PER_SECOND", "fast"),
     ],
 )
 def test_malformed_value_names_the_variable(variable, value):

@@ -36,6 +36,10 @@ from tests.conftest import ALICE, BOT_TOKEN, DIGEST, LEAD, REPO_ROOT, SIGNING_SE
 ROOT = REPO_ROOT
 BOB = SlackUser(id="UBOB000002", name="bob.k")
 LEASE = "2"  # seconds: how long a killed instance's claims keep their items from the others
+# Posts a second per channel: the stand-in has no limit here, and at Slack's 1/s the drain of a
+# run's ~50 posts would take most of the test's time. Still slow enough for kills to land while
+# a burst is being delivered (bench/crash_delivery.py kills at Slack's pace).
+POSTS_PER_SECOND = "5"
 _REF = re.compile(r"\bSIG-\d+\b")
 _CODE = re.compile(r"`([A-Z2-7]{4}(?:-[A-Z2-7]{4}){5,})`")
 
@@ -78,6 +82,7 @@ class Cluster:
             "AI_SIGNAL_LEADS": LEAD.id,
             "AI_SIGNAL_ANON_DELAY": "0",
             "AI_SIGNAL_OUTBOX_LEASE_SECONDS": LEASE,
+            "AI_SIGNAL_CHANNEL_POSTS_PER_SECOND": POSTS_PER_SECOND,
             "LOG_LEVEL": "WARNING",
             "PORT": str(port),
         }
