@@ -255,6 +255,9 @@ def make_env(*, api_url: str, database_url: str, **overrides: str) -> dict[str, 
         "AI_SIGNAL_LEADS": "ULEAD00001",
         "AI_SIGNAL_ANON_DELAY": "0",
         "AI_SIGNAL_CODE_KEY": "test-code-key",
+        # The stand-in has no rate limit unless a test sets one (as TEST_PACE in process):
+        # posts that wait on Slack's 1/s would make a process test wait on them too.
+        "AI_SIGNAL_CHANNEL_POSTS_PER_SECOND": "20",
         "LOG_LEVEL": "DEBUG",
     }
     env.update(overrides)

@@ -2,38 +2,16 @@
 
 from __future__ import annotations
 
-import os
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO_ROOT
-
-REPO = REPO_ROOT
-
-
-@pytest.fixture(scope="module")
-def demo_run(
-    tmp_path_factory: pytest.TempPathFactory,
-) -> tuple[subprocess.CompletedProcess[str], Path]:
-    keep = tmp_path_factory.mktemp("demo") / "kept"
-    env = {"PATH": os.environ.get("PATH", ""), "PYTHONPATH": str(REPO)}
-    result = subprocess.run(
-        [sys.executable, "-m", "bot", "demo", "--keep", str(keep)],
-        cwd=tmp_path_factory.mktemp("cwd"),
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    return result, keep
+pytestmark = pytest.mark.xdist_group("demo")
 
 
 def test_demo_exits_zero_and_plays_the_week(demo_run):
-    result, _ = demo_run
+    result = demo_run.result
     assert result.returncode == 0, result.stderr[-2000:]
     out = result.stdout
     assert "Traceback" not in out + result.stderr
@@ -68,20 +46,20 @@ def test_demo_exits_zero_and_plays_the_week(demo_run):
 
 
 def test_demo_summary_shows_no_reporter_for_anonymous(demo_run):
-    result, _ = demo_run
+    result = demo_run.result
     summary = result.stdout.split("What was stored", 1)[1]
     anonymous_rows = [line for line in summary.splitlines() if "anonymous" in line]
     assert anonymous_rows and all("omar" not in line for line in anonymous_rows)
 
 
 def test_demo_keep_leaves_the_database(demo_run):
-    result, keep = demo_run
+    result, keep = demo_run.result, demo_run.kept
     assert result.returncode == 0
     assert (keep / "ai_signal.db").exists()
 
 
 def test_the_week_ends_with_the_review_report_written_to_a_path_it_prints(demo_run):
-    result, _ = demo_run
+    result = demo_run.result
     out = result.stdout
     assert "[#ai-signals · file shared: Signals by kind, last eight weeks]" in out
     review = out.split("`ai-signal review`", 1)[1]

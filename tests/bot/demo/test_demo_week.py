@@ -3,38 +3,27 @@ story's days, and the anonymous delay its receipts promise is really waited for 
 
 from __future__ import annotations
 
-import os
 import re
 import sqlite3
-import subprocess
-import sys
 from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
 
 from bot.demo import ANON_DELAY
-from tests.conftest import REPO_ROOT
 
-REPO = REPO_ROOT
 DAYS = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"]
 HEADING = re.compile(r"^── (" + "|".join(DAYS) + r") (\d\d):(\d\d): (.*)$", re.MULTILINE)
 
 
-@pytest.fixture(scope="module")
-def demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, Path]:
-    keep = tmp_path_factory.mktemp("demo") / "kept"
-    env = {"PATH": os.environ.get("PATH", ""), "PYTHONPATH": str(REPO)}
-    result = subprocess.run(
-        [sys.executable, "-m", "bot", "demo", "--keep", str(keep)],
-        cwd=tmp_path_factory.mktemp("cwd"),
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert result.returncode == 0, result.stderr[-2000:]
-    return result.stdout, keep / "ai_signal.db"
+pytestmark = pytest.mark.xdist_group("demo")
+
+
+@pytest.fixture
+def demo(demo_run) -> tuple[str, Path]:
+    """The shared demo run's transcript and the database it kept."""
+    assert demo_run.result.returncode == 0, demo_run.result.stderr[-2000:]
+    return demo_run.result.stdout, demo_run.kept / "ai_signal.db"
 
 
 def scenes(out: str) -> list[tuple[timedelta, str, str]]:

@@ -65,6 +65,7 @@ def cli_env(*, api_url: str, database_url: str) -> dict[str, str]:
         "AI_SIGNAL_DIGEST_CHANNEL": DIGEST,
         "AI_SIGNAL_ANON_DELAY": "0",
         "AI_SIGNAL_CODE_KEY": "k",
+        "AI_SIGNAL_CHANNEL_POSTS_PER_SECOND": "20",  # the stand-in has no rate limit here
         "LOG_LEVEL": "DEBUG",
         "NO_PROXY": "127.0.0.1,localhost",
         "PYTHONPATH": str(REPO),
