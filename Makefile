@@ -54,7 +54,7 @@ browser:  ## install Debian's chromium for the browser tests, unless it is there
 	else echo "chromium is not installed and cannot be (needs root and apt-get): browser tests skip"; fi
 
 test: lint browser  ## lint, then the full test suite (SQLite; PostgreSQL too when one is reachable)
-	$(BIN)/pytest -q -n $(TEST_WORKERS) --dist loadgroup
+	$(BIN)/pytest -q -n $(TEST_WORKERS)
 
 # wrk (a Debian package) is the load generator of bench/wrk_load.py; installed here if absent.
 bench-wrk: install  ## throughput, latency and CPU per request under wrk: ai-signal, bare Bolt, bare HTTP

@@ -5,10 +5,6 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-import pytest
-
-pytestmark = pytest.mark.xdist_group("demo")
-
 
 def test_demo_exits_zero_and_plays_the_week(demo_run):
     result = demo_run.result

@@ -16,9 +16,6 @@ DAYS = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sun
 HEADING = re.compile(r"^── (" + "|".join(DAYS) + r") (\d\d):(\d\d): (.*)$", re.MULTILINE)
 
 
-pytestmark = pytest.mark.xdist_group("demo")
-
-
 @pytest.fixture
 def demo(demo_run) -> tuple[str, Path]:
     """The shared demo run's transcript and the database it kept."""
