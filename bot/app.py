@@ -8,6 +8,7 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Any
 from urllib.error import URLError
 
 from slack_bolt import App, BoltRequest, BoltResponse
@@ -65,6 +66,79 @@ def create_app(
     return app
 
 
+# The registration methods whose first argument, a plain string, is the one field their matcher
+# compares: a slash command's name, an action's id, a form's or a shortcut's callback id, an
+# options request's action id, an event's type. Each requires its own kind of request (a slash
+# command, or a payload `type`, or an `event`), so a listener registered with one of them can
+# match only the request of its kind that carries that string.
+_KEYED_REGISTRATIONS = (
+    "command",
+    "action",
+    "block_action",
+    "shortcut",
+    "global_shortcut",
+    "message_shortcut",
+    "view",
+    "view_submission",
+    "view_closed",
+    "options",
+    "block_suggestion",
+    "event",
+)
+_NOW_DISPATCHING: contextvars.ContextVar[dict | None] = contextvars.ContextVar(
+    "ai_signal_dispatching", default=None
+)
+
+
+def _request_key(body: dict) -> tuple[str, str] | None:
+    """(registration, string) for the two kinds of request Slack sends most, a slash command
+    and a button press; None for any other (every listener is tried, as Bolt does)."""
+    if "event" in body:
+        return None
+    if "type" not in body:
+        command = body.get("command")
+        return ("command", command) if isinstance(command, str) else None
+    if body.get("type") != "block_actions" or "command" in body:
+        return None
+    actions = body.get("actions")
+    if isinstance(actions, list) and actions and isinstance(actions[0], dict):
+        action_id = actions[0].get("action_id")
+        if isinstance(action_id, str):
+            return ("action", action_id)
+    return None
+
+
+class _IndexedListeners(list):
+    """The app's listeners, in their order. While a request is dispatched, iterating yields only
+    the listeners that can match it: those registered for exactly its command name or action id
+    (`action` and `block_action` alike) and every listener whose matching is not known here.
+    A listener registered for another command, another action id or another kind of request
+    would not match (its matcher compares that one string, after checking the request's kind),
+    so Bolt's answer is the same; it just does not check and log each of them per request."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._keys: dict[int, tuple[str, str]] = {}
+        self._candidates: dict[tuple[str, str], tuple[int, list]] = {}
+
+    def key(self, listener: object, registration: str, constraint: str) -> None:
+        kind = "action" if registration == "block_action" else registration
+        self._keys[id(listener)] = (kind, constraint)
+
+    def __iter__(self):
+        body = _NOW_DISPATCHING.get()
+        key = _request_key(body) if body is not None else None
+        if key is None:
+            return super().__iter__()
+        cached = self._candidates.get(key)
+        if cached is None or cached[0] != len(self):
+            everyone = list(super().__iter__())
+            keys = self._keys
+            fitting = [each for each in everyone if keys.get(id(each), key) == key]
+            cached = self._candidates[key] = (len(everyone), fitting)
+        return iter(cached[1])
+
+
 class _BodyMatcher(ListenerMatcher):
     """One of Bolt's own matchers (command name, action id, callback id, event type), called
     with the request body it asks for, as Bolt calls it, without first building every other
@@ -102,13 +176,54 @@ class _RequestClockApp(App):
     # Told each request's kind, outcome and time to the answer (the log line; metrics add theirs).
     observe_request: Callable[[str, str, float], None] = staticmethod(log_request)
 
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        indexed = _IndexedListeners()
+        indexed.extend(self._listeners)
+        self._listeners = indexed
+
     def dispatch(self, req: BoltRequest) -> BoltResponse:
         arrived = time.monotonic()
+        body = req.body if isinstance(req.body, dict) else None
         with db.request_arrived(arrived):
-            response = super().dispatch(req)
+            token = _NOW_DISPATCHING.set(body)
+            try:
+                response = super().dispatch(req)
+            finally:
+                _NOW_DISPATCHING.reset(token)
         kind, outcome = request_kind(req.body), request_outcome(response.status)
         self.observe_request(kind, outcome, time.monotonic() - arrived)
         return response
+
+
+def _keyed(registration: str) -> Callable[..., Any]:
+    """Bolt's registration method `registration`, keying in the app's listener index the
+    listeners it registers when its one argument is a plain string (no extra matchers or
+    middleware decide whether they match)."""
+    bolts = getattr(App, registration)
+
+    def register(self: App, *args: Any, **kwargs: Any) -> Callable[..., Any]:
+        decorator = bolts(self, *args, **kwargs)
+        if len(args) != 1 or not isinstance(args[0], str) or kwargs:
+            return decorator
+
+        def decorating(*functions: Any, **options: Any) -> Any:
+            listeners = self._listeners
+            before = len(listeners)
+            result = decorator(*functions, **options)
+            for listener in listeners[before:]:
+                listeners.key(listener, registration, args[0])
+            return result
+
+        return decorating
+
+    register.__name__ = register.__qualname__ = registration
+    register.__doc__ = bolts.__doc__
+    return register
+
+
+for _registration in _KEYED_REGISTRATIONS:
+    setattr(_RequestClockApp, _registration, _keyed(_registration))
 
 
 class _ContextExecutor(ThreadPoolExecutor):

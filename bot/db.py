@@ -25,6 +25,12 @@ SQLITE_BUSY_TIMEOUT_MS = 10_000
 CONNECT_TIMEOUT_SECONDS = 5  # for the start-up check of a PostgreSQL server
 WRITE_OPTION = "ai_signal_writes"
 DEFAULT_DEADLINE_MS = 2000
+# SQLite connections kept open between units of work: one per listener thread (bot.app's
+# LISTENER_THREADS) and a few for the HTTP server's threads, the delivery worker and the jobs.
+# SQLAlchemy's default keeps 5 and closes every connection beyond them when it is returned, so
+# under concurrent requests most units of work opened a new connection, which reads and parses
+# the whole schema (indexes, triggers) and prepares every statement again.
+SQLITE_POOL_SIZE = 20
 # The monotonic time by which the current thread's unit of work must be done (None: no bound).
 _DEADLINE: contextvars.ContextVar[float | None] = contextvars.ContextVar(
     "ai_signal_db_deadline", default=None
@@ -50,6 +56,7 @@ def create_db_engine(url: str) -> Engine:
             url,
             hide_parameters=True,
             connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000, "check_same_thread": False},
+            pool_size=SQLITE_POOL_SIZE,
         )
         _configure_sqlite(engine)
         return engine

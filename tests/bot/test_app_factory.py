@@ -91,3 +91,77 @@ def test_the_delivery_worker_posts_at_the_configured_pace(tmp_path):
     finally:
         default.stop()
         faster.stop()
+
+
+def test_listeners_tried_by_their_key_answer_as_bolt_tries_them_all(tmp_path):
+    """A listener registered for a plain string is skipped for a request that carries another
+    one; listeners Bolt matches otherwise (a pattern, extra matchers) are still tried, and the
+    first match in registration order still wins."""
+    import re
+    import threading
+
+    from slack_bolt import BoltRequest
+
+    settings = Settings.from_env(
+        {
+            "SLACK_BOT_TOKEN": "xoxb-test",
+            "SLACK_SIGNING_SECRET": "s",
+            "SLACK_API_URL": "http://127.0.0.1:9/api/",
+            "DATABASE_URL": f"sqlite:///{tmp_path / 'a.db'}",
+            "AI_SIGNAL_TRIAGE_CHANNEL": "CTRIAGE001",
+        },
+        http=True,
+    )
+    runtime = build_runtime(settings)
+    app = runtime.app
+    ran: list[str] = []
+    done = threading.Event()
+
+    def listener(name: str):
+        def run(ack, body):
+            ack()
+            ran.append(name)
+            done.set()
+
+        return run
+
+    try:
+        app.action("probe_exact")(listener("exact"))
+        app.action(re.compile("^probe_"))(listener("pattern"))
+        app.action("probe_late")(listener("late, behind the pattern"))
+        app.action("checked_x", matchers=[lambda body: body["user"]["id"] == "U1"])(
+            listener("checked")
+        )
+        app.command("/probe")(listener("command"))
+        answers = {}
+        for action_id, user in (
+            ("probe_exact", "U1"),
+            ("probe_late", "U1"),
+            ("probe_other", "U1"),
+            ("checked_x", "U1"),
+        ):
+            done.clear()
+            body = {
+                "type": "block_actions",
+                "user": {"id": user},
+                "team": {"id": "T1"},
+                "actions": [{"action_id": action_id, "value": "x"}],
+            }
+            response = app.dispatch(BoltRequest(body=body, mode="socket_mode"))
+            assert response.status == 200
+            assert done.wait(5)
+            answers[action_id] = ran.pop()
+        done.clear()
+        command = {"command": "/probe", "text": "", "user_id": "U1", "team_id": "T1"}
+        assert app.dispatch(BoltRequest(body=command, mode="socket_mode")).status == 200
+        assert done.wait(5)
+        answers["/probe"] = ran.pop()
+        assert answers == {
+            "probe_exact": "exact",
+            "probe_late": "pattern",
+            "probe_other": "pattern",
+            "checked_x": "checked",
+            "/probe": "command",
+        }
+    finally:
+        runtime.stop()
