@@ -8,7 +8,9 @@
 The app is built as `ai-signal run --http` builds it (bot.runtime, SQLite in a temporary folder,
 the app's WSGI callable from bot.http, the Slack stand-in in this process as its Web API, the
 delivery worker off unless `--worker`) and each signed request is handed to the WSGI callable
-in this thread, one after the other, as bench/wrk_load.py's requests are: `filings` are quick
+in this thread, one after the other (with `--one-at-a-time`, the default under `--callgrind`,
+each only once the listeners of the one before have finished), as bench/wrk_load.py's requests
+are: `filings` are quick
 slash commands, `clicks` a lead's Acknowledge on distinct new signals, `help` is
 `/ai-signal help` (the edge, Bolt and a listener without the database), `bare` the same slash
 commands through bench/bare_bolt_app.py's Bolt app. After a warm-up, the process's CPU time (all
@@ -29,6 +31,7 @@ import subprocess
 import sys
 import time
 from collections import Counter
+from concurrent.futures import Future
 from pathlib import Path
 from typing import Any
 
@@ -51,7 +54,15 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--profile", choices=("yappi",), default=None)
     parser.add_argument("--out", default="request_cpu.prof", help="the --profile output file")
     parser.add_argument("--callgrind", action="store_true", help="see the module docstring")
-    return parser.parse_args(argv)
+    parser.add_argument(
+        "--one-at-a-time",
+        action="store_true",
+        help="wait for each request's listeners to finish before the next request (the default "
+        "under --callgrind)",
+    )
+    args = parser.parse_args(argv)
+    args.one_at_a_time = args.one_at_a_time or args.callgrind
+    return args
 
 
 class Requests(SignedRequests):
@@ -78,7 +89,32 @@ class Requests(SignedRequests):
         }
 
 
-def send_all(wsgi: Any, environs: list[dict[str, Any]]) -> Counter[str]:
+class ListenerWatch:
+    """The futures of the listeners Bolt starts on `executor` (they run after the ack), so a
+    sender can wait for a request's work to be done before it sends the next. Under valgrind
+    threads take turns: without waiting, clicks queue behind each other past their database
+    deadline, are rolled back, and their work spills out of the measured window."""
+
+    def __init__(self, executor: Any) -> None:
+        self.pending: list[Future] = []
+        submit = executor.submit
+
+        def watched(fn: Any, /, *args: Any, **kwargs: Any) -> Future:
+            future = submit(fn, *args, **kwargs)
+            self.pending.append(future)
+            return future
+
+        executor.submit = watched
+
+    def finish(self) -> None:
+        while self.pending:
+            self.pending.pop().result()
+
+
+def send_all(
+    wsgi: Any, environs: list[dict[str, Any]], watch: ListenerWatch | None = None
+) -> Counter[str]:
+    """Hand each request to the WSGI app; with `watch`, wait for its listeners after each."""
     statuses: Counter[str] = Counter()
 
     def start_response(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> None:
@@ -86,6 +122,8 @@ def send_all(wsgi: Any, environs: list[dict[str, Any]]) -> Counter[str]:
 
     for environ in environs:
         b"".join(wsgi(environ, start_response))
+        if watch is not None:
+            watch.finish()
     return statuses
 
 
@@ -125,7 +163,9 @@ def new_refs(runtime: Any, count: int) -> list[str]:
         return list(session.scalars(query.limit(count)))
 
 
-def measured(args: argparse.Namespace, wsgi: Any, environs: list[dict[str, Any]]) -> Counter:
+def measured(
+    args: argparse.Namespace, wsgi: Any, environs: list[dict[str, Any]], watch: ListenerWatch | None
+) -> Counter:
     """Send `environs` with the profiler or callgrind's instrumentation on; print the figure."""
     if args.profile == "yappi":
         import yappi
@@ -135,7 +175,7 @@ def measured(args: argparse.Namespace, wsgi: Any, environs: list[dict[str, Any]]
     if args.callgrind:
         subprocess.run(["callgrind_control", "-i", "on", str(os.getpid())], capture_output=True)
     before, wall = os.times(), time.perf_counter()
-    statuses = send_all(wsgi, environs)
+    statuses = send_all(wsgi, environs, watch)
     after, wall = os.times(), time.perf_counter() - wall
     user, system = after.user - before.user, after.system - before.system
     if args.callgrind:
@@ -160,20 +200,30 @@ def main(argv: list[str] | None = None) -> int:
         runtime, wsgi = build_app(args, stand_in, Path(tmp))
         requests = Requests(stand_in)
         try:
+            app = runtime.app
             if args.kind == "bare":
                 import bare_bolt_app
 
-                wsgi = bare_bolt_app.build_wsgi(bare_bolt_app.build_app())
+                app = bare_bolt_app.build_app()
+                wsgi = bare_bolt_app.build_wsgi(app)
+            executor = app.listener_runner.listener_executor
+            watch = ListenerWatch(executor) if args.one_at_a_time else None
             text = "help" if args.kind == "help" else None
-            send_all(wsgi, [requests.environ(requests.command(text)) for _ in range(args.warmup)])
+            send_all(
+                wsgi, [requests.environ(requests.command(text)) for _ in range(args.warmup)], watch
+            )
             if args.kind == "clicks":
-                send_all(wsgi, [requests.environ(requests.command()) for _ in range(args.requests)])
+                send_all(
+                    wsgi,
+                    [requests.environ(requests.command()) for _ in range(args.requests)],
+                    watch,
+                )
                 warm = new_refs(runtime, args.warmup)  # the warm-up's filings, clicked
-                send_all(wsgi, [requests.environ(requests.click(ref)) for ref in warm])
+                send_all(wsgi, [requests.environ(requests.click(ref)) for ref in warm], watch)
                 bodies = [requests.click(ref) for ref in new_refs(runtime, args.requests)]
             else:
                 bodies = [requests.command(text) for _ in range(args.requests)]
-            statuses = measured(args, wsgi, [requests.environ(body) for body in bodies])
+            statuses = measured(args, wsgi, [requests.environ(body) for body in bodies], watch)
         finally:
             runtime.stop()
             stand_in.stop()
