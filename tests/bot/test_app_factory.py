@@ -1,5 +1,6 @@
-"""The Bolt app factory: quiet about the token it is given through its client (neither of Bolt's
-two notices about an unused `token` reaches the log)."""
+"""The runtime's wiring of the Bolt app and the delivery worker: quiet about the token it is
+given through its client, matchers fed the body directly, listeners tried by their key as Bolt
+would try them all, and the per-channel pace taken from the settings."""
 
 from __future__ import annotations
 
@@ -9,20 +10,23 @@ from bot.config import Settings
 from bot.runtime import build_runtime
 
 
+def settings_for(tmp_path, token: str = "xoxb-test", **extra: str) -> Settings:
+    """HTTP-mode settings of an app on SQLite in `tmp_path`, with `extra` variables on top."""
+    env = {
+        "SLACK_BOT_TOKEN": token,
+        "SLACK_SIGNING_SECRET": "s",
+        "SLACK_API_URL": "http://127.0.0.1:9/api/",
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'a.db'}",
+        "AI_SIGNAL_TRIAGE_CHANNEL": "CTRIAGE001",
+    }
+    return Settings.from_env(env | extra, http=True)
+
+
 def test_no_ignored_token_warning_when_the_token_is_in_the_environment(
     monkeypatch, caplog, tmp_path
 ):
     monkeypatch.setenv("SLACK_BOT_TOKEN", "xoxb-from-env")
-    settings = Settings.from_env(
-        {
-            "SLACK_BOT_TOKEN": "xoxb-from-env",
-            "SLACK_SIGNING_SECRET": "s",
-            "SLACK_API_URL": "http://127.0.0.1:9/api/",
-            "DATABASE_URL": f"sqlite:///{tmp_path / 'a.db'}",
-            "AI_SIGNAL_TRIAGE_CHANNEL": "CTRIAGE001",
-        },
-        http=True,
-    )
+    settings = settings_for(tmp_path, token="xoxb-from-env")
     with caplog.at_level(logging.DEBUG):
         runtime = build_runtime(settings)
     try:
@@ -37,16 +41,7 @@ def test_listener_matchers_get_the_body_directly_and_answer_as_bolts_own(tmp_pat
     from slack_bolt import BoltRequest, BoltResponse
     from slack_bolt.listener_matcher.builtins import BuiltinListenerMatcher, command
 
-    settings = Settings.from_env(
-        {
-            "SLACK_BOT_TOKEN": "xoxb-test",
-            "SLACK_SIGNING_SECRET": "s",
-            "SLACK_API_URL": "http://127.0.0.1:9/api/",
-            "DATABASE_URL": f"sqlite:///{tmp_path / 'a.db'}",
-            "AI_SIGNAL_TRIAGE_CHANNEL": "CTRIAGE001",
-        },
-        http=True,
-    )
+    settings = settings_for(tmp_path)
     runtime = build_runtime(settings)
     try:
         matchers = [m for listener in runtime.app._listeners for m in listener.matchers]
@@ -69,18 +64,8 @@ def test_listener_matchers_get_the_body_directly_and_answer_as_bolts_own(tmp_pat
 def test_the_delivery_worker_posts_at_the_configured_pace(tmp_path):
     from bot.jobs.delivery import SLACK_PACE
 
-    def runtime_with(extra: dict[str, str]):
-        env = {
-            "SLACK_BOT_TOKEN": "xoxb-test",
-            "SLACK_SIGNING_SECRET": "s",
-            "SLACK_API_URL": "http://127.0.0.1:9/api/",
-            "DATABASE_URL": f"sqlite:///{tmp_path / 'a.db'}",
-            "AI_SIGNAL_TRIAGE_CHANNEL": "CTRIAGE001",
-        }
-        return build_runtime(Settings.from_env(env | extra, http=True))
-
-    default = runtime_with({})
-    faster = runtime_with({"AI_SIGNAL_CHANNEL_POSTS_PER_SECOND": "20"})
+    default = build_runtime(settings_for(tmp_path))
+    faster = build_runtime(settings_for(tmp_path, AI_SIGNAL_CHANNEL_POSTS_PER_SECOND="20"))
     try:
         assert default.worker.pace == SLACK_PACE and SLACK_PACE.rate == 1.0
         assert faster.worker.pace.rate == 20.0
@@ -102,16 +87,7 @@ def test_listeners_tried_by_their_key_answer_as_bolt_tries_them_all(tmp_path):
 
     from slack_bolt import BoltRequest
 
-    settings = Settings.from_env(
-        {
-            "SLACK_BOT_TOKEN": "xoxb-test",
-            "SLACK_SIGNING_SECRET": "s",
-            "SLACK_API_URL": "http://127.0.0.1:9/api/",
-            "DATABASE_URL": f"sqlite:///{tmp_path / 'a.db'}",
-            "AI_SIGNAL_TRIAGE_CHANNEL": "CTRIAGE001",
-        },
-        http=True,
-    )
+    settings = settings_for(tmp_path)
     runtime = build_runtime(settings)
     app = runtime.app
     ran: list[str] = []
