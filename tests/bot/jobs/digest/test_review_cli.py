@@ -1,39 +1,55 @@
-"""`ai-signal review` and `ai-signal export --until`, run as an operator runs them: a separate
-process, an explicit environment, a working directory of its own; on SQLite and PostgreSQL."""
+"""`ai-signal review` and `ai-signal export --until` as an operator runs them: the CLI's `main`
+with their arguments, an explicit environment (nothing else of the test process's), a working
+directory of their own, what they print and their exit status; on SQLite and PostgreSQL.
+
+In this process, not a subprocess: the process itself (imports, `python -m bot`, exit codes
+through `sys.exit`) is what tests/bot/test_startup*.py and tests/bot/jobs/digest/test_cli.py
+check, and a subprocess per test cost about a second of CPU each."""
 
 from __future__ import annotations
 
 import json
+import logging
+import os
 import subprocess
-import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
+from bot import cli
 from tests.bot.jobs.digest.conftest import LEAD, PEOPLE, REPORTER, add_signal, open_database
 from tests.conftest import make_env
+
+_APP_VARIABLES = ("DATABASE_URL", "PORT", "LOG_LEVEL", "LOG_FORMAT")
 
 # Q4 2026: Thursday 1 October to Thursday 31 December.
 Q4 = datetime(2026, 10, 5, 10, tzinfo=UTC)
 
 
 @pytest.fixture
-def review_cli(tmp_path: Path, database_url: str):
+def review_cli(tmp_path: Path, database_url: str, monkeypatch, capsys):
     workdir = tmp_path / "work"
     workdir.mkdir()
 
     def run(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
         environment = make_env(api_url="http://127.0.0.1:9/api/", database_url=database_url, **env)
-        return subprocess.run(
-            [sys.executable, "-m", "bot", *args],
-            cwd=workdir,
-            env=environment,
-            capture_output=True,
-            text=True,
-            encoding="utf-8",
-            timeout=120,
-        )
+        with monkeypatch.context() as patch:
+            for key in list(os.environ):
+                if key.startswith(("SLACK_", "AI_SIGNAL_")) or key in _APP_VARIABLES:
+                    patch.delenv(key)
+            for key, value in environment.items():
+                patch.setenv(key, value)
+            patch.chdir(workdir)
+            capsys.readouterr()
+            try:
+                code = cli.main(list(args))
+            except SystemExit as exit_:  # argparse's usage errors
+                code = exit_.code if isinstance(exit_.code, int) else 2
+            finally:
+                logging.getLogger().handlers.clear()  # what the command's configure_logging set
+            out, err = capsys.readouterr()
+        return subprocess.CompletedProcess(["ai-signal", *args], code, out, err)
 
     run.url = database_url
     run.workdir = workdir
