@@ -11,6 +11,7 @@ import os
 import shutil
 import socket
 import sqlite3
+import subprocess
 import tempfile
 import threading
 import time
@@ -262,6 +263,44 @@ def make_env(*, api_url: str, database_url: str, **overrides: str) -> dict[str, 
     }
     env.update(overrides)
     return env
+
+
+# What configures the app besides the SLACK_ and AI_SIGNAL_ variables.
+_APP_VARIABLES = ("DATABASE_URL", "PORT", "LOG_LEVEL", "LOG_FORMAT")
+
+
+def run_cli(
+    args: Iterable[str],
+    *,
+    environment: dict[str, str],
+    workdir: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> subprocess.CompletedProcess[str]:
+    """`ai-signal ARGS` through the CLI's `main`, in this process, as an operator's shell would
+    run it: only `environment` configures it (the app's variables of the test process are
+    removed for the call), from `workdir`; what it printed and its exit status come back as a
+    CompletedProcess. For the commands whose process is not the point: a subprocess costs
+    about a second of CPU (the tests of start-up, exit through `sys.exit` and `run` start one)."""
+    from bot import cli
+
+    args = list(args)
+    with monkeypatch.context() as patch:
+        for key in list(os.environ):
+            if key.startswith(("SLACK_", "AI_SIGNAL_")) or key in _APP_VARIABLES:
+                patch.delenv(key)
+        for key, value in environment.items():
+            patch.setenv(key, value)
+        patch.chdir(workdir)
+        capsys.readouterr()
+        try:
+            code = cli.main(args)
+        except SystemExit as exit_:  # argparse's usage errors
+            code = exit_.code if isinstance(exit_.code, int) else 2
+        finally:
+            logging.getLogger().handlers.clear()  # what the command's configure_logging set
+        out, err = capsys.readouterr()
+    return subprocess.CompletedProcess(["ai-signal", *args], code, out, err)
 
 
 @dataclass

@@ -1,5 +1,8 @@
-"""`ai-signal digest preview|send` and `ai-signal export`, run as an operator runs them: a separate
-process, an explicit environment, a working directory of its own, Slack played by the stand-in."""
+"""`ai-signal digest preview|send`, `ai-signal export` and `ai-signal run`'s digest, as an
+operator runs them: an explicit environment, a working directory of their own, Slack played by
+the stand-in. `cli(...)` calls the CLI's `main` in this process (tests.conftest.run_cli);
+`cli.process(...)` starts `python -m bot` as a separate process, for the exit status a failed
+send gives the shell, and `run` starts one too."""
 
 from __future__ import annotations
 
@@ -25,11 +28,11 @@ from tests.bot.jobs.digest.conftest import (
     digest_posts,
     open_database,
 )
-from tests.conftest import DIGEST, make_env, migrated_sqlite_url
+from tests.conftest import DIGEST, make_env, migrated_sqlite_url, run_cli
 
 
 @pytest.fixture
-def cli(tmp_path: Path, standin):
+def cli(tmp_path: Path, standin, monkeypatch, capsys):
     url = migrated_sqlite_url(tmp_path / "ai_signal.db")
     workdir = tmp_path / "work"
     workdir.mkdir()
@@ -40,6 +43,15 @@ def cli(tmp_path: Path, standin):
         return {k: v for k, v in env.items() if v != "<unset>"}
 
     def run(*args: str, **env_overrides: str) -> subprocess.CompletedProcess[str]:
+        return run_cli(
+            args,
+            environment=environment(**env_overrides),
+            workdir=workdir,
+            monkeypatch=monkeypatch,
+            capsys=capsys,
+        )
+
+    def process(*args: str, **env_overrides: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
             [sys.executable, "-m", "bot", *args],
             cwd=workdir,
@@ -51,6 +63,7 @@ def cli(tmp_path: Path, standin):
         )
 
     run.url = url
+    run.process = process
     run.environment = environment
     run.workdir = workdir
     return run
@@ -86,12 +99,12 @@ def test_send_posts_once_then_says_already_sent_and_force_sends_again(cli, stand
 
 def test_send_that_slack_refuses_exits_1_and_the_next_send_posts_once(cli, standin):
     standin.fail_next("chat.postMessage", status=500)
-    failed = cli("digest", "send")
+    failed = cli.process("digest", "send")
     assert failed.returncode == 1
     assert "500 internal_error" in failed.stderr and "retried" in failed.stderr
     assert digest_posts(standin) == []
 
-    retried = cli("digest", "send")
+    retried = cli.process("digest", "send")
     assert retried.returncode == 0, retried.stderr
     assert len(digest_posts(standin)) == 1
 

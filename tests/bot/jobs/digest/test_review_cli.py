@@ -9,19 +9,14 @@ check, and a subprocess per test cost about a second of CPU each."""
 from __future__ import annotations
 
 import json
-import logging
-import os
 import subprocess
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
-from bot import cli
 from tests.bot.jobs.digest.conftest import LEAD, PEOPLE, REPORTER, add_signal, open_database
-from tests.conftest import make_env
-
-_APP_VARIABLES = ("DATABASE_URL", "PORT", "LOG_LEVEL", "LOG_FORMAT")
+from tests.conftest import make_env, run_cli
 
 # Q4 2026: Thursday 1 October to Thursday 31 December.
 Q4 = datetime(2026, 10, 5, 10, tzinfo=UTC)
@@ -34,22 +29,9 @@ def review_cli(tmp_path: Path, database_url: str, monkeypatch, capsys):
 
     def run(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
         environment = make_env(api_url="http://127.0.0.1:9/api/", database_url=database_url, **env)
-        with monkeypatch.context() as patch:
-            for key in list(os.environ):
-                if key.startswith(("SLACK_", "AI_SIGNAL_")) or key in _APP_VARIABLES:
-                    patch.delenv(key)
-            for key, value in environment.items():
-                patch.setenv(key, value)
-            patch.chdir(workdir)
-            capsys.readouterr()
-            try:
-                code = cli.main(list(args))
-            except SystemExit as exit_:  # argparse's usage errors
-                code = exit_.code if isinstance(exit_.code, int) else 2
-            finally:
-                logging.getLogger().handlers.clear()  # what the command's configure_logging set
-            out, err = capsys.readouterr()
-        return subprocess.CompletedProcess(["ai-signal", *args], code, out, err)
+        return run_cli(
+            args, environment=environment, workdir=workdir, monkeypatch=monkeypatch, capsys=capsys
+        )
 
     run.url = database_url
     run.workdir = workdir
