@@ -285,6 +285,7 @@ def run_cli(
     from bot import cli
 
     args = list(args)
+    saved_logging = _logging_state()
     with monkeypatch.context() as patch:
         for key in list(os.environ):
             if key.startswith(("SLACK_", "AI_SIGNAL_")) or key in _APP_VARIABLES:
@@ -298,9 +299,29 @@ def run_cli(
         except SystemExit as exit_:  # argparse's usage errors
             code = exit_.code if isinstance(exit_.code, int) else 2
         finally:
-            logging.getLogger().handlers.clear()  # what the command's configure_logging set
+            _restore_logging(saved_logging)
         out, err = capsys.readouterr()
     return subprocess.CompletedProcess(["ai-signal", *args], code, out, err)
+
+
+def _logging_state() -> tuple[list[logging.Handler], int, dict[str, int]]:
+    loggers = logging.Logger.manager.loggerDict.items()
+    levels = {name: each.level for name, each in loggers if isinstance(each, logging.Logger)}
+    root = logging.getLogger()
+    return list(root.handlers), root.level, levels
+
+
+def _restore_logging(state: tuple[list[logging.Handler], int, dict[str, int]]) -> None:
+    """Logging as it was before a command configured it: the root's handlers and level, and
+    every logger's level. Bolt copies the root's level into each logger it creates, so a
+    command's WARNING would otherwise stay on those loggers for the rest of the worker."""
+    handlers, level, levels = state
+    root = logging.getLogger()
+    root.handlers[:] = handlers
+    root.setLevel(level)
+    for name, each in list(logging.Logger.manager.loggerDict.items()):
+        if isinstance(each, logging.Logger):
+            each.setLevel(levels.get(name, logging.NOTSET))
 
 
 @dataclass
