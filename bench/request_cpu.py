@@ -134,7 +134,7 @@ def build_app(args: argparse.Namespace, stand_in: Any, folder: Path) -> tuple[An
         app_env(api_url=stand_in.url, database_url=f"sqlite:///{database}", log_level="INFO")
     )
     from bot.config import Settings
-    from bot.http import create_wsgi_app
+    from bot.http import runtime_wsgi_app
     from bot.logging_setup import configure_logging
     from bot.runtime import build_runtime
 
@@ -144,12 +144,7 @@ def build_app(args: argparse.Namespace, stand_in: Any, folder: Path) -> tuple[An
     runtime.warm_up()
     if args.worker:
         runtime.worker.start()
-    wsgi = create_wsgi_app(
-        app=runtime.app,
-        engine=runtime.engine,
-        delivery=runtime.services.delivery,
-        signing_secret=SIGNING_SECRET,
-    )
+    wsgi = runtime_wsgi_app(runtime, signing_secret=SIGNING_SECRET)
     return runtime, wsgi
 
 

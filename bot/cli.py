@@ -200,15 +200,10 @@ def _serve_socket_mode(runtime: Any, stop: threading.Event) -> int:
 
 
 def _serve_http(runtime: Any, args: argparse.Namespace, stop: threading.Event) -> int:
-    from bot.http import HttpServer, create_wsgi_app
+    from bot.http import HttpServer, runtime_wsgi_app
 
     settings = runtime.settings
-    wsgi = create_wsgi_app(
-        app=runtime.app,
-        engine=runtime.engine,
-        delivery=runtime.services.delivery,
-        signing_secret=settings.signing_secret or "",
-    )
+    wsgi = runtime_wsgi_app(runtime, signing_secret=settings.signing_secret or "")
     port = settings.port if args.port is None else args.port
     server = HttpServer(wsgi, host=args.host, port=port).start()
     # The bound port: with --port 0 the system picked it.

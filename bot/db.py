@@ -6,9 +6,10 @@ import contextvars
 import functools
 import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
+from typing import TypeVar
 
 from sqlalchemy import Connection, Engine, Insert, Table, create_engine, event, text
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
@@ -20,6 +21,8 @@ from sqlalchemy.pool import NullPool
 
 from bot.config import ConfigError, check_database_url
 from models import migrations
+
+T = TypeVar("T")  # what a transaction's `begin()` yields: a Session or a Connection
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000
 CONNECT_TIMEOUT_SECONDS = 5  # for the start-up check of a PostgreSQL server
@@ -210,15 +213,8 @@ def unit_of_work(sessions: sessionmaker[Session], *, deadline_ms: int | None) ->
     the request's arrival, so a unit of work that starts late gets only what is left.
     `deadline_ms=None` is a plain `sessions.begin()` (background jobs, which may wait longer).
     """
-    if deadline_ms is None:
-        with sessions.begin() as session:
-            yield session
-        return
-    with _bounded(deadline_ms) as end, sessions.begin() as session:
+    with _within_deadline(sessions.begin, deadline_ms, before_commit=Session.flush) as session:
         yield session
-        session.flush()
-        if time.monotonic() > end:
-            raise DeadlineExceeded("the unit of work ran past its deadline")
 
 
 @contextmanager
@@ -229,12 +225,28 @@ def connection_unit(
     all Core statements (filing a signal): the same writer lock, deadline and rollback, without
     the ORM session's bookkeeping around every statement, begin and commit."""
     engine = _writer_engine(sessions.kw["bind"])
-    if deadline_ms is None:
-        with engine.begin() as connection:
-            yield connection
-        return
-    with _bounded(deadline_ms) as end, engine.begin() as connection:
+    with _within_deadline(engine.begin, deadline_ms) as connection:
         yield connection
+
+
+@contextmanager
+def _within_deadline(
+    begin: Callable[[], AbstractContextManager[T]],
+    deadline_ms: int | None,
+    *,
+    before_commit: Callable[[T], object] | None = None,
+) -> Iterator[T]:
+    """The transaction `begin()` opens, bounded by `deadline_ms` (see `unit_of_work`); with no
+    deadline, just the transaction. `before_commit` runs inside it, before the deadline check
+    (the session's flush, so its statements count against the deadline too)."""
+    if deadline_ms is None:
+        with begin() as unit:
+            yield unit
+        return
+    with _bounded(deadline_ms) as end, begin() as unit:
+        yield unit
+        if before_commit is not None:
+            before_commit(unit)
         if time.monotonic() > end:
             raise DeadlineExceeded("the unit of work ran past its deadline")
 

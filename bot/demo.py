@@ -30,7 +30,7 @@ from typing import Any, TextIO
 from apscheduler.triggers.cron import CronTrigger
 
 from bot.config import Settings
-from bot.http import HttpServer, create_wsgi_app
+from bot.http import HttpServer, runtime_wsgi_app
 from bot.jobs import digest as digest_job
 from bot.jobs.reminders import send_reminders
 from bot.runtime import Runtime, build_runtime
@@ -104,12 +104,7 @@ class Demo:
         self.runtime = build_runtime(settings, clock=self.clock, poll_interval=0.05)
         self.runtime.warm_up()
         self.runtime.worker.start()
-        wsgi = create_wsgi_app(
-            app=self.runtime.app,
-            engine=self.runtime.engine,
-            delivery=self.runtime.services.delivery,
-            signing_secret=SIGNING_SECRET,
-        )
+        wsgi = runtime_wsgi_app(self.runtime, signing_secret=SIGNING_SECRET)
         self.server = HttpServer(wsgi, host="127.0.0.1", port=0).start()
         # The story week: Monday to Friday of the week whose digest the schedule posts next
         # (the following Monday), in the configured timezone.

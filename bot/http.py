@@ -32,7 +32,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from http import HTTPStatus
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs
 
 from slack_bolt import App, BoltRequest, BoltResponse
@@ -46,6 +46,9 @@ from bot.health import METRICS_PATH, monitor_for
 from bot.metrics import CONTENT_TYPE
 from bot.services.delivery import DeliveryService
 from handlers.listeners.errors import log_unreadable, unreadable_response
+
+if TYPE_CHECKING:
+    from bot.runtime import Runtime
 
 _LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 # How JSON text spells a surrogate, paired or not (only then is the parsed body searched).
@@ -370,6 +373,16 @@ def _from_bolt(response: BoltResponse) -> Answer:
         for value in values
     ]
     return response.status, headers, (response.body or "").encode("utf-8")
+
+
+def runtime_wsgi_app(runtime: Runtime, *, signing_secret: str) -> Callable[..., Iterable[bytes]]:
+    """`create_wsgi_app` for what `bot.runtime.build_runtime` built."""
+    return create_wsgi_app(
+        app=runtime.app,
+        engine=runtime.engine,
+        delivery=runtime.services.delivery,
+        signing_secret=signing_secret,
+    )
 
 
 def create_wsgi_app(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import timedelta
 
@@ -129,6 +130,54 @@ def retention_service(
     )
 
 
+def _services(
+    settings: Settings,
+    sessions: sessionmaker[Session],
+    *,
+    delivery: DeliveryService,
+    clock: Clock,
+    wake: Callable[[], None],
+) -> Services:
+    """The domain services, side by side; `wake` tells the delivery worker a post was queued."""
+    key = code_key(settings, sessions)
+    guard = ReplayGuard(
+        sessions=sessions, key=key, clock=clock, deadline_ms=settings.db_deadline_ms
+    )
+    common = {
+        "sessions": sessions,
+        "code_key": key,
+        "triage_channel": settings.triage_channel,
+        "anon_delay": settings.anon_delay,
+        "clock": clock,
+        "deadline_ms": settings.db_deadline_ms,
+        "guard": guard,
+        "wake": wake,
+    }
+    triage = TriageService(**common)
+    return Services(
+        signals=SignalService(**common),
+        delivery=delivery,
+        triage=triage,
+        systems=SystemService(
+            sessions=sessions,
+            triage_channel=settings.triage_channel,
+            clock=clock,
+            deadline_ms=settings.db_deadline_ms,
+            wake=wake,
+        ),
+        lessons=LessonsService(sessions=sessions, clock=clock, deadline_ms=settings.db_deadline_ms),
+        queue=QueueService(
+            sessions=sessions, triage=triage, clock=clock, deadline_ms=settings.db_deadline_ms
+        ),
+        review=ReviewService(
+            sessions=sessions,
+            min_bucket=settings.min_bucket,
+            clock=clock,
+            channel=settings.triage_channel,
+        ),
+    )
+
+
 def build_runtime(
     settings: Settings,
     *,
@@ -158,43 +207,7 @@ def build_runtime(
         poll_interval=poll_interval,
         pace=pace or replace(SLACK_PACE, rate=settings.channel_posts_per_second),
     )
-    key = code_key(settings, sessions)
-    guard = ReplayGuard(
-        sessions=sessions, key=key, clock=clock, deadline_ms=settings.db_deadline_ms
-    )
-    common = {
-        "sessions": sessions,
-        "code_key": key,
-        "triage_channel": settings.triage_channel,
-        "anon_delay": settings.anon_delay,
-        "clock": clock,
-        "deadline_ms": settings.db_deadline_ms,
-        "guard": guard,
-        "wake": worker.wake,
-    }
-    triage = TriageService(**common)
-    services = Services(
-        signals=SignalService(**common),
-        delivery=delivery,
-        triage=triage,
-        systems=SystemService(
-            sessions=sessions,
-            triage_channel=settings.triage_channel,
-            clock=clock,
-            deadline_ms=settings.db_deadline_ms,
-            wake=worker.wake,
-        ),
-        lessons=LessonsService(sessions=sessions, clock=clock, deadline_ms=settings.db_deadline_ms),
-        queue=QueueService(
-            sessions=sessions, triage=triage, clock=clock, deadline_ms=settings.db_deadline_ms
-        ),
-        review=ReviewService(
-            sessions=sessions,
-            min_bucket=settings.min_bucket,
-            clock=clock,
-            channel=settings.triage_channel,
-        ),
-    )
+    services = _services(settings, sessions, delivery=delivery, clock=clock, wake=worker.wake)
     crowd = CrowdGauge(
         client=client, channel=settings.digest_channel, threshold=settings.small_crowd
     )

@@ -31,7 +31,7 @@ from sqlalchemy.pool import NullPool
 from bot import db
 from bot.clock import Clock, utc_now
 from bot.config import Settings
-from bot.http import EVENTS_PATH, HttpServer, create_wsgi_app
+from bot.http import EVENTS_PATH, HttpServer, runtime_wsgi_app
 from bot.jobs.delivery import Pace
 from bot.logging_setup import configure_logging
 from bot.runtime import Runtime, build_runtime
@@ -448,12 +448,7 @@ def start_app(
     )
     if worker:
         runtime.worker.start()
-    wsgi = create_wsgi_app(
-        app=runtime.app,
-        engine=runtime.engine,
-        delivery=runtime.services.delivery,
-        signing_secret=SIGNING_SECRET,
-    )
+    wsgi = runtime_wsgi_app(runtime, signing_secret=SIGNING_SECRET)
     server = None
     if transport == "http":
         server = HttpServer(wsgi, host="127.0.0.1", port=0).start()
