@@ -44,6 +44,9 @@ def create_app(
     authorization: BotAuthorization | None = None,
 ) -> App:
     app = _RequestClockApp(
+        # Named here: without a name Bolt takes its caller's file name from inspect.stack(),
+        # which reads the source of every frame on the stack (tens of ms per app built).
+        name="ai-signal",
         client=client,
         # Socket Mode requests are not signed, and in HTTP mode the edge (bot.http.SlackEdge)
         # checks every signature on the raw bytes before Bolt sees the parsed body: Bolt would
