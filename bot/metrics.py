@@ -45,22 +45,30 @@ class _OutboxCollector(Collector):
         backlog = self._backlog()
         if backlog is None:
             return []
-        due, failed, oldest = backlog
-        return [
-            GaugeMetricFamily(
-                "ai_signal_outbox_due",
-                "Posts due now and not yet sent (anonymous posts count from their release)",
-                value=due,
-            ),
-            GaugeMetricFamily(
-                "ai_signal_outbox_failed", "Posts Slack refused for good (retried at start)", failed
-            ),
-            GaugeMetricFamily(
-                "ai_signal_outbox_oldest_due_seconds",
-                "How long the oldest due post has waited (0 when none is due)",
-                value=oldest,
-            ),
-        ]
+        return _outbox_families(*backlog)
+
+    def describe(self) -> Iterable[GaugeMetricFamily]:
+        # The names, for the registry's duplicate check at registration: without this it would
+        # call collect() there, a database read at every start.
+        return _outbox_families(0, 0, 0.0)
+
+
+def _outbox_families(due: int, failed: int, oldest: float) -> list[GaugeMetricFamily]:
+    return [
+        GaugeMetricFamily(
+            "ai_signal_outbox_due",
+            "Posts due now and not yet sent (anonymous posts count from their release)",
+            value=due,
+        ),
+        GaugeMetricFamily(
+            "ai_signal_outbox_failed", "Posts Slack refused for good (retried at start)", failed
+        ),
+        GaugeMetricFamily(
+            "ai_signal_outbox_oldest_due_seconds",
+            "How long the oldest due post has waited (0 when none is due)",
+            value=oldest,
+        ),
+    ]
 
 
 class Metrics:
