@@ -2,30 +2,18 @@
 
 No figure is checked here (speed targets are met in the benchmarks, not in tests); what is
 checked is that every request was answered, nothing was lost, and the report is complete.
+Each script runs in this process as `python bench/NAME.py` would run it (tests/bench/scripts.py);
+the servers a script starts as subprocesses stay processes.
 """
 
 from __future__ import annotations
 
 import re
 import shutil
-import subprocess
-import sys
 
 import pytest
 
-from tests.conftest import REPO_ROOT
-
-REPO = REPO_ROOT
-
-
-def run_script(name: str, *args: str, timeout: float = 240) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, str(REPO / "bench" / name), *args],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
+from tests.bench.scripts import run_script
 
 
 def test_ack_latency_compares_both_apps_at_each_load():
