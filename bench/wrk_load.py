@@ -374,7 +374,7 @@ def main(argv: list[str] | None = None) -> int:
                         )
         finally:
             for server in servers.values():
-                server.stop()
+                server.terminate()
             stand_in.stop()
     say(f"\nwrk, {args.duration:g} s per run, requests sent once each (keep-alive connections)")
     print_table(figures)
