@@ -123,21 +123,24 @@ def test_queue_reads_times_every_lead_read_on_a_small_database():
 
 
 def test_review_report_keeps_its_database_and_reuses_it(tmp_path):
-    args = ("--sizes", "1500", "--sqlite-only", "--runs", "1", "--keep", str(tmp_path))
+    args = ("--sizes", "400", "--sqlite-only", "--runs", "1", "--warmup", "0")
+    args += ("--keep", str(tmp_path))
     first = run_script("review_report.py", *args)
     again = run_script("review_report.py", *args)
     assert first.returncode == 0 and again.returncode == 0, first.stderr[-2000:] + again.stderr
-    assert re.search(r"^sqlite +1,500 signals +seeded in", first.stdout, re.MULTILINE)
-    assert re.search(r"^sqlite +1,500 signals +kept, migrated in", again.stdout, re.MULTILINE)
-    assert "(1,500 in the quarter" in again.stdout
-    assert (tmp_path / "review-1500.db").exists()
+    assert re.search(r"^sqlite +400 signals +seeded in", first.stdout, re.MULTILINE)
+    assert re.search(r"^sqlite +400 signals +kept, migrated in", again.stdout, re.MULTILINE)
+    assert "(400 in the quarter" in again.stdout
+    assert (tmp_path / "review-400.db").exists()
 
 
 def test_review_report_times_a_small_quarter():
-    done = run_script("review_report.py", "--sizes", "2000", "--sqlite-only", "--runs", "1")
+    done = run_script(
+        "review_report.py", "--sizes", "500", "--sqlite-only", "--runs", "1", "--warmup", "0"
+    )
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
     assert re.search(
-        r"^sqlite +2,000 signals .* report +[\d.]+ ms +with HTML +[\d.]+ ms +\(2,000 in the "
+        r"^sqlite +500 signals .* report +[\d.]+ ms +with HTML +[\d.]+ ms +\(500 in the "
         r"quarter",
         done.stdout,
         re.MULTILINE,
