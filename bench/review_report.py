@@ -3,7 +3,7 @@
     .venv/bin/python bench/review_report.py              # 10k and 100k: SQLite, and PostgreSQL
                                                          # when one is reachable
     .venv/bin/python bench/review_report.py --million    # 1M too (seeding takes minutes)
-    .venv/bin/python bench/review_report.py --sqlite-only --sizes 2000   # the smoke run
+    .venv/bin/python bench/review_report.py --sqlite-only --sizes 2000   # quick
     .venv/bin/python bench/review_report.py --sizes 1000000 --runs 1 --keep /tmp/review-bench
                                                          # seed once, reuse on the next runs
 
