@@ -238,7 +238,7 @@ def measure_level(
             ephemerals = len(stand_in.calls_to("chat.postEphemeral", include_errors=True))
             notes["ephemeral error answers to clicks"] = str(ephemerals)
         finally:
-            app.stop()
+            app.terminate()
             lines = app.log_path.read_text(errors="replace").splitlines()
             queue = sum("Task queue depth" in line for line in lines)
             notes["app log"] = f"{len(lines)} line(s), {queue} of them waitress 'Task queue depth'"
@@ -283,7 +283,7 @@ def measure_bare(
                 )
                 measured.append(copy)
         finally:
-            bare.stop()
+            bare.terminate()
     return measured
 
 

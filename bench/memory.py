@@ -105,7 +105,7 @@ def main() -> int:
                 rested = rss_kib(app.pid)
                 outbox = app.health().get("outbox")
             finally:
-                app.stop()
+                app.terminate()
     finally:
         stand_in.stop()
 

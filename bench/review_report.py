@@ -3,7 +3,7 @@
     .venv/bin/python bench/review_report.py              # 10k and 100k: SQLite, and PostgreSQL
                                                          # when one is reachable
     .venv/bin/python bench/review_report.py --million    # 1M too (seeding takes minutes)
-    .venv/bin/python bench/review_report.py --sqlite-only --sizes 2000   # the smoke run
+    .venv/bin/python bench/review_report.py --sqlite-only --sizes 2000   # quick
     .venv/bin/python bench/review_report.py --sizes 1000000 --runs 1 --keep /tmp/review-bench
                                                          # seed once, reuse on the next runs
 
@@ -19,7 +19,8 @@ Every signal is filed inside the quarter reported on (2025-Q4: all of them count
 digest benchmark's mix of kinds, 500 systems, statuses, anonymous signals and resolutions. "report"
 is `ReviewService.report` (the roll-up tables' counts, migration 0013); "with HTML" adds the
 self-contained page with its three inline SVG charts (matplotlib). Figures are the median of a
-few runs after one warm-up run. Not a test: it prints figures.
+few runs after one warm-up run (`--warmup N` for another count; the smoke test passes 0). Not a
+test: it prints figures.
 """
 
 from __future__ import annotations
@@ -49,13 +50,15 @@ QUARTER_END = datetime(2025, 12, 31, 23, 59, 59, tzinfo=UTC)
 BUDGET_SECONDS = 5.0
 
 
-def measure(url: str, *, runs: int) -> tuple[float, float, int, int]:
+def measure(url: str, *, runs: int, warmup: int = 1) -> tuple[float, float, int, int]:
+    """Median seconds of the report and of the report with its HTML page over `runs` runs after
+    `warmup` untimed ones, the quarter's total and the page's length."""
     engine = db.create_db_engine(url)
     sessions = db.create_session_factory(engine)
     service = ReviewService(sessions=sessions)
     queries, pages = [], []
     total = size = 0
-    for _ in range(runs + 1):
+    for _ in range(warmup + runs):
         started = time.perf_counter()
         report = service.report(period=QUARTER)
         middle = time.perf_counter()
@@ -64,7 +67,12 @@ def measure(url: str, *, runs: int) -> tuple[float, float, int, int]:
         queries.append(middle - started)
         total, size = report.total, len(page)
     engine.dispose()
-    return statistics.median(queries[1:]), statistics.median(pages[1:]), total, size
+    return (
+        statistics.median(queries[warmup:]),
+        statistics.median(pages[warmup:]),
+        total,
+        size,
+    )
 
 
 def _holds(url: str, size: int) -> bool:
@@ -92,7 +100,15 @@ def _vacuum_rollup(url: str) -> None:
 
 
 def run(
-    label: str, url_of, sizes: list[int], *, reset, runs: int, keep: bool, seed_revision: str
+    label: str,
+    url_of,
+    sizes: list[int],
+    *,
+    reset,
+    runs: int,
+    warmup: int,
+    keep: bool,
+    seed_revision: str,
 ) -> None:
     for size in sizes:
         url = url_of(size)
@@ -109,7 +125,7 @@ def run(
                 db.upgrade(url)
                 prepared += f", migrated in {time.perf_counter() - started:6.1f} s"
         _vacuum_rollup(url)
-        report, page, total, length = measure(url, runs=runs)
+        report, page, total, length = measure(url, runs=runs, warmup=warmup)
         verdict = "PASS" if page <= BUDGET_SECONDS else "FAIL"
         print(
             f"{label:<10} {size:>9,} signals   {prepared}   "
@@ -147,6 +163,9 @@ def main() -> int:
     parser.add_argument("--million", action="store_true", help="add 1,000,000 signals")
     parser.add_argument("--sqlite-only", action="store_true", help="skip PostgreSQL")
     parser.add_argument("--runs", type=int, default=3, help="timed runs per size (median)")
+    parser.add_argument(
+        "--warmup", type=int, default=1, help="untimed runs per size before the timed ones"
+    )
     parser.add_argument("--keep", metavar="DIR", help="keep the seeded databases, reuse them")
     parser.add_argument("--drop", action="store_true", help="drop the kept PostgreSQL databases")
     parser.add_argument(
@@ -155,6 +174,8 @@ def main() -> int:
         help="seed at this migration (e.g. 0012), then migrate to the newest (its backfill)",
     )
     args = parser.parse_args()
+    if args.runs < 1 or args.warmup < 0:
+        parser.error("--runs must be >= 1 and --warmup >= 0")
     if args.million and 1_000_000 not in args.sizes:
         args.sizes.append(1_000_000)
     if args.drop:
@@ -179,6 +200,7 @@ def main() -> int:
             args.sizes,
             reset=reset_sqlite,
             runs=args.runs,
+            warmup=args.warmup,
             keep=keep,
             seed_revision=args.seed_revision,
         )
@@ -204,6 +226,7 @@ def main() -> int:
             args.sizes,
             reset=reset_postgres,
             runs=args.runs,
+            warmup=args.warmup,
             keep=keep,
             seed_revision=args.seed_revision,
         )

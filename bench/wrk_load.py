@@ -1,6 +1,6 @@
 """Throughput, latency and CPU per request under `wrk`: ai-signal, bare Bolt and the bare server.
 
-    .venv/bin/python bench/wrk_load.py [--duration 5] [--connections 1,20,50]
+    .venv/bin/python bench/wrk_load.py [--duration 5] [--connections 1,20,50] [--until-sent]
     make bench-wrk          # installs wrk with apt-get if it is missing, then runs this
 
 Three servers run as subprocesses on 127.0.0.1, all behind the same HTTP server
@@ -15,6 +15,9 @@ The load generator is `wrk` (a C program, keep-alive connections), driven by
 bench/wrk_requests.lua: before each run this script writes a file of pre-signed requests, each
 with its own trigger_id and response_url and a timestamp taken when it is written (well within
 Slack's 5-minute window), and wrk sends every line at most once for `--duration` seconds.
+With `--until-sent` (quick runs, e.g. the smoke test's) a run ends as soon as every request of
+its file was sent once, for the bare servers too (instead of cycling through the file), and
+`--duration` only bounds it.
 Filings are quick slash commands (`/ai-signal drift ...`); clicks are a lead's Acknowledge on
 distinct signals that are still new (filed earlier in the run). Slack's per-channel limit is on
 in the stand-in (one post a second, bursts of 5), so the delivery worker posts what Slack would
@@ -29,9 +32,11 @@ from __future__ import annotations
 
 import argparse
 import shutil
+import signal
 import sqlite3
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -136,8 +141,13 @@ def run_wrk(
     duration: float,
     threads: int,
     once: bool,
+    until_sent: bool = False,
 ) -> tuple[dict[str, int], float]:
-    """One wrk run; returns its WRK figures and the CPU seconds the server used meanwhile."""
+    """One wrk run; returns its WRK figures and the CPU seconds the server used meanwhile.
+
+    `until_sent`: every request in `path` is sent once, and wrk is stopped (SIGINT: it prints
+    its summary and exits) as soon as each of its threads reports it has sent all of its own,
+    instead of after `duration` seconds."""
     threads = max(1, min(threads, connections))
     argv = [
         "wrk",
@@ -153,13 +163,28 @@ def run_wrk(
         str(path),
         str(threads),
         "1" if once else "0",
+        "1" if until_sent else "0",
     ]
     before = cpu_seconds(server.pid)
-    done = subprocess.run(argv, capture_output=True, text=True, timeout=duration + 60)
+    lines: list[str] = []
+    finished: set[str] = set()
+    with subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) as wrk:
+        bound = threading.Timer(duration + 60, wrk.kill)
+        bound.start()
+        try:
+            for output in wrk.stdout:
+                lines.append(output)
+                if output.startswith("SENT "):
+                    finished.add(output.split()[1])
+                    if len(finished) == threads:
+                        wrk.send_signal(signal.SIGINT)
+            returncode = wrk.wait()
+        finally:
+            bound.cancel()
     used = cpu_seconds(server.pid) - before
-    line = next((x for x in done.stdout.splitlines() if x.startswith("WRK ")), None)
-    if done.returncode != 0 or line is None:
-        raise RuntimeError(f"wrk failed ({done.returncode}):\n{done.stdout}\n{done.stderr}")
+    line = next((x for x in lines if x.startswith("WRK ")), None)
+    if returncode != 0 or line is None:
+        raise RuntimeError(f"wrk failed ({returncode}):\n{''.join(lines)}")
     return {k: int(v) for k, v in (part.split("=") for part in line.split()[1:])}, used
 
 
@@ -186,6 +211,7 @@ class Bench:
                 duration=self.args.duration,
                 threads=self.args.wrk_threads,
                 once=once,
+                until_sent=self.args.until_sent,
             )
         finally:
             path.unlink()
@@ -238,7 +264,8 @@ class Bench:
             p99_ms=wrk["p99_us"] / 1000,
             cpu_seconds=cpu,
             errors=wrk["status_errors"] + wrk["socket_errors"],
-            exhausted=wrk["exhausted_threads"] > 0,
+            # Under --until-sent every run uses its file up: that is how it ends.
+            exhausted=wrk["exhausted_threads"] > 0 and not self.args.until_sent,
         )
 
     def warm_up(self, servers: dict[str, ServerProcess]) -> None:
@@ -323,6 +350,12 @@ def click_pools(figures: list[Figures], args: argparse.Namespace) -> dict[int, i
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--duration", type=float, default=5.0, help="seconds per wrk run")
+    parser.add_argument(
+        "--until-sent",
+        action="store_true",
+        help="end each run as soon as every request of its pool was sent once (bare servers "
+        "included), --duration only bounding it: for quick runs on small pools",
+    )
     parser.add_argument("--connections", default="1,20,50", help="comma-separated levels")
     parser.add_argument("--wrk-threads", type=int, default=2)
     parser.add_argument("--warmup", type=int, default=300, help="unmeasured requests per kind")
@@ -374,9 +407,14 @@ def main(argv: list[str] | None = None) -> int:
                         )
         finally:
             for server in servers.values():
-                server.stop()
+                server.terminate()
             stand_in.stop()
-    say(f"\nwrk, {args.duration:g} s per run, requests sent once each (keep-alive connections)")
+    per_run = (
+        f"until every request was sent, at most {args.duration:g} s per run"
+        if args.until_sent
+        else f"{args.duration:g} s per run"
+    )
+    say(f"\nwrk, {per_run}, requests sent once each (keep-alive connections)")
     print_table(figures)
     return 0 if verdict(figures) else 1
 

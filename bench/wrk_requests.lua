@@ -1,13 +1,16 @@
 -- wrk script for bench/wrk_load.py: cycle through pre-signed Slack requests, each sent once.
 --
 --   wrk -t T -c C -d D -s bench/wrk_requests.lua http://127.0.0.1:PORT/slack/events -- FILE T ONCE
+--       [UNTIL_SENT]
 --
 -- FILE has one request a line: "<timestamp>\t<signature>\t<form-encoded body>". Thread i of T
 -- takes lines i, i+T, i+2T, ... With ONCE=1 it sends each of them once (a repeated trigger_id or
 -- click would take another path through the app) and stops sending when they are all out: the
 -- run then reports exhausted_threads > 0 and its rate is too low (wrk still waits out -d). With
--- ONCE=0 it starts again from its first line (for servers that keep no state). done() prints one
--- WRK line to parse.
+-- ONCE=0 it starts again from its first line (for servers that keep no state). With UNTIL_SENT=1
+-- (which implies ONCE=1) a thread that has stopped also prints a line "SENT <thread>" at once,
+-- so that the caller can stop wrk (SIGINT) when every thread has, instead of waiting out -d.
+-- done() prints one WRK line to parse.
 
 local next_id = 0
 local threads = {}
@@ -20,6 +23,8 @@ end
 
 local requests = {}
 local once = true
+local until_sent = false
+local reported = false
 local sent = 0
 local answered = 0
 exhausted = 0 -- global: done() reads it with thread:get
@@ -27,7 +32,8 @@ exhausted = 0 -- global: done() reads it with thread:get
 function init(args)
   local path = args[1]
   local count = tonumber(args[2])
-  once = args[3] ~= "0"
+  until_sent = args[4] == "1"
+  once = args[3] ~= "0" or until_sent
   local line_no = 0
   for line in io.lines(path) do
     if line_no % count == tid then
@@ -59,6 +65,11 @@ function response(status, headers, body)
   answered = answered + 1
   if once and answered >= #requests then
     exhausted = 1
+    if until_sent and not reported then
+      reported = true -- the loop may answer a few more before it stops
+      io.write(string.format("SENT %d\n", tid))
+      io.flush()
+    end
     wrk.thread:stop()
   end
 end
