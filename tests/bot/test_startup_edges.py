@@ -1,17 +1,16 @@
 """Start-up edges of the `ai-signal` command line: a DATABASE_URL the app cannot use, several
-instances migrating one empty database at once, `--version`, `run --port 0`.
+instances migrating one empty database at once, `--version`. (`run --port 0`, served by a real
+process until SIGTERM, is in tests/bot/test_startup.py.)
 
 Most run the CLI's `main` in this process (tests.conftest.run_cli): what it prints and the status
-it returns. A real `python -m bot` where the process is the point: one configuration error (one
-line on stderr and nothing else, exit status 2 through `sys.exit`) and `run` stopped by SIGTERM.
-The concurrent upgrades are processes of their own forked from one launcher that imported the
-app once (tests.forked_cli): separate processes and connections, without nine imports a test."""
+it returns. One configuration error is a real `python -m bot`, where the process is the point:
+one line on stderr and nothing else, exit status 2 through `sys.exit`. The concurrent
+upgrades are processes of their own forked from one launcher that imported the app once
+(tests.forked_cli): separate processes and connections, without nine imports a test."""
 
 from __future__ import annotations
 
 import os
-import re
-import signal
 import socket
 import subprocess
 import sys
@@ -22,7 +21,6 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, text
 
-from bot.standin import SlackStandIn
 from tests.conftest import REPO_ROOT, fresh_postgres, make_env, run_cli, wait_until
 from tests.forked_cli import ForkedCli
 
@@ -265,7 +263,7 @@ def test_concurrent_upgrades_of_a_fresh_sqlite_file_all_succeed(forked, tmp_path
         assert schema_revision(url) == head_revision()
 
 
-# -- --version and --port 0 -------------------------------------------------------------------
+# -- --version ---------------------------------------------------------------------------------
 
 
 def test_version(cli):
@@ -274,66 +272,3 @@ def test_version(cli):
     result = cli({}, "--version")
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == f"ai-signal {version('ai-signal')}"
-
-
-def http_status(url: str) -> int:
-    import urllib.error
-    import urllib.request
-
-    try:
-        with urllib.request.urlopen(url, timeout=2) as response:
-            return response.status
-    except urllib.error.HTTPError as error:
-        return error.code
-    except OSError:
-        return 0
-
-
-def test_port_0_picks_a_free_port_and_logs_it(standin: SlackStandIn, tmp_path):
-    # PORT names a port that is taken: only --port 0 lets the app start at all.
-    with socket.socket() as taken:
-        taken.bind(("127.0.0.1", 0))
-        taken.listen(1)
-        env = cli_env(
-            database_url=f"sqlite:///{tmp_path / 'ai_signal.db'}",
-            PORT=str(taken.getsockname()[1]),
-        )
-        env["SLACK_API_URL"] = standin.url
-        log_path = tmp_path / "app.log"
-        with log_path.open("wb") as log:
-            process = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "bot",
-                    "run",
-                    "--http",
-                    "--port",
-                    "0",
-                    "--host",
-                    "127.0.0.1",
-                ],
-                env=env,
-                cwd=tmp_path,
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )
-        try:
-
-            def listening() -> re.Match[str] | None:
-                assert process.poll() is None, log_path.read_text()
-                return re.search(
-                    r" INFO ai_signal: ai-signal listening on http://127\.0\.0\.1:(\d+)/slack/events",
-                    log_path.read_text(),
-                )
-
-            port = int(wait_until(listening, timeout=30, what="the listening line").group(1))
-            assert port not in (0, taken.getsockname()[1])
-            assert http_status(f"http://127.0.0.1:{port}/healthz") == 200
-            process.send_signal(signal.SIGTERM)
-            assert process.wait(timeout=15) == 0, log_path.read_text()
-        finally:
-            if process.poll() is None:
-                process.kill()
-                process.wait()
