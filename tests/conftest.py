@@ -3,6 +3,7 @@ the real app served over HTTP with signed requests going in."""
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
 import io
@@ -12,10 +13,12 @@ import shutil
 import socket
 import sqlite3
 import subprocess
+import sys
 import tempfile
 import threading
 import time
 import uuid
+import warnings
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import closing
 from dataclasses import dataclass
@@ -298,16 +301,26 @@ def run_cli(
     workdir: Path,
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
+    timeout: float | None = None,
 ) -> subprocess.CompletedProcess[str]:
     """`ai-signal ARGS` through the CLI's `main`, in this process, as an operator's shell would
     run it: only `environment` configures it (the app's variables of the test process are
     removed for the call), from `workdir`; what it printed and its exit status come back as a
     CompletedProcess. For the commands whose process is not the point: a subprocess costs
-    about a second of CPU (the tests of start-up, exit through `sys.exit` and `run` start one)."""
+    about a second of CPU (the tests of start-up, exit through `sys.exit` and `run` start one).
+
+    Afterwards os.environ is exactly as before (what the command set itself too: python-dotenv
+    loads the working directory's .env into it), and so are the working directory and logging.
+    A warning the command raises is printed on its stderr as a fresh interpreter would (Python's
+    default filters), not recorded by pytest: "one line on stderr" counts it.
+    With `timeout` (seconds) `main` runs on a thread of its own and the test fails if it has not
+    returned by then: for commands that could hang (a database server that never answers). A
+    `run` that got as far as serving fails there at once: signal handlers are the main thread's."""
     from bot import cli
 
     args = list(args)
     saved_logging = _logging_state()
+    saved_environ = dict(os.environ)
     with monkeypatch.context() as patch:
         for key in list(os.environ):
             if key.startswith(("SLACK_", "AI_SIGNAL_")) or key in _APP_VARIABLES:
@@ -317,13 +330,71 @@ def run_cli(
         patch.chdir(workdir)
         capsys.readouterr()
         try:
-            code = cli.main(args)
-        except SystemExit as exit_:  # argparse's usage errors
-            code = exit_.code if isinstance(exit_.code, int) else 2
+            with _warnings_as_a_process_shows_them():
+                code = _call_main(cli.main, args, timeout)
         finally:
             _restore_logging(saved_logging)
+            _restore_environ(saved_environ)
         out, err = capsys.readouterr()
     return subprocess.CompletedProcess(["ai-signal", *args], code, out, err)
+
+
+def _call_main(main: Callable[[list[str]], int], args: list[str], timeout: float | None) -> int:
+    def call() -> int:
+        try:
+            return main(args)
+        except SystemExit as exit_:  # argparse's usage errors, --version
+            return exit_.code if isinstance(exit_.code, int) else 2
+
+    if timeout is None:
+        return call()
+    outcome: dict[str, Any] = {}
+
+    def on_thread() -> None:
+        try:
+            outcome["code"] = call()
+        except BaseException as error:  # handed to the test's thread below
+            outcome["error"] = error
+
+    thread = threading.Thread(target=on_thread, name="ai-signal main", daemon=True)
+    thread.start()
+    thread.join(timeout)
+    if thread.is_alive():
+        pytest.fail(f"ai-signal {' '.join(args)} did not return within {timeout:g}s")
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["code"]
+
+
+# A fresh interpreter's warning filters (python -c "import warnings; print(warnings.filters)").
+_PROCESS_WARNING_FILTERS = (
+    ("default", DeprecationWarning, "__main__"),
+    ("ignore", DeprecationWarning, ""),
+    ("ignore", PendingDeprecationWarning, ""),
+    ("ignore", ImportWarning, ""),
+    ("ignore", ResourceWarning, ""),
+)
+
+
+@contextlib.contextmanager
+def _warnings_as_a_process_shows_them() -> Iterator[None]:
+    def show(message, category, filename, lineno, file=None, line=None) -> None:
+        sys.stderr.write(warnings.formatwarning(message, category, filename, lineno, line))
+
+    with warnings.catch_warnings():
+        warnings.resetwarnings()
+        for action, category, module in reversed(_PROCESS_WARNING_FILTERS):
+            warnings.filterwarnings(action, category=category, module=module)
+        warnings.showwarning = show
+        yield
+
+
+def _restore_environ(saved: dict[str, str]) -> None:
+    for key in set(os.environ) - set(saved):
+        del os.environ[key]
+    for key, value in saved.items():
+        if os.environ.get(key) != value:
+            os.environ[key] = value
 
 
 def _logging_state() -> tuple[list[logging.Handler], int, dict[str, int]]:

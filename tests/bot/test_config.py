@@ -4,15 +4,12 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from bot.config import DEFAULT_ANON_DELAY, ConfigError, Settings, parse_delay
-from tests.conftest import REPO_ROOT
-
-ROOT = REPO_ROOT
+from tests.conftest import run_cli
 
 BASE = {
     "SLACK_BOT_TOKEN": "xoxb-1-abc",
@@ -240,21 +237,23 @@ FULL_ENV = {
 }
 
 
-def run_cli(tmp_path: Path, env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    """`ai-signal` as an operator runs it: a clean environment, cwd without a .env."""
-    return subprocess.run(
-        [sys.executable, "-m", "bot", *args],
-        cwd=tmp_path,
-        env={
-            "PATH": os.environ.get("PATH", ""),
-            "PYTHONPATH": str(ROOT),
-            "DATABASE_URL": f"sqlite:///{tmp_path / 'cli.db'}",
-            **env,
-        },
-        capture_output=True,
-        text=True,
-        timeout=30,
-    )
+@pytest.fixture
+def cli(tmp_path: Path, monkeypatch, capsys):
+    """`ai-signal ARGS` as an operator runs it (a clean environment, a working directory without
+    a .env), through the CLI's `main` in this process (tests.conftest.run_cli). That a real
+    process prints the same one line and exits 2 is tests/bot/test_startup_edges.py's."""
+
+    def run(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+        return run_cli(
+            args,
+            environment={"DATABASE_URL": f"sqlite:///{tmp_path / 'cli.db'}", **env},
+            workdir=tmp_path,
+            monkeypatch=monkeypatch,
+            capsys=capsys,
+            timeout=30,
+        )
+
+    return run
 
 
 @pytest.mark.parametrize(
@@ -269,13 +268,13 @@ def run_cli(tmp_path: Path, env: dict[str, str], *args: str) -> subprocess.Compl
         ("PORT", "http"),
     ],
 )
-def test_cli_config_error_is_one_line_and_exit_2(tmp_path, variable, value):
+def test_cli_config_error_is_one_line_and_exit_2(cli, tmp_path, variable, value):
     env = dict(FULL_ENV)
     if value is None:
         env.pop(variable)
     else:
         env[variable] = value
-    result = run_cli(tmp_path, env, "run")
+    result = cli(env, "run")
     assert result.returncode == 2, result.stderr
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1, result.stderr
@@ -284,7 +283,7 @@ def test_cli_config_error_is_one_line_and_exit_2(tmp_path, variable, value):
     assert not (tmp_path / "cli.db").exists()  # stopped before touching the database
 
 
-def test_cli_reads_dotenv_from_working_directory(tmp_path):
+def test_cli_reads_dotenv_from_working_directory(cli, tmp_path):
     """`.env` in the directory the operator runs `ai-signal` from is read; the environment wins."""
     (tmp_path / ".env").write_text(
         "SLACK_BOT_TOKEN=xoxb-from-dotenv\n"
@@ -292,10 +291,11 @@ def test_cli_reads_dotenv_from_working_directory(tmp_path):
         "AI_SIGNAL_TRIAGE_CHANNEL=CTRIAGE001\n"
         "AI_SIGNAL_ANON_DELAY=9-1\n"
     )
-    result = run_cli(tmp_path, {"SLACK_API_URL": "http://127.0.0.1:9/api/"}, "run")
+    result = cli({"SLACK_API_URL": "http://127.0.0.1:9/api/"}, "run")
     assert result.returncode == 2, result.stderr
     assert "AI_SIGNAL_ANON_DELAY" in result.stderr  # so SLACK_BOT_TOKEN etc. came from .env
-    result = run_cli(tmp_path, {"AI_SIGNAL_ANON_DELAY": "abc"}, "run")
+    assert "xoxb-from-dotenv" not in os.environ.values()  # and left with the command
+    result = cli({"AI_SIGNAL_ANON_DELAY": "abc"}, "run")
     assert result.returncode == 2
     assert "'abc'" in result.stderr  # the real environment overrides .env
 

@@ -1,11 +1,16 @@
-"""Start-up edges of the `ai-signal` command line, run as real subprocesses: a DATABASE_URL the app
-cannot use, several instances migrating one empty database at once, `--version`, `run --port 0`."""
+"""Start-up edges of the `ai-signal` command line: a DATABASE_URL the app cannot use, several
+instances migrating one empty database at once, `--version`. (`run --port 0`, served by a real
+process until SIGTERM, is in tests/bot/test_startup.py.)
+
+Most run the CLI's `main` in this process (tests.conftest.run_cli): what it prints and the status
+it returns. One configuration error is a real `python -m bot`, where the process is the point:
+one line on stderr and nothing else, exit status 2 through `sys.exit`. The concurrent
+upgrades are processes of their own forked from one launcher that imported the app once
+(tests.forked_cli): separate processes and connections, without nine imports a test."""
 
 from __future__ import annotations
 
 import os
-import re
-import signal
 import socket
 import subprocess
 import sys
@@ -16,8 +21,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, text
 
-from bot.standin import SlackStandIn
-from tests.conftest import REPO_ROOT, fresh_postgres, make_env, wait_until
+from tests.conftest import REPO_ROOT, fresh_postgres, make_env, run_cli, wait_until
+from tests.forked_cli import ForkedCli
 
 ROOT = REPO_ROOT
 PASSWORD = "pw-never-shown"
@@ -49,6 +54,25 @@ def ai_signal(
         text=True,
         timeout=timeout,
     )
+
+
+@pytest.fixture
+def cli(tmp_path: Path, monkeypatch, capsys):
+    """`ai-signal ARGS` with cli_env's settings, from tmp_path, in this process."""
+
+    def run(
+        env: dict[str, str], *args: str, timeout: float = 60
+    ) -> subprocess.CompletedProcess[str]:
+        return run_cli(
+            args,
+            environment=env,
+            workdir=tmp_path,
+            monkeypatch=monkeypatch,
+            capsys=capsys,
+            timeout=timeout,
+        )
+
+    return run
 
 
 def closed_port() -> int:
@@ -92,53 +116,55 @@ def assert_one_line_naming_database_url(result: subprocess.CompletedProcess[str]
     ],
     ids=["typo", "dialect", "port"],
 )
-def test_malformed_database_url_is_one_line_exit_2(tmp_path, command, url, says):
-    line = assert_one_line_naming_database_url(
-        ai_signal(cli_env(database_url=url), tmp_path, *command)
-    )
+def test_malformed_database_url_is_one_line_exit_2(cli, command, url, says):
+    line = assert_one_line_naming_database_url(cli(cli_env(database_url=url), *command))
     assert says in line
 
 
 @pytest.mark.parametrize("command", COMMANDS, ids=lambda c: c[0])
-def test_sqlite_file_in_missing_folder_is_refused_not_created(tmp_path, command):
+def test_sqlite_file_in_missing_folder_is_refused_not_created(cli, tmp_path, command):
     url = f"sqlite:///{tmp_path / 'data' / 'ai_signal.db'}"
-    line = assert_one_line_naming_database_url(
-        ai_signal(cli_env(database_url=url), tmp_path, *command)
-    )
+    line = assert_one_line_naming_database_url(cli(cli_env(database_url=url), *command))
     assert str(tmp_path / "data") in line and "does not exist" in line
     assert not (tmp_path / "data").exists()
 
 
-def test_relative_sqlite_path_in_missing_folder_is_refused(tmp_path):
-    result = ai_signal(
-        cli_env(database_url="sqlite:///data/ai_signal.db"), tmp_path, "db", "upgrade"
-    )
+def test_relative_sqlite_path_in_missing_folder_is_refused(cli, tmp_path):
+    result = cli(cli_env(database_url="sqlite:///data/ai_signal.db"), "db", "upgrade")
     assert "'data'" in assert_one_line_naming_database_url(result)
     assert not (tmp_path / "data").exists()
 
 
-def test_default_database_url_works_on_a_fresh_checkout(tmp_path):
+def test_default_database_url_works_on_a_fresh_checkout(cli, tmp_path):
     env = cli_env(database_url="")
     del env["DATABASE_URL"]
-    result = ai_signal(env, tmp_path, "db", "upgrade")
+    result = cli(env, "db", "upgrade")
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "ai_signal.db").is_file()
 
 
 @pytest.mark.parametrize("command", COMMANDS, ids=lambda c: c[0])
-def test_unreachable_postgresql_names_host_port_and_reason(tmp_path, command):
+def test_unreachable_postgresql_names_host_port_and_reason(cli, command):
     port = closed_port()
     url = f"postgresql+psycopg://ai:{PASSWORD}@127.0.0.1:{port}/ai_signal"
-    line = assert_one_line_naming_database_url(
-        ai_signal(cli_env(database_url=url), tmp_path, *command)
-    )
+    line = assert_one_line_naming_database_url(cli(cli_env(database_url=url), *command))
     assert f"127.0.0.1:{port}" in line and "Connection refused" in line
 
 
-def test_hung_postgresql_server_does_not_hang_start(tmp_path, silent_server):
+def test_a_real_process_says_the_configuration_error_in_one_line_and_exits_2(tmp_path):
+    """The one configuration error seen from outside a real `python -m bot`: its stderr holds
+    that line and nothing else (no warning, no log line, no traceback), and the shell gets 2."""
+    port = closed_port()
+    url = f"postgresql+psycopg://ai:{PASSWORD}@127.0.0.1:{port}/ai_signal"
+    result = ai_signal(cli_env(database_url=url), tmp_path, "run", "--http", "--port", "0")
+    line = assert_one_line_naming_database_url(result)
+    assert f"127.0.0.1:{port}" in line and "Connection refused" in line
+
+
+def test_hung_postgresql_server_does_not_hang_start(cli, silent_server):
     url = f"postgresql://ai:{PASSWORD}@127.0.0.1:{silent_server}/ai_signal"
     started = time.monotonic()
-    result = ai_signal(cli_env(database_url=url), tmp_path, "run", "--http", timeout=40)
+    result = cli(cli_env(database_url=url), "run", "--http", timeout=40)
     took = time.monotonic() - started
     line = assert_one_line_naming_database_url(result)
     assert f"127.0.0.1:{silent_server}" in line and "timeout" in line
@@ -165,37 +191,31 @@ def schema_revision(url: str) -> str | None:
         engine.dispose()
 
 
-def upgrade_at_once(url: str, cwd: Path, count: int = 3) -> list[subprocess.CompletedProcess[str]]:
-    env = cli_env(database_url=url)
-    processes = [
-        subprocess.Popen(
-            [sys.executable, "-m", "bot", "db", "upgrade"],
-            env=env,
-            cwd=cwd,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        for _ in range(count)
-    ]
-    results = []
-    for process in processes:
-        out, err = process.communicate(timeout=120)
-        results.append(subprocess.CompletedProcess(process.args, process.returncode, out, err))
-    return results
+@pytest.fixture(scope="module")
+def forked() -> Iterator[ForkedCli]:
+    launcher = ForkedCli(cli_env(database_url="sqlite://"))
+    yield launcher
+    launcher.close()
 
 
-def test_three_concurrent_upgrades_of_empty_postgresql_all_succeed(postgres_url, tmp_path):
+def upgrade_at_once(
+    forked: ForkedCli, url: str, cwd: Path, count: int = 3
+) -> list[subprocess.CompletedProcess[str]]:
+    forked.start(["db", "upgrade"], count=count, env=cli_env(database_url=url), cwd=cwd)
+    return forked.results()
+
+
+def test_three_concurrent_upgrades_of_empty_postgresql_all_succeed(forked, postgres_url, tmp_path):
     # The race is a matter of timing: a few rounds on an emptied database make a lost one show.
     for round_number in range(3):
         url = fresh_postgres() if round_number else postgres_url
-        for result in upgrade_at_once(url, tmp_path):
+        for result in upgrade_at_once(forked, url, tmp_path):
             assert result.returncode == 0, result.stderr[-3000:]
             assert "database is up to date" in result.stdout
         assert schema_revision(url) == head_revision()
 
 
-def test_upgrade_waits_for_the_migration_lock(postgres_url, tmp_path):
+def test_upgrade_waits_for_the_migration_lock(forked, postgres_url, tmp_path):
     """The lock is pg_advisory_lock on the key env.py uses: while someone else holds it, an
     upgrade waits and migrates nothing; once it is released, the upgrade finishes."""
     from bot.db import MIGRATION_LOCK_KEY
@@ -204,18 +224,13 @@ def test_upgrade_waits_for_the_migration_lock(postgres_url, tmp_path):
     try:
         with holder.connect() as lock:
             lock.execute(text("SELECT pg_advisory_lock(:k)"), {"k": MIGRATION_LOCK_KEY})
-            process = subprocess.Popen(
-                [sys.executable, "-m", "bot", "db", "upgrade"],
-                env=cli_env(database_url=postgres_url),
-                cwd=tmp_path,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-                text=True,
+            forked.start(
+                ["db", "upgrade"], count=1, env=cli_env(database_url=postgres_url), cwd=tmp_path
             )
             try:
 
                 def waiting_for_the_lock() -> bool:
-                    assert process.poll() is None, process.communicate()
+                    assert not forked.done(), forked.results()
                     return bool(
                         lock.execute(
                             text(
@@ -230,98 +245,30 @@ def test_upgrade_waits_for_the_migration_lock(postgres_url, tmp_path):
                     text("SELECT count(*) FROM pg_tables WHERE schemaname = 'public'")
                 ).scalar()
                 assert tables == 0  # nothing migrated while the lock is held elsewhere
-                lock.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": MIGRATION_LOCK_KEY})
-                out, err = process.communicate(timeout=60)
             finally:
-                if process.poll() is None:
-                    process.kill()
-                    process.communicate()
+                lock.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": MIGRATION_LOCK_KEY})
+            [result] = forked.results(timeout=60)
     finally:
         holder.dispose()
-    assert process.returncode == 0, err
+    assert result.returncode == 0, result.stderr
     assert schema_revision(postgres_url) == head_revision()
 
 
-def test_concurrent_upgrades_of_a_fresh_sqlite_file_all_succeed(tmp_path):
+def test_concurrent_upgrades_of_a_fresh_sqlite_file_all_succeed(forked, tmp_path):
     # As on PostgreSQL, a few rounds.
     for round_number in range(3):
         url = f"sqlite:///{tmp_path / f'round{round_number}.db'}"
-        for result in upgrade_at_once(url, tmp_path):
+        for result in upgrade_at_once(forked, url, tmp_path):
             assert result.returncode == 0, result.stderr[-3000:]
         assert schema_revision(url) == head_revision()
 
 
-# -- --version and --port 0 ---------------------------------------------------------------------
+# -- --version ---------------------------------------------------------------------------------
 
 
-def test_version(tmp_path):
+def test_version(cli):
     from importlib.metadata import version
 
-    result = ai_signal(
-        {"PATH": os.environ.get("PATH", ""), "PYTHONPATH": str(ROOT)}, tmp_path, "--version"
-    )
+    result = cli({}, "--version")
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == f"ai-signal {version('ai-signal')}"
-
-
-def http_status(url: str) -> int:
-    import urllib.error
-    import urllib.request
-
-    try:
-        with urllib.request.urlopen(url, timeout=2) as response:
-            return response.status
-    except urllib.error.HTTPError as error:
-        return error.code
-    except OSError:
-        return 0
-
-
-def test_port_0_picks_a_free_port_and_logs_it(standin: SlackStandIn, tmp_path):
-    # PORT names a port that is taken: only --port 0 lets the app start at all.
-    with socket.socket() as taken:
-        taken.bind(("127.0.0.1", 0))
-        taken.listen(1)
-        env = cli_env(
-            database_url=f"sqlite:///{tmp_path / 'ai_signal.db'}",
-            PORT=str(taken.getsockname()[1]),
-        )
-        env["SLACK_API_URL"] = standin.url
-        log_path = tmp_path / "app.log"
-        with log_path.open("wb") as log:
-            process = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "bot",
-                    "run",
-                    "--http",
-                    "--port",
-                    "0",
-                    "--host",
-                    "127.0.0.1",
-                ],
-                env=env,
-                cwd=tmp_path,
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )
-        try:
-
-            def listening() -> re.Match[str] | None:
-                assert process.poll() is None, log_path.read_text()
-                return re.search(
-                    r" INFO ai_signal: ai-signal listening on http://127\.0\.0\.1:(\d+)/slack/events",
-                    log_path.read_text(),
-                )
-
-            port = int(wait_until(listening, timeout=30, what="the listening line").group(1))
-            assert port not in (0, taken.getsockname()[1])
-            assert http_status(f"http://127.0.0.1:{port}/healthz") == 200
-            process.send_signal(signal.SIGTERM)
-            assert process.wait(timeout=15) == 0, log_path.read_text()
-        finally:
-            if process.poll() is None:
-                process.kill()
-                process.wait()

@@ -1,8 +1,8 @@
 """`ai-signal digest preview|send`, `ai-signal export` and `ai-signal run`'s digest, as an
 operator runs them: an explicit environment, a working directory of their own, Slack played by
-the stand-in. `cli(...)` calls the CLI's `main` in this process (tests.conftest.run_cli);
-`cli.process(...)` starts `python -m bot` as a separate process, for the exit status a failed
-send gives the shell, and `run` starts one too."""
+the stand-in. `cli(...)` calls the CLI's `main` in this process (tests.conftest.run_cli): what
+it prints and the exit status it returns (that `python -m bot` hands that status to the shell is
+tests/bot/test_startup*.py's). `run`, stopped by SIGTERM, is a process of its own."""
 
 from __future__ import annotations
 
@@ -51,19 +51,7 @@ def cli(tmp_path: Path, standin, monkeypatch, capsys):
             capsys=capsys,
         )
 
-    def process(*args: str, **env_overrides: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [sys.executable, "-m", "bot", *args],
-            cwd=workdir,
-            env=environment(**env_overrides),
-            capture_output=True,
-            text=True,
-            encoding="utf-8",
-            timeout=60,
-        )
-
     run.url = url
-    run.process = process
     run.environment = environment
     run.workdir = workdir
     return run
@@ -99,12 +87,12 @@ def test_send_posts_once_then_says_already_sent_and_force_sends_again(cli, stand
 
 def test_send_that_slack_refuses_exits_1_and_the_next_send_posts_once(cli, standin):
     standin.fail_next("chat.postMessage", status=500)
-    failed = cli.process("digest", "send")
+    failed = cli("digest", "send")
     assert failed.returncode == 1
     assert "500 internal_error" in failed.stderr and "retried" in failed.stderr
     assert digest_posts(standin) == []
 
-    retried = cli.process("digest", "send")
+    retried = cli("digest", "send")
     assert retried.returncode == 0, retried.stderr
     assert len(digest_posts(standin)) == 1
 
