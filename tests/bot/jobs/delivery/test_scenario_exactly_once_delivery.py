@@ -1,9 +1,12 @@
-"""Lost nothing, posted nothing twice: the real app (`python -m bot run --http`, a subprocess) is
-killed with SIGKILL at random moments of a delivery burst, restarted, killed again …; then it
+"""Lost nothing, posted nothing twice: the real app (`ai-signal run --http`, a process of its own)
+is killed with SIGKILL at random moments of a delivery burst, restarted, killed again …; then it
 drains. Every acked filing is in the triage channel exactly once, and every recorded lead action
 and reporter answer is in its signal's thread exactly once, in the order it happened. With Slack
 healthy, and with Slack answering slowly after it has stored a post (a kill then lands between
 "Slack has it" and "the outbox knows it"). On SQLite, and on PostgreSQL with three instances.
+
+The app processes are forked from a zygote (tests/bot/jobs/delivery/zygote.py) that has imported
+the app once: a start costs 0.1 s of CPU instead of a second.
 
 The randomness is seeded: a failure names its seed and replays. bench/crash_delivery.py runs the
 same with many more kills.
@@ -11,12 +14,12 @@ same with many more kills.
 
 from __future__ import annotations
 
+import atexit
 import os
 import random
 import re
 import signal
 import subprocess
-import sys
 import time
 import urllib.request
 from collections import Counter
@@ -31,6 +34,7 @@ from bot.standin import SlackStandIn
 from bot.standin.sender import SlackSender, SlackUser
 from handlers import ids
 from models import OutboxItem, OutboxPurpose, Signal, SignalEvent
+from tests.bot.jobs.delivery.zygote import Child, Zygote
 from tests.conftest import ALICE, BOT_TOKEN, DIGEST, LEAD, REPO_ROOT, SIGNING_SECRET, TRIAGE
 
 ROOT = REPO_ROOT
@@ -54,9 +58,21 @@ def free_port() -> int:
 
 @dataclass
 class Instance:
-    process: subprocess.Popen
+    process: Child
     sender: SlackSender
     port: int
+
+
+_zygote: Zygote | None = None
+
+
+def shared_zygote() -> Zygote:
+    """One zygote per test process, for every cluster: it holds nothing of a run."""
+    global _zygote
+    if _zygote is None:
+        _zygote = Zygote({"PATH": os.environ.get("PATH", ""), "PYTHONPATH": str(ROOT)})
+        atexit.register(_zygote.close)
+    return _zygote
 
 
 @dataclass
@@ -66,6 +82,7 @@ class Cluster:
     workdir: Path
     size: int
     instances: list[Instance] = field(default_factory=list)
+    started: int = 0  # processes started so far
     filed: list[str] = field(default_factory=list)  # acked refs
     codes: dict[str, str] = field(default_factory=dict)  # anonymous ref -> follow-up code
 
@@ -90,13 +107,12 @@ class Cluster:
     def start(self) -> None:
         for _ in range(self.size - len(self.instances)):
             port = free_port()
-            log = open(self.workdir / f"app-{port}.log", "w")
-            process = subprocess.Popen(
-                [sys.executable, "-m", "bot", "run", "--http", "--host", "127.0.0.1"],
+            self.started += 1
+            process = shared_zygote().start(
+                ["run", "--http", "--host", "127.0.0.1"],
                 env=self.env(port),
                 cwd=self.workdir,
-                stdout=log,
-                stderr=subprocess.STDOUT,
+                log=self.workdir / f"app-{self.started}.log",
             )
             sender = SlackSender(
                 url=f"http://127.0.0.1:{port}/slack/events",
