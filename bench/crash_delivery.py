@@ -6,11 +6,13 @@ delivery burst, restarted, again and again; then it drains and every message is 
     .venv/bin/python bench/crash_delivery.py --postgres --instances 3 --kills 30
 
 The same machinery as tests/bot/jobs/delivery/test_scenario_exactly_once_delivery.py (which runs a few kills in the
-normal suite): `python -m bot run --http` subprocesses against the Slack stand-in in this
-process, a seeded random schedule of filings, acknowledgements, anonymous answers and kills.
-Prints how many filings were acked, how many messages reached the channel, how many posts were
-looked up in history instead of being sent again, and how many items were posted twice or lost
-(both must be 0).
+normal suite): `ai-signal run --http` processes (forked from a zygote that imported the app once)
+against the Slack stand-in in this process, a seeded random schedule of filings,
+acknowledgements, anonymous answers and kills, each kill just after a post of the burst reached
+Slack. Prints how many filings were acked, how many messages reached the channel, how many kills
+found delivery under way, how many posts were looked up in history and how many of those were
+found there instead of being sent again, and how many items were posted twice or lost (both
+must be 0).
 """
 
 from __future__ import annotations
@@ -84,7 +86,6 @@ def main() -> int:
                     seed=args.seed,
                     kills=args.kills,
                     filings=args.filings,
-                    # the backlog drains at Slack's pace, one post a second
                     drain_timeout=120 + 4 * args.kills * args.filings,
                 )
             except AssertionError as error:
@@ -100,7 +101,9 @@ def main() -> int:
     print(f"acked filings         {figures['filings']}")
     print(f"thread replies        {figures['replies']}")
     print(f"messages in channel   {figures['messages']}")
+    print(f"kills mid-delivery    {figures['kills mid-delivery']}")
     print(f"history lookups       {figures['history lookups']} (unanswered posts checked)")
+    print(f"found in Slack        {figures['found in Slack']} (not sent again)")
     print("duplicated            0")
     print("lost                  0")
     print(f"time                  {time.monotonic() - started:.0f} s")
