@@ -16,7 +16,7 @@ from typing import Any
 
 from sqlalchemy import and_, func, or_, select, text, union_all, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session, aliased, sessionmaker
 
 from bot.clock import Clock, utc_now
 from bot.services.lessons import related_signals
@@ -59,6 +59,15 @@ _PENDING_CHANNELS = text(
 )
 
 
+_EARLIER = aliased(OutboxItem)
+_EARLIER_REPLY = select(_EARLIER.id).where(
+    _EARLIER.signal_id == OutboxItem.signal_id,
+    _EARLIER.purpose == OutboxPurpose.THREAD_REPLY.value,
+    _EARLIER.state == OutboxState.PENDING.value,
+    _EARLIER.due_at < OutboxItem.due_at,
+)
+
+
 def wall_now() -> datetime:
     """Slack's time, for pacing, pauses and attempt marks: the real clock, never the injected
     one (a test or demo clock moved forward must not starve or flood a channel)."""
@@ -88,6 +97,10 @@ class DeliveryService:
             or_(OutboxItem.claimed_until.is_(None), OutboxItem.claimed_until < now),
             # Thread replies and updates wait until the parent post exists.
             or_(OutboxItem.purpose == OutboxPurpose.TRIAGE_POST.value, posted.exists()),
+            # A thread's replies go in their order: one waits while an earlier one of the same
+            # thread is pending, also when that one is held by another worker's lease (it may
+            # have died mid-send: its reply is looked up or sent once the lease runs out).
+            or_(OutboxItem.purpose != OutboxPurpose.THREAD_REPLY.value, ~_EARLIER_REPLY.exists()),
         )
         with self._sessions.begin() as session:
             candidates = self._candidates(session, claimable, skip_channels, limit)
