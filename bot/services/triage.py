@@ -556,14 +556,16 @@ class TriageService:
         text = _text(text, field="text", label="Your reply", required=True)
         self._throttle.check(requester)
         digest = codes.hash_code(code, key=self._code_key)
-        now = self._clock()
         with request_transaction(
             self._sessions, deadline_ms=self._deadline_ms, busy=REPLY_NOT_ADDED
         ) as session:
-            signal = session.scalar(select(Signal).where(Signal.followup_hash == digest))
+            signal = session.scalar(
+                select(Signal).where(Signal.followup_hash == digest).with_for_update()
+            )
             if signal is None:
                 self._throttle.failed(requester)
                 raise NotFound(GENERIC_CODE_ANSWER)
+            now = self._clock()  # after the lock: see _ORDERED
             _check_not_withdrawn(signal)
             if request_key is not None and not self._guard.record_request(
                 session, request_key, now
@@ -605,13 +607,15 @@ class TriageService:
         anonymous signal is answered with its code, never its reference).
         """
         text = _text(text, field="text", label="Your reply", required=True)
-        now = self._clock()
         with request_transaction(
             self._sessions, deadline_ms=self._deadline_ms, busy=REPLY_NOT_ADDED
         ) as session:
-            signal = session.scalar(select(Signal).where(Signal.ref == ref.strip().upper()))
+            signal = session.scalar(
+                select(Signal).where(Signal.ref == ref.strip().upper()).with_for_update()
+            )
             if signal is None or not is_own_named(signal, user_id):
                 raise NotFound(not_own_signal_answer(ref))
+            now = self._clock()  # after the lock: see _ORDERED
             _check_not_withdrawn(signal)
             if request_key is not None and not self._guard.record_request(
                 session, request_key, now
@@ -638,7 +642,6 @@ class TriageService:
         acknowledges it. Anyone else, any other reference and every anonymous signal get the
         one NotFound answer (an anonymous signal is withdrawn with its code). A repeat (or
         Slack's retry of the command) changes nothing: `changed` is False."""
-        now = self._clock()
         with request_transaction(
             self._sessions, deadline_ms=self._deadline_ms, busy=NOTHING_CHANGED_BUSY
         ) as session:
@@ -647,6 +650,7 @@ class TriageService:
             )
             if signal is None or not is_own_named(signal, user_id):
                 raise NotFound(not_own_signal_answer(ref))
+            now = self._clock()  # after the lock: see _ORDERED
             result = self._withdraw(session, signal, actor_id=user_id, at=now, due=now)
         return self._erased(result)
 
@@ -658,7 +662,6 @@ class TriageService:
         del requester_id
         self._throttle.check(requester)
         digest = codes.hash_code(code, key=self._code_key)
-        now = self._clock()
         with request_transaction(
             self._sessions, deadline_ms=self._deadline_ms, busy=NOTHING_CHANGED_BUSY
         ) as session:
@@ -668,6 +671,7 @@ class TriageService:
             if signal is None:
                 self._throttle.failed(requester)
                 raise NotFound(GENERIC_CODE_ANSWER)
+            now = self._clock()  # after the lock: see _ORDERED
             at = self._coarse_after_history(session, signal.id, now)
             due = self._release.time(now)
             result = self._withdraw(session, signal, actor_id=None, at=at, due=due)
@@ -766,13 +770,13 @@ class TriageService:
             expires_at = datetime.fromtimestamp(int(expires_text), tz=UTC)
         except (ValueError, OverflowError, OSError):
             raise RevealLapsed(REVEAL_LAPSED) from None
-        now = self._clock()
         with request_transaction(
             self._sessions, deadline_ms=self._deadline_ms, busy=NOTHING_CHANGED_BUSY
         ) as session:
             signal = session.scalar(
                 select(Signal).where(Signal.id == signal_id[:32]).with_for_update()
             )
+            now = self._clock()  # after the lock: see _ORDERED
             if signal is not None and not signal.anonymous and signal.reporter_id == user_id:
                 return ActionResult(ref=signal.ref, changed=False, detail=detail_of(signal))
             if signal is None or not signal.anonymous or not signal.followup_hash:
@@ -948,12 +952,12 @@ class TriageService:
         `apply`, a member to tell privately about the action (a new owner). `core=True`: the
         action's statements are all Core (no duplicate to look up, no followers to notify), so
         the transaction runs on a Core connection, without the ORM session."""
-        now = self._clock()
         transaction = request_connection if core else request_transaction
         with transaction(
             self._sessions, deadline_ms=self._deadline_ms, busy=NOTHING_CHANGED_BUSY
         ) as session:
             signal, stored = _locked_signal(session, ref)
+            now = self._clock()  # after the lock: see _ORDERED
             _check_lead_or_owner(signal, lead_id, lead=lead)
             if request_key is not None and not self._guard.record_request(
                 session, request_key, now
@@ -1113,6 +1117,11 @@ class SignalRow(SimpleNamespace):
     more than the statement that reads the row)."""
 
 
+# _ORDERED: every step that adds to a signal's history and thread holds the signal's row lock
+# (SQLite: the database's write lock) and reads the clock after taking it. So the steps of one
+# signal commit in the order of their times: a reporter's answer (stamped just after the last
+# step it can see) never lands before a lead's question still being written by another
+# instance, and the thread replies, queued at those times, are posted in the same order.
 def _locked_signal(session: Session, ref: str) -> tuple[SignalRow, dict[str, Any]]:
     """The signal `ref`, row-locked as in `_by_ref(lock=True)`, read with one Core statement; and
     its columns as stored, for `_write_changes`."""

@@ -1,17 +1,23 @@
 """A thread's replies reach Slack in their order even when the instance that claimed one of them
 died with it: the later replies wait for the claim to run out, the claimed one goes first
-(looked for in the thread, then sent), then the rest."""
+(looked for in the thread, then sent), then the rest. And two steps on one signal written at
+once by two instances are stamped, and posted, in the order they commit."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+import threading
+from datetime import datetime, timedelta
 
+from sqlalchemy import select, text
+
+from bot.clock import utc_now
 from bot.jobs.delivery import DeliveryWorker
 from bot.services.delivery import DeliveryService
 from bot.services.records import DeliveryTask
-from models import OutboxPurpose
-from tests.bot.jobs.delivery.conftest import FAST, Pipeline
-from tests.conftest import LEAD, TRIAGE, MovableClock
+from bot.services.triage import TriageService
+from models import OutboxPurpose, SignalEvent
+from tests.bot.jobs.delivery.conftest import FAST, Pipeline, make_pipeline
+from tests.conftest import LEAD, TRIAGE, MovableClock, migrated_postgres, wait_until
 
 LEASE = timedelta(seconds=60)
 
@@ -77,3 +83,87 @@ def test_a_reply_waits_for_an_earlier_one_claimed_in_the_same_round(pipeline):
     worker.drain()
     replies = [r["text"] for r in pipeline.standin.thread(TRIAGE, pipeline.signal(ref).triage_ts)]
     assert len(replies) == 2 and "Since when?" in replies[1], replies
+
+
+class GatedClock:
+    """The real clock, except that the first read from the thread `gate` names waits until the
+    test opens the gate: a step held there keeps the locks it has taken."""
+
+    def __init__(self) -> None:
+        self.gate: threading.Thread | None = None
+        self.reached = threading.Event()
+        self.opened = threading.Event()
+
+    def __call__(self) -> datetime:
+        if threading.current_thread() is self.gate:
+            self.gate = None
+            self.reached.set()
+            assert self.opened.wait(30), "the test never opened the gate"
+        return utc_now()
+
+
+def lock_waiters(pipeline: Pipeline) -> int:
+    with pipeline.engine.connect() as connection:
+        return connection.scalar(
+            text(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+                " AND wait_event_type = 'Lock'"
+            )
+        )
+
+
+def test_an_answer_written_during_a_lead_step_comes_after_it(standin):
+    """PostgreSQL (SQLite's writers queue on one lock already): a lead acknowledges while the
+    anonymous reporter answers. The lead's step holds the signal's row; the answer waits for it,
+    then is stamped after it in the history and posted after it in the thread."""
+    pipeline = make_pipeline(standin, migrated_postgres())
+    try:
+        clock = GatedClock()
+        triage = TriageService(
+            sessions=pipeline.sessions,
+            code_key=b"k",
+            triage_channel=TRIAGE,
+            anon_delay=(0, 0),
+            clock=clock,
+        )
+        filed = pipeline.signals.file_signal(
+            kind="drift", text="churn model drifts", anonymous=True, reporter_id="UALICE0001"
+        )
+        worker_at(pipeline, MovableClock()).drain()
+
+        lead = threading.Thread(
+            target=triage.acknowledge, kwargs={"ref": filed.ref, "lead_id": LEAD.id}
+        )
+        clock.gate = lead
+        lead.start()
+        assert clock.reached.wait(10), "the acknowledgement did not start"
+        answer = threading.Thread(
+            target=triage.reply_anonymously,
+            kwargs={"code": filed.code, "text": "It began on Monday.", "requester_id": None},
+        )
+        answer.start()
+        wait_until(lambda: lock_waiters(pipeline) >= 1, "the answer to wait for the lead's step")
+        clock.opened.set()
+        lead.join(10)
+        answer.join(10)
+
+        with pipeline.sessions() as session:
+            history = session.execute(
+                select(SignalEvent.action, SignalEvent.created_at).order_by(SignalEvent.created_at)
+            ).all()
+        assert [action for action, _ in history][-2:] == ["acknowledged", "replied"], history
+        worker_at(pipeline, MovableClock()).drain()
+        replies = [
+            r["text"] for r in pipeline.standin.thread(TRIAGE, filed_ts(pipeline, filed.ref))
+        ]
+        assert len(replies) == 2 and "It began on Monday." in replies[1], replies
+    finally:
+        for worker in pipeline.workers:
+            worker.stop()
+        pipeline.engine.dispose()
+
+
+def filed_ts(pipeline: Pipeline, ref: str) -> str:
+    ts = pipeline.signal(ref).triage_ts
+    assert ts
+    return ts
