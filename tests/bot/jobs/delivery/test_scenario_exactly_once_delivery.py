@@ -6,7 +6,7 @@ healthy, and with Slack answering slowly after it has stored a post (a kill then
 "Slack has it" and "the outbox knows it"). On SQLite, and on PostgreSQL with three instances.
 
 A kill lands just after one of the posts of the burst reached Slack (a random one of those still
-to come, but not the last), a random part of a post's time later; each run counts how many
+to come, but not one of the last two), a random part of a post's time later; each run counts how many
 kills found delivery under way and how many posts were then found in Slack instead of being sent
 again, and the tests check that these moments did come. The app processes are forked from a
 zygote (tests/bot/jobs/delivery/zygote.py) that has imported the app once: a start costs 0.1 s of
@@ -60,7 +60,7 @@ POSTS_PER_SECOND = "10"
 KILL_JITTER = 0.15  # s: at most how long after a post reached Slack a kill lands
 SLOW_ANSWER = 0.25  # s: Slack slow to answer a post it has stored; longer than KILL_JITTER
 POSTS = (OutboxPurpose.TRIAGE_POST.value, OutboxPurpose.THREAD_REPLY.value)
-_REF = re.compile(r"\bSIG-\d+\b")
+_REF = re.compile(r"\bSIG-[A-Z0-9]+\b")  # named SIG-12, anonymous SIG-K7Q2XM
 _CODE = re.compile(r"`([A-Z2-7]{4}(?:-[A-Z2-7]{4}){5,})`")
 
 
@@ -256,11 +256,12 @@ def triage_posts(slack: SlackStandIn) -> int:
 
 def await_kill_moment(cluster: Cluster, engine: Engine, rng: random.Random) -> None:
     """A random moment of the delivery under way: just after one of the posts to the triage
-    channel still to come reached Slack, but not the last one (with Slack answering slowly:
-    while the poster waits for the answer), and a random part of a post's time more."""
+    channel still to come reached Slack, but not one of the last two (with Slack answering
+    slowly: while the poster waits for the answer), and a random part of a post's time more
+    (KILL_JITTER, less than the two posts' time at the pace: the delivery is not over)."""
     due = posts_to_come(engine)
-    if due > 1:
-        reached = triage_posts(cluster.slack) + rng.randint(1, due - 1)
+    if due > 2:
+        reached = triage_posts(cluster.slack) + rng.randint(1, due - 2)
         cluster.slack.wait_until(
             lambda: triage_posts(cluster.slack) >= reached or not posts_to_come(engine),
             timeout=60,
@@ -303,6 +304,7 @@ def check_exactly_once(cluster: Cluster, engine: Engine) -> dict[str, int]:
         assert by_item[item.id]["ts"] == refs[ref].triage_ts
     # Every recorded lead action / reporter answer: one reply in its thread, in event order.
     replies = [i for i in items if i.purpose == OutboxPurpose.THREAD_REPLY.value]
+    by_id = {i.id: i for i in replies}
     for signal_id in {i.signal_id for i in replies}:
         mine = sorted(
             (i for i in replies if i.signal_id == signal_id),
@@ -313,7 +315,18 @@ def check_exactly_once(cluster: Cluster, engine: Engine) -> dict[str, int]:
         assert sorted(in_thread) == sorted(i.id for i in mine), "a reply is missing or extra"
         expected = [i.id for i in mine]
         assert in_thread == expected or _same_time_swaps(in_thread, mine, events), (
-            "thread out of order"
+            "thread out of order: "
+            + repr(
+                [
+                    (
+                        events[by_id[i].event_id].action,
+                        str(events[by_id[i].event_id].created_at),
+                        str(by_id[i].due_at),
+                        by_id[i].attempts,
+                    )
+                    for i in in_thread
+                ]
+            )
         )
     lookups = [
         c
@@ -322,7 +335,11 @@ def check_exactly_once(cluster: Cluster, engine: Engine) -> dict[str, int]:
     ]
     return {
         "filings": len(cluster.filed),
+        "anonymous filings": len(cluster.codes),
         "replies": len(replies),
+        "reporter answers": sum(
+            events[i.event_id].action == "replied" for i in replies if i.event_id in events
+        ),
         "messages": len(messages),
         "history lookups": len(lookups),
     }
@@ -346,6 +363,10 @@ def crash_run(
             # A burst, killed somewhere in its delivery, which may still be coming in.
             before_kill = rng.randint(1, filings)
             burst(cluster, rng, before_kill)
+            for _ in range(filings):  # a short burst may be out already: something to cut into
+                if posts_to_come(engine) >= 3:
+                    break
+                burst(cluster, rng, 1)
             await_kill_moment(cluster, engine, rng)
             mid_delivery += undelivered(engine) > 0
             cluster.kill(rng.choice(cluster.instances))
@@ -383,6 +404,7 @@ def test_kill_9_during_delivery_loses_nothing_and_posts_nothing_twice_sqlite(sla
     figures = crash_run(cluster, seed=20261201 + slow, kills=kills, filings=6)
     print(figures)
     assert figures["filings"] >= kills * 2, figures
+    assert figures["anonymous filings"] >= 1 and figures["reporter answers"] >= 1, figures
     # (one may come a moment after the last post went out)
     assert figures["kills mid-delivery"] >= kills - 1, figures
     if slow:  # kills landed between "Slack stored it" and "the outbox knows": found, not resent
@@ -398,4 +420,5 @@ def test_kill_9_of_one_of_three_instances_postgresql(slack, tmp_path, slow):
     figures = crash_run(cluster, seed=20261211 + slow, kills=3, filings=6)
     print(figures)
     assert figures["filings"] >= 6, figures
+    assert figures["anonymous filings"] >= 1 and figures["reporter answers"] >= 1, figures
     assert figures["kills mid-delivery"] >= 2, figures
