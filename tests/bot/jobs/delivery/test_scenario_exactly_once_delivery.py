@@ -6,7 +6,7 @@ healthy, and with Slack answering slowly after it has stored a post (a kill then
 "Slack has it" and "the outbox knows it"). On SQLite, and on PostgreSQL with three instances.
 
 A kill lands just after one of the posts of the burst reached Slack (a random one of those still
-to come, but not one of the last two), a random part of a post's time later; each run counts how many
+to come, but not one of the last few), a random part of a post's time later; each run counts how many
 kills found delivery under way and how many posts were then found in Slack instead of being sent
 again, and the tests check that these moments did come. The app processes are forked from a
 zygote (tests/bot/jobs/delivery/zygote.py) that has imported the app once: a start costs 0.1 s of
@@ -58,6 +58,10 @@ LEASE = "2"  # seconds: how long a killed instance's claims keep their items fro
 # they land while a burst is being delivered at any pace.
 POSTS_PER_SECOND = "10"
 KILL_JITTER = 0.15  # s: at most how long after a post reached Slack a kill lands
+# A kill waits for a post that is not one of the last TAIL still to come: the pace lets three
+# posts to a channel go at once (and one may be on its way already), so with fewer left the
+# delivery could be over before the kill.
+TAIL = 4
 SLOW_ANSWER = 0.25  # s: Slack slow to answer a post it has stored; longer than KILL_JITTER
 POSTS = (OutboxPurpose.TRIAGE_POST.value, OutboxPurpose.THREAD_REPLY.value)
 _REF = re.compile(r"\bSIG-[A-Z0-9]+\b")  # named SIG-12, anonymous SIG-K7Q2XM
@@ -256,12 +260,11 @@ def triage_posts(slack: SlackStandIn) -> int:
 
 def await_kill_moment(cluster: Cluster, engine: Engine, rng: random.Random) -> None:
     """A random moment of the delivery under way: just after one of the posts to the triage
-    channel still to come reached Slack, but not one of the last two (with Slack answering
-    slowly: while the poster waits for the answer), and a random part of a post's time more
-    (KILL_JITTER, less than the two posts' time at the pace: the delivery is not over)."""
+    channel still to come reached Slack, but not one of the last TAIL (with Slack answering
+    slowly: while the poster waits for the answer), and a random part of a post's time more."""
     due = posts_to_come(engine)
-    if due > 2:
-        reached = triage_posts(cluster.slack) + rng.randint(1, due - 2)
+    if due > TAIL:
+        reached = triage_posts(cluster.slack) + rng.randint(1, due - TAIL)
         cluster.slack.wait_until(
             lambda: triage_posts(cluster.slack) >= reached or not posts_to_come(engine),
             timeout=60,
@@ -364,7 +367,7 @@ def crash_run(
             before_kill = rng.randint(1, filings)
             burst(cluster, rng, before_kill)
             for _ in range(filings):  # a short burst may be out already: something to cut into
-                if posts_to_come(engine) >= 3:
+                if posts_to_come(engine) > TAIL:
                     break
                 burst(cluster, rng, 1)
             await_kill_moment(cluster, engine, rng)
