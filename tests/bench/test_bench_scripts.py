@@ -9,11 +9,13 @@ the servers a script starts as subprocesses stay processes.
 from __future__ import annotations
 
 import re
+import runpy
 import shutil
 
 import pytest
 
-from tests.bench.scripts import run_script
+from tests.bench.scripts import run_script, script_process_state
+from tests.conftest import REPO_ROOT
 
 
 def test_ack_latency_compares_both_apps_at_each_load():
@@ -98,6 +100,21 @@ def test_wrk_load_measures_three_servers_under_wrk():
     assert all(int(requests) >= 20 and int(errors) == 0 for *_, requests, errors in rows), out
     assert out.count("CPU per request at 20 connections") == 2, out
     assert "non-2xx answers and socket errors: 0" in out
+
+
+def test_wrk_verdict_says_so_when_bare_bolt_used_no_measurable_cpu(capsys):
+    """A short run may see no CPU tick (10 ms) of bare Bolt's: the verdict says to run longer
+    instead of dividing by zero."""
+    script = REPO_ROOT / "bench" / "wrk_load.py"
+    with script_process_state(script, []):  # its folder on sys.path, for _common
+        wrk_load = runpy.run_path(str(script))
+    figures = [
+        wrk_load["Figures"](server, "filings", 20, 20, 0.1, 5.0, 9.0, cpu, 0, False)
+        for server, cpu in (("ai-signal", 0.04), ("bare Bolt", 0.0))
+    ]
+    assert wrk_load["verdict"](figures) is False
+    out = capsys.readouterr().out
+    assert "filings: bare Bolt used no measurable CPU in this run: run longer" in out, out
 
 
 @pytest.mark.parametrize("kind", ["filings", "clicks", "help", "bare"])
