@@ -170,7 +170,12 @@ def _anonymous_item(app) -> OutboxItem:
 
 @pytest.fixture
 def clocked_apps(standin, database_url):
+    """Apps on a clock just past a whole minute: the anonymous delay (up to 2 s here) is rounded
+    up to the next one, so an anonymous post is held for most of a minute, not, filed in the
+    last seconds of one, released before the test looks."""
     clock = MovableClock()
+    now = clock()
+    clock.advance(61 - now.second - now.microsecond / 1e6)  # hh:mm:01
     started = []
 
     def start():
