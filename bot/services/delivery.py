@@ -14,7 +14,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select, text, union_all, update
+from sqlalchemy import and_, case, func, literal, or_, select, text, union_all, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, aliased, sessionmaker
 
@@ -59,6 +59,7 @@ _PENDING_CHANNELS = text(
 )
 
 
+_WHEN = OutboxItem.__table__.c.due_at.type  # how the outbox stores a moment
 _EARLIER = aliased(OutboxItem)
 _EARLIER_REPLY = select(_EARLIER.id).where(
     _EARLIER.signal_id == OutboxItem.signal_id,
@@ -346,13 +347,21 @@ class DeliveryService:
                 )
 
     def mark_retry(self, *, item_id: str, delay: timedelta, error: str) -> datetime:
+        """Try the item again after `delay` (it was not posted). A thread reply keeps its place
+        (its due time) and is held until then by its claim instead, so that the replies of its
+        thread queued after it, before the failure or after, still wait for it (`claim_due`);
+        any other item is simply due again later."""
         due = self._clock() + min(delay, MAX_BACKOFF)
+        reply = OutboxItem.purpose == OutboxPurpose.THREAD_REPLY.value
         with self._sessions.begin() as session:
             session.execute(
                 update(OutboxItem)
                 .where(OutboxItem.id == item_id, OutboxItem.state == OutboxState.PENDING.value)
                 .values(
-                    due_at=due, claimed_until=None, last_error=error[:500], attempt_started_at=None
+                    due_at=case((reply, OutboxItem.due_at), else_=literal(due, _WHEN)),
+                    claimed_until=case((reply, literal(due, _WHEN)), else_=None),
+                    last_error=error[:500],
+                    attempt_started_at=None,
                 )
             )
         return due

@@ -167,3 +167,28 @@ def filed_ts(pipeline: Pipeline, ref: str) -> str:
     ts = pipeline.signal(ref).triage_ts
     assert ts
     return ts
+
+
+def test_a_reply_slack_failed_keeps_its_place_before_the_replies_after_it(pipeline):
+    """Slack refused the acknowledgement's reply for a reason that may pass (not a rate limit,
+    not for good): it is tried again after a back-off, and the question asked meanwhile waits
+    for it instead of going first."""
+    clock = MovableClock()
+    ref = pipeline.file("drift whose reply fails once", anonymous=True)
+    worker_at(pipeline, clock).drain()
+    parent = pipeline.signal(ref).triage_ts
+    pipeline.triage.acknowledge(ref=ref, lead_id=LEAD.id)
+    pipeline.standin.fail_next("chat.postMessage", error="fatal_error")
+    worker_at(pipeline, clock).drain()
+    [failed] = [i for i in pipeline.items() if i.state == "pending"]
+    assert failed.last_error and "fatal_error" in failed.last_error
+
+    pipeline.triage.ask(ref=ref, lead_id=LEAD.id, question="Since when?")
+    worker_at(pipeline, clock).drain()
+    assert pipeline.standin.thread(TRIAGE, parent) == []  # the question waits its turn
+
+    clock.advance(2)  # past the first back-off (1 s, ±20 %)
+    worker_at(pipeline, clock).drain()
+    replies = [r["text"] for r in pipeline.standin.thread(TRIAGE, parent)]
+    assert len(replies) == 2, replies
+    assert "acknowledged" in replies[0].lower() and "Since when?" in replies[1]
