@@ -571,18 +571,14 @@ class TriageService:
                 session, request_key, now
             ):
                 return signal.ref  # a replayed command: the answer is in the thread already
-            # Coarse time, but never before the question it answers.
-            latest = session.scalar(
-                select(func.max(SignalEvent.created_at)).where(SignalEvent.signal_id == signal.id)
-            )
-            coarse = to_the_hour(now)
             event_id = _record_event(
                 session,
                 signal_id=signal.id,
                 action=EventAction.REPLIED,
                 actor_id=None,
                 note=text,
-                created_at=max(coarse, latest + timedelta(microseconds=1)) if latest else coarse,
+                # Coarse time, but never before the question it answers.
+                created_at=self._coarse_after_history(session, signal.id, now),
             )
             queue_posts(
                 session,

@@ -4,6 +4,7 @@ Slack stand-in over HTTP; the Web API client built as the app builds the outbox'
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import pytest
@@ -88,10 +89,19 @@ def make_pipeline(standin: SlackStandIn, url: str, *, timeout: float = 1.0) -> P
     )
 
 
+@contextmanager
+def pipeline_on(standin: SlackStandIn, url: str) -> Iterator[Pipeline]:
+    """A pipeline on the database at `url`; its workers stopped and its engine closed after."""
+    built = make_pipeline(standin, url)
+    try:
+        yield built
+    finally:
+        for worker in built.workers:
+            worker.stop()
+        built.engine.dispose()
+
+
 @pytest.fixture
 def pipeline(standin: SlackStandIn, database_url: str) -> Iterator[Pipeline]:
-    built = make_pipeline(standin, database_url)
-    yield built
-    for worker in built.workers:
-        worker.stop()
-    built.engine.dispose()
+    with pipeline_on(standin, database_url) as built:
+        yield built

@@ -16,7 +16,7 @@ from bot.services.delivery import DeliveryService
 from bot.services.records import DeliveryTask
 from bot.services.triage import TriageService
 from models import OutboxPurpose, SignalEvent
-from tests.bot.jobs.delivery.conftest import FAST, Pipeline, make_pipeline
+from tests.bot.jobs.delivery.conftest import FAST, Pipeline, pipeline_on
 from tests.conftest import LEAD, TRIAGE, MovableClock, migrated_postgres, wait_until
 
 LEASE = timedelta(seconds=60)
@@ -116,8 +116,7 @@ def test_an_answer_written_during_a_lead_step_comes_after_it(standin):
     """PostgreSQL (SQLite's writers queue on one lock already): a lead acknowledges while the
     anonymous reporter answers. The lead's step holds the signal's row; the answer waits for it,
     then is stamped after it in the history and posted after it in the thread."""
-    pipeline = make_pipeline(standin, migrated_postgres())
-    try:
+    with pipeline_on(standin, migrated_postgres()) as pipeline:
         clock = GatedClock()
         triage = TriageService(
             sessions=pipeline.sessions,
@@ -153,20 +152,10 @@ def test_an_answer_written_during_a_lead_step_comes_after_it(standin):
             ).all()
         assert [action for action, _ in history][-2:] == ["acknowledged", "replied"], history
         worker_at(pipeline, MovableClock()).drain()
-        replies = [
-            r["text"] for r in pipeline.standin.thread(TRIAGE, filed_ts(pipeline, filed.ref))
-        ]
+        parent = pipeline.signal(filed.ref).triage_ts
+        assert parent
+        replies = [r["text"] for r in pipeline.standin.thread(TRIAGE, parent)]
         assert len(replies) == 2 and "It began on Monday." in replies[1], replies
-    finally:
-        for worker in pipeline.workers:
-            worker.stop()
-        pipeline.engine.dispose()
-
-
-def filed_ts(pipeline: Pipeline, ref: str) -> str:
-    ts = pipeline.signal(ref).triage_ts
-    assert ts
-    return ts
 
 
 def test_a_reply_slack_failed_keeps_its_place_before_the_replies_after_it(pipeline):
