@@ -13,7 +13,7 @@ from models.review import (
     review_wait_minutes,
     review_waits,
 )
-from models.signal import Signal, SignalStatus
+from models.signal import Signal, SignalStatus, resolved_rows
 from models.system import System, SystemAlias
 
 __all__ = [
@@ -39,4 +39,5 @@ __all__ = [
     "review_resolved",
     "review_wait_minutes",
     "review_waits",
+    "resolved_rows",
 ]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import Boolean, Index, Integer, String, Text, text
+from sqlalchemy import Boolean, ColumnElement, Index, Integer, String, Text, and_, text
 from sqlalchemy import false as sa_false
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -43,6 +43,16 @@ def _open_index(name: str, *columns: str) -> Index:
     return Index(name, *columns, sqlite_where=where, postgresql_where=where)
 
 
+def _set_index(name: str, *columns: str, set_: str) -> Index:
+    """An index over the signals whose column `set_` is not NULL (migration 0014). A new
+    signal leaves these columns empty: it writes no entry into such an index, where every
+    entry would have gone to a random place among the NULLs (ordered by the random id). Every
+    query that reads one asks for a value of `set_` (an equality, a range, or, for resolved
+    signals, `resolved_rows()`), which lets both databases use it."""
+    where = text(f"{set_} IS NOT NULL")
+    return Index(name, *columns, sqlite_where=where, postgresql_where=where)
+
+
 QUEUE_INDEXES = (
     # Every filter column, in page order: a page with any filter reads this index only.
     _open_index(
@@ -72,26 +82,49 @@ class Signal(Base):
     __table_args__ = (
         Index("ix_signals_created_at", "created_at"),
         Index("ix_signals_status_created_at", "status", "created_at"),
-        Index("ix_signals_reporter_id", "reporter_id"),
-        Index("ix_signals_resolved_at", "resolved_at"),
-        Index("ix_signals_posted_at", "posted_at"),
+        # Migration 0014: an index led by a column a new signal leaves empty, or read only for
+        # resolved signals, holds only the rows where that column is set (_set_index).
+        _set_index("ix_signals_reporter_id", "reporter_id", set_="reporter_id"),
+        _set_index("ix_signals_resolved_at", "resolved_at", set_="resolved_at"),
+        _set_index("ix_signals_posted_at", "posted_at", set_="posted_at"),
         # The digest (migration 0003): each of its queries is answered from one index, most of
         # them without reading the table (covering).
         Index("ix_signals_created_at_kind_system", "created_at", "kind", "system"),
-        Index("ix_signals_resolved_at_status_pattern", "resolved_at", "status", "pattern"),
+        _set_index(
+            "ix_signals_resolved_at_status_pattern",
+            "resolved_at",
+            "status",
+            "pattern",
+            set_="resolved_at",
+        ),
         Index("ix_signals_status_queue", "status", "created_at", "updated_at", "posted_at"),
-        Index("ix_signals_posted_at_response", "posted_at", "anonymous", "acknowledged_at"),
+        _set_index(
+            "ix_signals_posted_at_response",
+            "posted_at",
+            "anonymous",
+            "acknowledged_at",
+            set_="posted_at",
+        ),
         # Systems on record (migration 0007): a rename, merge or new alias rewrites by name.
         Index("ix_signals_system", "system"),
         # Migration 0008: the digest's escalation count and its overdue signals.
-        Index("ix_signals_escalated_at", "escalated_at"),
-        Index("ix_signals_respond_by_status", "respond_by", "status"),
+        _set_index("ix_signals_escalated_at", "escalated_at", set_="escalated_at"),
+        _set_index("ix_signals_respond_by_status", "respond_by", "status", set_="respond_by"),
         # The duplicates that follow a primary's outcome (migration 0009).
-        Index("ix_signals_duplicate_of", "duplicate_of"),
+        _set_index("ix_signals_duplicate_of", "duplicate_of", set_="duplicate_of"),
         # The lessons library's newest lessons, key lessons first, alone or by pattern (the
-        # system's index is an expression index, in migration 0009 only).
-        Index("ix_signals_lessons_newest", "status", "key_lesson", "resolved_at"),
-        Index("ix_signals_lessons_pattern", "pattern", "status", "key_lesson", "resolved_at"),
+        # system's index is an expression index, in migrations 0009 and 0014 only).
+        _set_index(
+            "ix_signals_lessons_newest", "status", "key_lesson", "resolved_at", set_="resolved_at"
+        ),
+        _set_index(
+            "ix_signals_lessons_pattern",
+            "pattern",
+            "status",
+            "key_lesson",
+            "resolved_at",
+            set_="resolved_at",
+        ),
         # The review-board report (migration 0011): its grouped queries over a period read
         # one of these alone (covering), by filing time or (resolved signals) resolution time.
         Index(
@@ -104,8 +137,14 @@ class Signal(Base):
             "system",
             "status",
         ),
-        Index(
-            "ix_signals_review_resolved", "status", "resolved_at", "system", "pattern", "key_lesson"
+        _set_index(
+            "ix_signals_review_resolved",
+            "status",
+            "resolved_at",
+            "system",
+            "pattern",
+            "key_lesson",
+            set_="resolved_at",
         ),
         # Its review answers: the few signals with any (migration 0011).
         Index(
@@ -169,3 +208,10 @@ class Signal(Base):
     review_success: Mapped[str | None] = mapped_column(Text)
     review_constraint: Mapped[str | None] = mapped_column(Text)
     review_missed_signal: Mapped[str | None] = mapped_column(Text)
+
+
+def resolved_rows() -> ColumnElement[bool]:
+    """The resolved signals, in the words the partial indexes over them use (`resolved_at IS
+    NOT NULL`, migration 0014): every resolved signal has its resolution time, and a query
+    that names the column may read those indexes."""
+    return and_(Signal.status == SignalStatus.RESOLVED.value, Signal.resolved_at.is_not(None))

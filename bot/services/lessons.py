@@ -34,7 +34,7 @@ from bot.services.errors import NotFound, ServiceError
 from bot.services.records import KeyLessonResult, Lesson, LessonQuery, LessonsPage, Related
 from bot.services.transactions import request_read, request_transaction
 from bot.services.vocabulary import PATTERNS
-from models import Signal
+from models import Signal, resolved_rows
 from models import SignalStatus as S
 from models.base import UTCDateTime
 
@@ -251,7 +251,7 @@ def _sqlite_matches(
 
 
 def _filters(query: LessonQuery) -> list[Any]:
-    conditions: list[Any] = [Signal.status == S.RESOLVED.value]
+    conditions: list[Any] = [resolved_rows()]
     if query.system:
         conditions.append(func.lower(Signal.system) == func.lower(query.system))
     if query.pattern:
@@ -548,7 +548,7 @@ class LessonsService:
             rows = session.scalars(
                 select(Signal)
                 .where(
-                    Signal.status == S.RESOLVED.value,
+                    resolved_rows(),
                     Signal.key_lesson.is_(True),
                     func.lower(Signal.system) == func.lower(system.strip()),
                 )

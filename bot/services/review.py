@@ -44,7 +44,7 @@ from bot.services.review_counts import (
 )
 from bot.services.vocabulary import KINDS, PATTERNS
 from bot.services.vocabulary import system_key as record_key
-from models import Signal, System
+from models import Signal, System, resolved_rows
 from models import SignalStatus as S
 
 OTHER = "other"
@@ -358,7 +358,7 @@ class ReviewService:
             select(Signal.pattern, Signal.ref, Signal.system, Signal.lesson)
             .where(
                 scope.where,
-                Signal.status == S.RESOLVED.value,
+                resolved_rows(),
                 Signal.key_lesson.is_(True),
                 Signal.lesson.is_not(None),
             )
@@ -376,7 +376,7 @@ class ReviewService:
         self, session: Session, scope: _Scope, counts: list[tuple[str, str, int]]
     ) -> tuple[SystemReview, ...]:
         """`counts`: (key, name, resolved) of the systems listed, the most resolved first."""
-        base = and_(scope.where, Signal.status == S.RESOLVED.value, Signal.system.is_not(None))
+        base = and_(scope.where, resolved_rows(), Signal.system.is_not(None))
         names = {str(k): str(name) for k, name, _ in counts}
         answers = _answers(session, base, names)
         stages = system_stages(session, list(names.values()))

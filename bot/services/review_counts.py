@@ -28,7 +28,7 @@ from sqlalchemy import Integer, Table, and_, case, cast, func, literal, select
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
-from models import Signal, review_assumptions, review_filed, review_resolved
+from models import Signal, resolved_rows, review_assumptions, review_filed, review_resolved
 from models import SignalStatus as S
 from models import review_wait_minutes as minutes_table
 from models import review_waits as waits_table
@@ -216,7 +216,7 @@ class SignalCounts:
             select(func.min(func.trim(Signal.failed_assumption)), func.count())
             .where(
                 self._where(scope, Signal.resolved_at),
-                Signal.status == S.RESOLVED.value,
+                resolved_rows(),
                 Signal.failed_assumption.is_not(None),
                 func.trim(Signal.failed_assumption) != "",
             )

@@ -31,8 +31,7 @@ from bot.services.records import (
 )
 from bot.services.transactions import request_read, request_transaction
 from bot.services.vocabulary import OPEN_STATUSES, STAGES, system_key
-from models import OutboxPurpose, Signal, System, SystemAlias
-from models import SignalStatus as S
+from models import OutboxPurpose, Signal, System, SystemAlias, resolved_rows
 
 # An option's value carries the name (Slack allows 150 characters there).
 MAX_NAME = 150
@@ -461,7 +460,7 @@ class SystemService:
             select(Signal.pattern, func.count())
             .where(
                 Signal.system == name,
-                Signal.status == S.RESOLVED.value,
+                resolved_rows(),
                 Signal.pattern.is_not(None),
                 Signal.pattern != "none",
             )
@@ -476,7 +475,7 @@ class SystemService:
             select(Signal.ref, Signal.lesson, Signal.resolved_at, Signal.key_lesson)
             .where(
                 Signal.system == name,
-                Signal.status == S.RESOLVED.value,
+                resolved_rows(),
                 Signal.lesson.is_not(None),
             )
             # The playbook (key lessons) first, then the most recent.
@@ -499,7 +498,7 @@ class SystemService:
         )
         signal = session.scalar(
             select(Signal)
-            .where(Signal.system == name, Signal.status == S.RESOLVED.value, answered)
+            .where(Signal.system == name, resolved_rows(), answered)
             .order_by(Signal.resolved_at.desc())
             .limit(1)
         )

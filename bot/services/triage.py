@@ -48,7 +48,7 @@ from bot.services.vocabulary import (
     PATTERNS,
     to_the_hour,
 )
-from models import EventAction, OutboxPurpose, Signal, SignalEvent
+from models import EventAction, OutboxPurpose, Signal, SignalEvent, resolved_rows
 from models import SignalStatus as S
 from models.base import new_id
 
@@ -278,7 +278,7 @@ class TriageService:
 
     def lessons(self, *, words: list[str], limit: int = 10) -> list[Lesson]:
         query = select(Signal).where(
-            Signal.status == S.RESOLVED.value,
+            resolved_rows(),
             or_(Signal.lesson.is_not(None), Signal.failed_assumption.is_not(None)),
         )
         for word in words[:8]:
