@@ -22,11 +22,11 @@ from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from sqlalchemy import Engine, event, func, select
+from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.clock import Clock, utc_now
-from bot.db import database_reachable
+from bot.db import database_reachable, on_database_error
 from bot.metrics import CONTENT_TYPE, Metrics
 from bot.request_log import log_request
 from bot.services.delivery import DeliveryService
@@ -66,7 +66,7 @@ class Monitor:
         self._connection: Callable[[], str] | None = None  # Socket Mode only
         self._runs: dict[str, tuple[datetime, str]] = {}
         self.metrics.watch_outbox(self.backlog)
-        event.listen(engine, "handle_error", self._database_error)
+        on_database_error(engine, self._database_error)
 
     def attach(self, app: object) -> None:
         """Hear of every request `app` answers, and be found by `monitor_for(app)`."""
