@@ -204,13 +204,23 @@ class ServerProcess:
         self._log.close()
 
 
-def start_app_process(*, api_url: str, workdir: str, log_level: str = "WARNING") -> ServerProcess:
-    """`python -m bot run --http` with SQLite in `workdir` (also its working directory)."""
+def start_app_process(
+    *,
+    api_url: str,
+    workdir: str,
+    log_level: str = "WARNING",
+    settings: dict[str, str] | None = None,
+) -> ServerProcess:
+    """`python -m bot run --http` with SQLite in `workdir` (also its working directory);
+    `settings`: more environment variables for the app."""
     port = free_port()
     database_url = f"sqlite:///{Path(workdir) / 'ai_signal.db'}"
     return ServerProcess(
         [sys.executable, "-m", "bot", "run", "--http", "--host", HOST, "--port", str(port)],
-        env=app_env(api_url=api_url, database_url=database_url, log_level=log_level),
+        env={
+            **app_env(api_url=api_url, database_url=database_url, log_level=log_level),
+            **(settings or {}),
+        },
         cwd=workdir,
         port=port,
         name="ai-signal",

@@ -55,7 +55,13 @@ def main() -> int:
     statuses: Counter[int] = Counter()
     try:
         with temp_workdir("bench-mem-") as workdir:
-            app = start_app_process(api_url=stand_in.url, workdir=workdir)
+            # Posted as fast as the stand-in answers (it has no rate limit here): at Slack's
+            # pace of one post a second the triage posts of 10,000 filings take hours.
+            app = start_app_process(
+                api_url=stand_in.url,
+                workdir=workdir,
+                settings={"AI_SIGNAL_CHANNEL_POSTS_PER_SECOND": "1000"},
+            )
             try:
                 say(f"ai-signal (pid {app.pid}) ready in {app.wait_ready():.1f}s")
                 time.sleep(args.settle)
