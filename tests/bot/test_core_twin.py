@@ -43,6 +43,7 @@ def test_a_failed_unit_keeps_nothing_and_frees_the_writer(sessions):
         with db.connection_unit(sessions, deadline_ms=2000) as connection:
             connection.execute(insert(Secret.__table__), {"name": "lost", "value": "x"})
             raise RuntimeError("the service refused half-way")
+
     # The next writers, of either kind and on another thread, get in at once.
     def write() -> None:
         with db.unit_of_work(sessions, deadline_ms=500) as session:
