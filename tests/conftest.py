@@ -259,6 +259,17 @@ def sqlite_url(tmp_path: Path) -> str:
     return f"sqlite:///{tmp_path / 'ai_signal.db'}"
 
 
+@contextlib.contextmanager
+def migrated_sessions(url: str) -> Iterator[Any]:
+    """A session factory on `url`, migrated to head; its engine is disposed of afterwards."""
+    db.upgrade(url)
+    engine = db.create_db_engine(url)
+    try:
+        yield db.create_session_factory(engine)
+    finally:
+        engine.dispose()
+
+
 @pytest.fixture
 def standin() -> Iterator[SlackStandIn]:
     stand_in = SlackStandIn(bot_token=BOT_TOKEN)

@@ -13,14 +13,13 @@ from sqlalchemy import func, insert, select, text
 
 from bot import db
 from models import Secret
+from tests.conftest import migrated_sessions
 
 
 @pytest.fixture
 def sessions(database_url):
-    db.upgrade(database_url)
-    engine = db.create_db_engine(database_url)
-    yield db.create_session_factory(engine)
-    engine.dispose()
+    with migrated_sessions(database_url) as sessions:
+        yield sessions
 
 
 def _secrets(sessions) -> list[str]:

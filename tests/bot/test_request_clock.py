@@ -14,15 +14,14 @@ from sqlalchemy import select, text
 from bot import db
 from bot.app import _ContextExecutor, _RequestClockApp
 from models import Secret
+from tests.conftest import migrated_sessions
 from tests.db_locks import hold_sqlite_lock
 
 
 @pytest.fixture
 def sessions(sqlite_url):
-    db.upgrade(sqlite_url)
-    engine = db.create_db_engine(sqlite_url)
-    yield db.create_session_factory(engine)
-    engine.dispose()
+    with migrated_sessions(sqlite_url) as sessions:
+        yield sessions
 
 
 def test_time_spent_before_the_transaction_counts_against_the_deadline(sqlite_url, sessions):

@@ -8,20 +8,18 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
-from bot import db
 from bot.services.signals import SignalService
 from bot.services.triage import TriageService
 from models import OutboxItem, Signal
+from tests.conftest import migrated_sessions
 
 TRIAGE = "CTRIAGE001"
 
 
 @pytest.fixture
 def sessions(sqlite_url):
-    db.upgrade(sqlite_url)
-    engine = db.create_db_engine(sqlite_url)
-    yield db.create_session_factory(engine)
-    engine.dispose()
+    with migrated_sessions(sqlite_url) as sessions:
+        yield sessions
 
 
 class Worker:
