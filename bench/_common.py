@@ -122,7 +122,14 @@ def free_port() -> int:
 
 
 class ServerProcess:
-    """A server subprocess on 127.0.0.1:port, ready once GET /healthz answers 200."""
+    """A server subprocess on 127.0.0.1:port, ready once GET /healthz answers 200.
+
+    `argv` names the port as `--port PORT`. A port from `free_port()` may be taken by another
+    socket before the server binds it (the test suite runs the benchmarks beside thousands of
+    connections); a server that exits for that is started again on another port, up to
+    PORT_RETRIES times, before `wait_ready` answers."""
+
+    PORT_RETRIES = 3
 
     def __init__(
         self, argv: Sequence[str], *, env: dict[str, str], cwd: str, port: int, name: str
@@ -130,14 +137,33 @@ class ServerProcess:
         self.port = port
         self.name = name
         self.log_path = Path(cwd) / f"{name}.log"
+        self._argv = list(argv)
+        self._env = {**_clean_environ(), **env}
+        self._cwd = cwd
+        self._retries = 0
+        self._launch()
+
+    def _launch(self) -> None:
         self._log = open(self.log_path, "wb")
         self.process = subprocess.Popen(
-            list(argv),
-            env={**_clean_environ(), **env},
-            cwd=cwd,
+            self._argv,
+            env=self._env,
+            cwd=self._cwd,
             stdout=self._log,
             stderr=subprocess.STDOUT,
         )
+
+    def _relaunched_on_another_port(self) -> bool:
+        """After an exit because the port was taken: start again on a fresh one."""
+        if self._retries >= self.PORT_RETRIES or "Address already in use" not in self.tail():
+            return False
+        self._retries += 1
+        self._log.close()
+        at = self._argv.index("--port") + 1
+        self.port = free_port()
+        self._argv[at] = str(self.port)
+        self._launch()
+        return True
 
     @property
     def pid(self) -> int:
@@ -153,6 +179,8 @@ class ServerProcess:
         deadline = started + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
+                if self._relaunched_on_another_port():
+                    continue
                 raise RuntimeError(
                     f"{self.name} exited with {self.process.returncode}:\n{self.tail()}"
                 )
