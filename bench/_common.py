@@ -155,7 +155,7 @@ class ServerProcess:
 
     def _relaunched_on_another_port(self) -> bool:
         """After an exit because the port was taken: start again on a fresh one."""
-        if self._retries >= self.PORT_RETRIES or "Address already in use" not in self.tail():
+        if self._retries >= self.PORT_RETRIES or "already in use" not in self.tail():
             return False
         self._retries += 1
         self._log.close()

@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import logging
 import signal
 import sys
@@ -205,7 +206,17 @@ def _serve_http(runtime: Any, args: argparse.Namespace, stop: threading.Event) -
     settings = runtime.settings
     wsgi = runtime_wsgi_app(runtime, signing_secret=settings.signing_secret or "")
     port = settings.port if args.port is None else args.port
-    server = HttpServer(wsgi, host=args.host, port=port).start()
+    try:
+        server = HttpServer(wsgi, host=args.host, port=port).start()
+    except OSError as error:
+        if error.errno != errno.EADDRINUSE:
+            raise
+        print(
+            f"ai-signal: configuration error: PORT: {args.host}:{port} is already in use by "
+            "another program (set PORT or --port to a free one)",
+            file=sys.stderr,
+        )
+        return EXIT_CONFIG
     # The bound port: with --port 0 the system picked it.
     logger.info("ai-signal listening on http://%s:%d/slack/events", args.host, server.port)
     stop.wait()

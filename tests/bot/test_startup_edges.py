@@ -161,6 +161,23 @@ def test_a_real_process_says_the_configuration_error_in_one_line_and_exits_2(tmp
     assert f"127.0.0.1:{port}" in line and "Connection refused" in line
 
 
+def test_a_port_in_use_is_one_line_and_exit_2_after_a_clean_stop(tmp_path):
+    """Another program holds the port: a real `python -m bot run --http` says so in one line
+    (no traceback), stops what it had started, and the shell gets 2, as for any configuration
+    error."""
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        env = cli_env(database_url=f"sqlite:///{tmp_path / 'a.db'}", LOG_LEVEL="ERROR")
+        result = ai_signal(
+            env, tmp_path, "run", "--http", "--host", "127.0.0.1", "--port", str(port)
+        )
+    assert result.returncode == 2, result.stderr
+    assert f"PORT: 127.0.0.1:{port} is already in use by another program" in result.stderr
+    assert "Traceback" not in result.stderr + result.stdout
+
+
 def test_hung_postgresql_server_does_not_hang_start(cli, silent_server):
     url = f"postgresql://ai:{PASSWORD}@127.0.0.1:{silent_server}/ai_signal"
     started = time.monotonic()
