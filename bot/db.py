@@ -8,7 +8,6 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
 
@@ -54,28 +53,21 @@ class DeadlineExceeded(Exception):
 
 def create_db_engine(url: str) -> Engine:
     """An engine that never echoes statement parameters (they may hold user text)."""
-    url = _driver_url_of(url)
-    engine = _new_engine(url)
-    if engine.dialect.name == "sqlite":
-        # SQLite has one writer at a time. Writers in this process queue on a Python lock (fair,
-        # no sleeping) before they take SQLite's own lock; SQLite's busy timeout still covers
-        # other processes. Readers use a deferred BEGIN and, with WAL, never wait for writers.
-        hooks = _Hooks(begin=_sqlite_begin, release=_sqlite_release, writers=threading.RLock())
-    else:
-        hooks = _Hooks(begin=_postgresql_begin, release=_no_release, writers=None)
+    engine = _new_engine(_driver_url_of(url))
+    hooks = _SqliteHooks() if engine.dialect.name == "sqlite" else _PostgresqlHooks()
     engine.__dict__[_HOOKS] = hooks
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection):
-        writes = bool(connection.get_execution_options().get(WRITE_OPTION))
-        hooks.begin(connection, hooks, writes=writes)
+        hooks.begin(connection, writes=bool(connection.get_execution_options().get(WRITE_OPTION)))
 
-    event.listen(engine, "commit", lambda connection: hooks.release(connection, hooks))
-    event.listen(engine, "rollback", lambda connection: hooks.release(connection, hooks))
+    event.listen(engine, "commit", hooks.release)
+    event.listen(engine, "rollback", hooks.release)
     return engine
 
 
 def _driver_url_of(url: str) -> str:
+    """`url` with the PostgreSQL driver this app installs (psycopg 3) when it names another."""
     parsed = make_url(url)
     if parsed.get_backend_name() == "postgresql" and parsed.get_driver_name() in ("", "psycopg2"):
         # psycopg 3 is the driver this project ships with.
@@ -103,16 +95,64 @@ _TWIN = "_ai_signal_core_twin"
 _TWIN_LOCK = threading.Lock()
 
 
-@dataclass
 class _Hooks:
-    """What every transaction of an engine does at its start and end, per database: the
-    engine's begin/commit/rollback events call these, and so does `connection_unit` for the
-    Core twin, which has no events. `error_seen` hears of every database error of both."""
+    """What every transaction of an engine does at its start and end: the engine's begin,
+    commit and rollback events call these, and so does `connection_unit` on the Core twin,
+    which has no events. `error_seen` hears of every database error of both."""
 
-    begin: Callable[..., None]  # (connection, hooks, *, writes)
-    release: Callable[[Connection, _Hooks], None]
-    writers: threading.RLock | None
-    error_seen: list[Callable[[object], None]] = field(default_factory=list)
+    def __init__(self) -> None:
+        self.error_seen: list[Callable[[object], None]] = []
+
+    def begin(self, connection: Connection, *, writes: bool) -> None:
+        raise NotImplementedError
+
+    def release(self, connection: Connection) -> None:
+        """After the commit or rollback."""
+
+
+class _PostgresqlHooks(_Hooks):
+    def begin(self, connection: Connection, *, writes: bool) -> None:
+        remaining = _remaining_ms()
+        if remaining is None:
+            return
+        # Local to this transaction: waits for locks and each statement end at the deadline.
+        connection.exec_driver_sql(
+            "SELECT set_config('lock_timeout', %(ms)s, true), "
+            "set_config('statement_timeout', %(ms)s, true)",
+            {"ms": f"{remaining}ms"},
+        )
+
+
+class _SqliteHooks(_Hooks):
+    """SQLite has one writer at a time. Writers in this process queue on a Python lock (fair,
+    no sleeping) before they take SQLite's own lock; SQLite's busy timeout still covers other
+    processes. Readers use a deferred BEGIN and, with WAL, never wait for writers."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._writers = threading.RLock()
+
+    def begin(self, connection: Connection, *, writes: bool) -> None:
+        if not writes:
+            _set_busy_timeout(connection, _wait_ms())
+            connection.exec_driver_sql("BEGIN")
+            return
+        if not self._writers.acquire(timeout=_wait_ms() / 1000):
+            raise OperationalError("BEGIN IMMEDIATE", None, TimeoutError("database is busy"))
+        connection.info["holds_write_lock"] = True
+        try:
+            # Another process may hold SQLite's lock: wait for it no longer than the deadline.
+            _set_busy_timeout(connection, _wait_ms())
+            # Take SQLite's write lock up front: a deferred transaction that later writes can
+            # fail with "database is locked" without waiting for the busy timeout.
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
+        except Exception:
+            self.release(connection)
+            raise
+
+    def release(self, connection: Connection) -> None:
+        if connection.info.pop("holds_write_lock", False):
+            self._writers.release()
 
 
 def _remaining_ms() -> int | None:
@@ -122,20 +162,10 @@ def _remaining_ms() -> int | None:
     return max(int((deadline - time.monotonic()) * 1000), 1)
 
 
-def _postgresql_begin(connection: Connection, _hooks: _Hooks, *, writes: bool) -> None:
+def _wait_ms() -> int:
+    """How long SQLite may wait for a lock now: what is left of the deadline, or the default."""
     remaining = _remaining_ms()
-    if remaining is None:
-        return
-    # Local to this transaction: waits for locks and each statement end at the deadline.
-    connection.exec_driver_sql(
-        "SELECT set_config('lock_timeout', %(ms)s, true), "
-        "set_config('statement_timeout', %(ms)s, true)",
-        {"ms": f"{remaining}ms"},
-    )
-
-
-def _no_release(_connection: Connection, _hooks: _Hooks) -> None:
-    """PostgreSQL takes no lock of the process's own."""
+    return SQLITE_BUSY_TIMEOUT_MS if remaining is None else remaining
 
 
 def _prepare_sqlite_connection(dbapi_connection, _record) -> None:
@@ -163,35 +193,6 @@ def _set_busy_timeout(connection: Connection, busy_ms: int) -> None:
         # differ), and a PRAGMA that sets a number needs none of SQLAlchemy's execution.
         connection.connection.dbapi_connection.execute(f"PRAGMA busy_timeout={int(busy_ms)}")
         connection.info["busy_timeout_ms"] = busy_ms
-
-
-def _sqlite_begin(connection: Connection, hooks: _Hooks, *, writes: bool) -> None:
-    remaining = _remaining_ms()
-    if not writes:
-        _set_busy_timeout(connection, SQLITE_BUSY_TIMEOUT_MS if remaining is None else remaining)
-        connection.exec_driver_sql("BEGIN")
-        return
-    assert hooks.writers is not None
-    wait_ms = SQLITE_BUSY_TIMEOUT_MS if remaining is None else remaining
-    if not hooks.writers.acquire(timeout=wait_ms / 1000):
-        raise OperationalError("BEGIN IMMEDIATE", None, TimeoutError("database is busy"))
-    connection.info["holds_write_lock"] = True
-    try:
-        # Another process may hold SQLite's lock: wait for it no longer than the deadline.
-        remaining = _remaining_ms()
-        _set_busy_timeout(connection, SQLITE_BUSY_TIMEOUT_MS if remaining is None else remaining)
-        # Take SQLite's write lock up front: a deferred transaction that later writes can
-        # fail with "database is locked" without waiting for the busy timeout.
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
-    except Exception:
-        _sqlite_release(connection, hooks)
-        raise
-
-
-def _sqlite_release(connection: Connection, hooks: _Hooks) -> None:
-    if connection.info.pop("holds_write_lock", False):
-        assert hooks.writers is not None
-        hooks.writers.release()
 
 
 def on_database_error(engine: Engine, callback: Callable[[object], None]) -> None:
@@ -305,10 +306,10 @@ def _core_transaction(engine: Engine) -> Iterator[Connection]:
         with core_twin(engine).connect() as connection:
             try:
                 with connection.begin():  # committed, or rolled back, before the release
-                    hooks.begin(connection, hooks, writes=True)
+                    hooks.begin(connection, writes=True)
                     yield connection
             finally:
-                hooks.release(connection, hooks)
+                hooks.release(connection)
     except DBAPIError as error:
         for seen in hooks.error_seen:
             seen(error)
@@ -495,11 +496,8 @@ def at_head(url: str) -> bool:
 
 
 def _driver_url(url: str) -> str:
-    """`url` with the PostgreSQL driver this app installs (psycopg 3) when it names another."""
-    parsed = make_url(check_database_url(url))
-    if parsed.drivername in ("postgresql", "postgresql+psycopg2"):
-        parsed = parsed.set(drivername="postgresql+psycopg")
-    return parsed.render_as_string(hide_password=False)
+    """`_driver_url_of` a URL that `check_database_url` accepts (ConfigError otherwise)."""
+    return _driver_url_of(check_database_url(url))
 
 
 def check_database(url: str, *, connect_timeout: int = CONNECT_TIMEOUT_SECONDS) -> None:
